@@ -1,0 +1,115 @@
+"""`hybridrag search "query" -k 5 --mode hybrid --filter topic=Arts`: ranked, explained results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from dataclasses import asdict, replace
+from typing import Any
+
+from hybridrag.config import ParamsError, load_params
+from hybridrag.records import Document
+from hybridrag.search.filters import FILTER_FIELDS, FilterError, parse_filters
+from hybridrag.search.hits import Hit
+from hybridrag.search.hybrid import MODES, SearchResult
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybridrag", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    search = commands.add_parser(
+        "search", help="search the index built by `dvc repro`",
+        description="Search the index: BM25 (SQLite FTS5), dense (FAISS) or both fused.")
+    search.add_argument("query", help="free text; FTS5 operators and quotes are treated as words")
+    search.add_argument("-k", type=int, default=10, help="results to show (default: %(default)s)")
+    search.add_argument("--mode", choices=MODES, default="hybrid")
+    search.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                        help=f"repeatable; FIELD is one of {', '.join(FILTER_FIELDS)}; "
+                             "year takes 1999, 1990..2000, 1990.. or ..2000")
+    search.add_argument("--fusion", choices=("rrf", "weighted"),
+                        help="override fusion.method from params.yaml")
+    search.add_argument("--dense-weight", type=float, help="override fusion.dense_weight")
+    search.add_argument("--index", default="data/index", help="index folder (default: %(default)s)")
+    search.add_argument("--params", default="params.yaml",
+                        help="retrieval and fusion settings (default: %(default)s; "
+                             "built-in defaults if missing)")
+    search.add_argument("--device", default="auto", help="query encoder device (default: auto)")
+    search.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def hit_json(hit: Hit | None) -> dict[str, Any] | None:
+    return None if hit is None else {"score": hit.score, "rank": hit.rank, "chunk_id": hit.chunk_id}
+
+
+def result_json(result: SearchResult, document: Document, snippet: str) -> dict[str, Any]:
+    return {"rank": result.rank, "doc_id": result.doc_id, "chunk_id": result.chunk_id,
+            "score": result.score, "title": document.title,
+            "metadata": {k: v for k, v in asdict(document).items() if k not in {"doc_id", "title", "text"}},
+            "snippet": snippet, "bm25": hit_json(result.bm25), "dense": hit_json(result.dense)}
+
+
+def describe_hit(name: str, hit: Hit | None) -> str:
+    return f"{name} -" if hit is None else f"{name} {hit.score:.4f} (#{hit.rank})"
+
+
+def print_result(result: SearchResult, document: Document, snippet: str) -> None:
+    meta = [f"{label}: {value}" for label, value in (
+        ("author", document.author), ("year", document.year), ("topic", document.topic),
+        ("keywords", ", ".join(document.keywords))) if value]
+    print(f"{result.rank:>3}. {document.title or result.doc_id}  "
+          f"[{result.doc_id}, chunk {result.chunk_id}]  score {result.score:.4f}")
+    if meta:
+        print("     " + " | ".join(meta))
+    print(f"     {describe_hit('bm25', result.bm25)} · {describe_hit('dense', result.dense)}")
+    print(textwrap.indent(textwrap.fill(snippet, width=96), "     "))
+
+
+def search_command(args: argparse.Namespace) -> None:
+    from hybridrag.search.searcher import Searcher  # imports torch: keep --help fast
+
+    params = load_params(args.params) if os.path.exists(args.params) else None
+    filters = parse_filters(args.filter)
+    searcher = Searcher(args.index, params.retrieval if params else None,
+                        params.fusion if params else None, device=args.device)
+    fusion = searcher.fusion
+    if args.fusion:
+        fusion = replace(fusion, method=args.fusion)
+    if args.dense_weight is not None:
+        fusion = replace(fusion, dense_weight=args.dense_weight)
+    with searcher:
+        results = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters,
+                                  fusion=fusion)
+        documents = searcher.documents([r.doc_id for r in results])
+        chunks = searcher.chunks([r.chunk_id for r in results])
+    snippets = {r.doc_id: textwrap.shorten(chunks[r.chunk_id].text, 300) for r in results}
+    if args.json:
+        print(json.dumps([result_json(r, documents[r.doc_id], snippets[r.doc_id])
+                          for r in results], indent=2, ensure_ascii=False))
+        return
+    if not results:
+        print("no results")
+    for result in results:
+        print_result(result, documents[result.doc_id], snippets[result.doc_id])
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.k <= 1000:
+        parser.error(f"-k must be between 1 and 1000, got {args.k}")
+    if not args.query.strip():
+        parser.error("the query is empty")
+    try:
+        search_command(args)
+    except (FilterError, ParamsError, FileNotFoundError, ValueError) as error:
+        print(f"hybridrag: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

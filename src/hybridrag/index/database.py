@@ -1,0 +1,130 @@
+"""The SQLite half of the index: documents with metadata, chunks, and an FTS5 table over them."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from hybridrag.records import Chunk, Document
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY,
+    title  TEXT NOT NULL,
+    text   TEXT NOT NULL,
+    author TEXT,
+    year   INTEGER,
+    topic  TEXT
+);
+CREATE INDEX documents_year ON documents (year);
+CREATE INDEX documents_topic ON documents (topic COLLATE NOCASE);
+CREATE TABLE document_keywords (
+    doc_id  TEXT NOT NULL REFERENCES documents (doc_id),
+    keyword TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (doc_id, keyword)
+);
+CREATE INDEX document_keywords_keyword ON document_keywords (keyword);
+CREATE TABLE chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    doc_id   TEXT NOT NULL REFERENCES documents (doc_id),
+    position INTEGER NOT NULL,
+    start    INTEGER NOT NULL,
+    end      INTEGER NOT NULL,
+    text     TEXT NOT NULL
+);
+CREATE INDEX chunks_doc_id ON chunks (doc_id);
+-- FTS5 reads its content (title weighted apart from text) through this view.
+CREATE VIEW chunk_content AS
+    SELECT c.chunk_id AS chunk_id, d.title AS title, c.text AS text
+    FROM chunks c JOIN documents d ON d.doc_id = c.doc_id;
+"""
+
+FTS_TABLE = "chunks_fts"
+
+
+def create_database(
+    path: str | os.PathLike[str],
+    documents: Iterable[Document],
+    chunks: Iterable[Chunk],
+    fts_tokenizer: str,
+) -> None:
+    """Write a new database at `path` (which must not exist) and build its FTS5 index."""
+    target = Path(path)
+    if target.exists():
+        raise FileExistsError(f"{target} already exists; build into a fresh folder")
+    connection = sqlite3.connect(target)
+    try:
+        connection.executescript(SCHEMA)
+        tokenizer = fts_tokenizer.replace("'", "''")
+        connection.execute(
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, text, content='chunk_content', "
+            f"content_rowid='chunk_id', tokenize='{tokenizer}')")
+        with connection:
+            for document in documents:
+                connection.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                    (document.doc_id, document.title, document.text, document.author,
+                     document.year, document.topic))
+                connection.executemany(
+                    "INSERT INTO document_keywords VALUES (?, ?)",
+                    ((document.doc_id, keyword) for keyword in document.keywords))
+            connection.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                ((c.chunk_id, c.doc_id, c.position, c.start, c.end, c.text) for c in chunks))
+            orphan = connection.execute(
+                "SELECT c.chunk_id, c.doc_id FROM chunks c LEFT JOIN documents d USING (doc_id) "
+                "WHERE d.doc_id IS NULL LIMIT 1").fetchone()
+            if orphan:
+                raise ValueError(f"chunk {orphan[0]} names document {orphan[1]!r}, "
+                                 "which is not in the corpus")
+            connection.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        connection.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+        connection.execute("ANALYZE")
+    except BaseException:
+        connection.close()
+        target.unlink(missing_ok=True)
+        raise
+    connection.close()
+
+
+def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection usable from any thread (each call opens its own)."""
+    target = Path(path)
+    if not target.is_file():
+        raise FileNotFoundError(f"index database {target} not found; run `dvc repro build_db`")
+    connection = sqlite3.connect(f"file:{target.resolve()}?mode=ro", uri=True,
+                                 check_same_thread=False)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def row_to_document(row: sqlite3.Row, keywords: tuple[str, ...]) -> Document:
+    return Document(doc_id=row["doc_id"], title=row["title"], text=row["text"],
+                    author=row["author"], year=row["year"], keywords=keywords, topic=row["topic"])
+
+
+def fetch_documents(connection: sqlite3.Connection, doc_ids: list[str]) -> dict[str, Document]:
+    """Documents (with keywords) by id; ids not in the index are left out."""
+    if not doc_ids:
+        return {}
+    marks = ",".join("?" * len(doc_ids))
+    keywords: dict[str, list[str]] = {}
+    for row in connection.execute(
+            f"SELECT doc_id, keyword FROM document_keywords WHERE doc_id IN ({marks}) "
+            "ORDER BY rowid", doc_ids):
+        keywords.setdefault(row["doc_id"], []).append(row["keyword"])
+    rows = connection.execute(f"SELECT * FROM documents WHERE doc_id IN ({marks})", doc_ids)
+    return {row["doc_id"]: row_to_document(row, tuple(keywords.get(row["doc_id"], ())))
+            for row in rows}
+
+
+def fetch_chunks(connection: sqlite3.Connection, chunk_ids: list[int]) -> dict[int, Chunk]:
+    if not chunk_ids:
+        return {}
+    marks = ",".join("?" * len(chunk_ids))
+    rows = connection.execute(f"SELECT * FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
+    return {row["chunk_id"]: Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"],
+                                   position=row["position"], start=row["start"], end=row["end"],
+                                   text=row["text"]) for row in rows}

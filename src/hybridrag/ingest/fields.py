@@ -1,0 +1,128 @@
+"""Validation of one raw record into a Document or Query, naming the offending field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybridrag.records import Document, Query
+
+METADATA_FIELDS = ("author", "year", "keywords", "topic")
+
+
+class FieldError(ValueError):
+    """A record's field is missing or has the wrong type."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"field {field!r} {message}")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def parse_id(record: dict[str, Any]) -> str:
+    """The record's id from `_id` (BEIR) or `id`; ints are accepted and turned into strings."""
+    key = "_id" if "_id" in record else "id"
+    if key not in record:
+        raise FieldError("_id", "is missing (give each row an '_id' or 'id')")
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise FieldError(key, f"must be a string or integer, got {_describe(value)}")
+    text = str(value)
+    if not text.strip():
+        raise FieldError(key, "is empty")
+    if any(c in text for c in "\t\r\n"):
+        raise FieldError(key, "must not contain tabs or line breaks")
+    return text
+
+
+def _text(record: dict[str, Any], name: str, required: bool) -> str:
+    value = record.get(name)
+    if value is None:
+        if required:
+            raise FieldError(name, "is missing")
+        return ""
+    if not isinstance(value, str):
+        raise FieldError(name, f"must be a string, got {_describe(value)}")
+    if required and not value.strip():
+        raise FieldError(name, "is empty")
+    return value.strip()
+
+
+def _optional_string(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FieldError(name, f"must be a string, got {_describe(value)}")
+    return value.strip() or None
+
+
+def _author(value: Any) -> str | None:
+    """One author string, or a list of names joined with '; '."""
+    if isinstance(value, list):
+        if not all(isinstance(name, str) for name in value):
+            raise FieldError("author", f"must be a string or a list of strings, got {_describe(value)}")
+        return "; ".join(name.strip() for name in value if name.strip()) or None
+    if value is not None and not isinstance(value, str):
+        raise FieldError("author", f"must be a string or a list of strings, got {_describe(value)}")
+    return _optional_string(value, "author")
+
+
+def _year(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("year", f"must be an integer, got {_describe(value)}")
+    if not -9999 <= value <= 9999:
+        raise FieldError("year", f"must be between -9999 and 9999, got {value}")
+    return value
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise FieldError("keywords", f"must be a list of strings, got {_describe(value)}")
+    unique: dict[str, str] = {}  # case-folded -> first spelling seen
+    for keyword in value:
+        if keyword.strip():
+            unique.setdefault(keyword.strip().casefold(), keyword.strip())
+    return tuple(unique.values())
+
+
+def parse_document(record: dict[str, Any]) -> Document:
+    """Accept BEIR rows (metadata under "metadata") and flat rows (metadata at the top level)."""
+    nested = record.get("metadata") or {}
+    if not isinstance(nested, dict):
+        raise FieldError("metadata", f"must be an object, got {_describe(nested)}")
+    meta = {**nested, **{key: record[key] for key in METADATA_FIELDS if key in record}}
+    return Document(
+        doc_id=parse_id(record),
+        title=_text(record, "title", required=False),
+        text=_text(record, "text", required=True),
+        author=_author(meta.get("author")),
+        year=_year(meta.get("year")),
+        keywords=_keywords(meta.get("keywords")),
+        topic=_optional_string(meta.get("topic"), "topic"),
+    )
+
+
+def parse_query(record: dict[str, Any]) -> Query:
+    return Query(query_id=parse_id(record), text=_text(record, "text", required=True))
+
+
+def document_to_beir(document: Document) -> dict[str, Any]:
+    """The BEIR corpus row for a document, metadata under "metadata" (absent values left out)."""
+    metadata: dict[str, Any] = {}
+    if document.author is not None:
+        metadata["author"] = document.author
+    if document.year is not None:
+        metadata["year"] = document.year
+    if document.keywords:
+        metadata["keywords"] = list(document.keywords)
+    if document.topic is not None:
+        metadata["topic"] = document.topic
+    return {"_id": document.doc_id, "title": document.title, "text": document.text,
+            "metadata": metadata}

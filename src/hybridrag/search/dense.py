@@ -1,0 +1,61 @@
+"""Dense retrieval over the FAISS chunk index, collapsed to documents."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import faiss
+import numpy as np
+
+from hybridrag.index.vectors import search_vectors
+from hybridrag.search.filters import Filters, filter_sql
+from hybridrag.search.hits import Hit, collapse_chunks
+
+
+class DenseRetriever:
+    """Cosine similarity of unit vectors; a document scores as its best chunk."""
+
+    def __init__(self, index: faiss.Index, connection: sqlite3.Connection, ef_search: int = 128):
+        self.index = index
+        self.connection = connection
+        self.ef_search = ef_search
+        self.chunk_doc: dict[int, str] = dict(
+            connection.execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
+        if len(self.chunk_doc) != index.ntotal:
+            raise ValueError(f"index mismatch: {len(self.chunk_doc)} chunks in the database but "
+                             f"{index.ntotal} vectors in FAISS; rebuild the index")
+
+    def allowed_chunks(self, filters: Filters) -> np.ndarray:
+        condition, params = filter_sql(filters)
+        rows = self.connection.execute(
+            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+            f"WHERE {condition}", params).fetchall()
+        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+    def search(self, vectors: np.ndarray, depth: int, filters: Filters | None = None
+               ) -> list[list[Hit]]:
+        """Document hits for each query vector (one row per query)."""
+        allowed = self.allowed_chunks(filters) if filters is not None and filters.active else None
+        if allowed is not None and len(allowed) == 0:
+            return [[] for _ in range(len(vectors))]
+        available = self.index.ntotal if allowed is None else len(allowed)
+        n = min(available, 2 * depth)
+        results = self._search(vectors, n, allowed, depth)
+        # A document may own many of the top chunks: widen the search until `depth`
+        # documents are found or every candidate chunk has been seen.
+        while n < available:
+            short = [i for i, hits in enumerate(results) if len(hits) < depth]
+            if not short:
+                break
+            n = min(available, n * 4)
+            for i, hits in zip(short, self._search(vectors[short], n, allowed, depth), strict=True):
+                results[i] = hits
+        return results
+
+    def _search(self, vectors: np.ndarray, n: int, allowed: np.ndarray | None, depth: int
+                ) -> list[list[Hit]]:
+        scores, ids = search_vectors(self.index, vectors, n, allowed, self.ef_search)
+        return [collapse_chunks(((int(c), float(s))
+                                 for c, s in zip(id_row, score_row, strict=True) if c >= 0),
+                                self.chunk_doc, depth)
+                for id_row, score_row in zip(ids, scores, strict=True)]

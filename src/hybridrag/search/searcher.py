@@ -1,0 +1,90 @@
+"""One object over an index folder: keyword, dense and hybrid search, and document lookup."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hybridrag.config import FusionParams, RetrievalParams
+from hybridrag.embedding import encode, load_encoder
+from hybridrag.embedding_store import EmbeddingInfo
+from hybridrag.index import DATABASE, VECTORS, read_manifest
+from hybridrag.index.database import connect_readonly, fetch_chunks, fetch_documents
+from hybridrag.index.vectors import load_vector_index
+from hybridrag.records import Chunk, Document
+from hybridrag.search.dense import DenseRetriever
+from hybridrag.search.filters import Filters
+from hybridrag.search.fts_query import ENGLISH_STOPWORDS
+from hybridrag.search.hits import Hit
+from hybridrag.search.hybrid import MODES, Mode, SearchResult, combine
+from hybridrag.search.keyword import KeywordRetriever
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class Searcher:
+    """Opens an index built by `build_db`; the query encoder is the one that built it."""
+
+    def __init__(self, index_dir: str | os.PathLike[str],
+                 retrieval: RetrievalParams | None = None,
+                 fusion: FusionParams | None = None, device: str = "auto"):
+        self.index_dir = Path(index_dir)
+        self.retrieval = retrieval or RetrievalParams()
+        self.fusion = fusion or FusionParams()
+        self.manifest = read_manifest(self.index_dir)
+        self.embedding = EmbeddingInfo(**self.manifest["embedding"])
+        self.connection = connect_readonly(self.index_dir / DATABASE)
+        self.keyword = KeywordRetriever(
+            self.connection, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
+            ENGLISH_STOPWORDS if self.retrieval.stopwords == "english" else frozenset())
+        self.dense = DenseRetriever(load_vector_index(self.index_dir / VECTORS), self.connection,
+                                    self.retrieval.hnsw_ef_search)
+        self.device = device
+
+    @cached_property
+    def encoder(self) -> SentenceTransformer:
+        """The query encoder, loaded on first dense search (BM25-only use never pays for it)."""
+        return load_encoder(self.embedding.model, self.device, self.embedding.max_seq_length)
+
+    def encode_queries(self, queries: list[str], batch_size: int = 256,
+                       progress: bool = False) -> np.ndarray:
+        return encode(self.encoder, queries, batch_size=batch_size, progress=progress)
+
+    def retrieve(self, query: str, depth: int | None = None, filters: Filters | None = None,
+                 modes: tuple[str, ...] = ("bm25", "dense")) -> tuple[list[Hit], list[Hit]]:
+        """Each retriever's top-`depth` document hits for one query (skipping unneeded ones)."""
+        depth = depth or self.retrieval.depth
+        bm25 = self.keyword.search(query, depth, filters) if "bm25" in modes else []
+        dense = (self.dense.search(self.encode_queries([query]), depth, filters)[0]
+                 if "dense" in modes else [])
+        return bm25, dense
+
+    def search(self, query: str, k: int = 10, mode: Mode = "hybrid",
+               filters: Filters | None = None, fusion: FusionParams | None = None
+               ) -> list[SearchResult]:
+        """The top-k documents for `query`; hybrid fuses each retriever's top `depth`."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        needed = ("bm25", "dense") if mode == "hybrid" else (mode,)
+        bm25, dense = self.retrieve(query, max(k, self.retrieval.depth), filters, needed)
+        return combine(bm25, dense, mode, fusion or self.fusion, k)
+
+    def documents(self, doc_ids: list[str]) -> dict[str, Document]:
+        return fetch_documents(self.connection, doc_ids)
+
+    def chunks(self, chunk_ids: list[int]) -> dict[int, Chunk]:
+        return fetch_chunks(self.connection, chunk_ids)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,31 @@
+"""Shared start-up for the DVC stage scripts: argument parsing and user-facing errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from hybridrag.config import ParamsError
+from hybridrag.jsonl import InputError
+from hybridrag.search.filters import FilterError
+
+USER_ERRORS = (InputError, ParamsError, FilterError, FileNotFoundError)
+
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    return parser
+
+
+def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:
+    """Run a stage's main(); a user error prints one line and exits 2 instead of a traceback."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from local folders; never wait on a hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        main(argv)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
