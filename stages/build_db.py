@@ -1,0 +1,33 @@
+"""Stage build_db: SQLite (documents, chunks, FTS5) and FAISS (chunk vectors), swapped in atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridrag.chunking import read_chunks
+from hybridrag.config import load_params
+from hybridrag.embedding_store import load_embeddings
+from hybridrag.index import build_index
+from hybridrag.ingest.beir import read_documents
+from hybridrag.jsonl import RowPolicy
+from hybridrag.stage import run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
+    parser.add_argument("--chunks", default="data/chunks.jsonl")
+    parser.add_argument("--embeddings", default="data/embeddings")
+    parser.add_argument("--out", default="data/index")
+    args = parser.parse_args(argv)
+    params = load_params(args.params).build_db
+    documents = read_documents(Path(args.corpus), RowPolicy("raise"))
+    vectors, chunk_ids, info = load_embeddings(args.embeddings)
+    manifest = build_index(args.out, documents, read_chunks(args.chunks), vectors, chunk_ids,
+                           info, params)
+    print(f"build_db: {manifest['documents']} documents, {manifest['chunks']} chunks, "
+          f"FAISS {manifest['faiss_index']} -> {args.out}")
+
+
+if __name__ == "__main__":
+    run(main)
