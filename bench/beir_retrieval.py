@@ -1,0 +1,162 @@
+"""Retrieval quality on a BEIR benchmark (SciFact, Cranfield) with the pipeline's own code.
+
+    python bench/beir_retrieval.py --dataset scifact
+
+Reads ../shared/benchmarks/<dataset> through the BEIR source (never copied into the repo),
+indexes it with the settings of params.yaml (chunk, embed, build_db, retrieval), and scores
+bm25, dense and both fusion methods on the test split. Where the benchmark has a train
+split, the fusion setting is also chosen on train by the same sweep eval_retrieval runs and
+then scored once on test ("hybrid_tuned_on_train"). Writes bench/results/<dataset>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from hybridrag.atomic import atomic_write_text  # noqa: E402
+from hybridrag.config import Params, load_params  # noqa: E402
+from hybridrag.evaluation import (  # noqa: E402
+    CUTOFF,
+    best_sweep_setting,
+    evaluate_modes,
+    evaluate_setting,
+    fusion_sweep,
+    retrieve_candidates,
+    select_queries,
+    sweep_table,
+)
+from hybridrag.ingest.beir import read_beir  # noqa: E402
+from hybridrag.jsonl import RowPolicy  # noqa: E402
+from hybridrag.pipeline import index_documents  # noqa: E402
+from hybridrag.reporting import markdown_table, metrics_table, write_json  # noqa: E402
+from hybridrag.search.searcher import Searcher  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PUBLISHED = {  # nDCG@10 on the test split, from ../shared/NOTES.md and the BEIR/MTEB papers
+    "scifact": {"bm25 (Pyserini / bm25s)": "0.665-0.680", "all-MiniLM-L6-v2 (MTEB)": "0.645",
+                "BM25 + MiniLM, RRF": "0.713", "BM25 + MiniLM, min-max convex": "0.734"},
+    "cranfield": {},
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="folder name under --benchmarks")
+    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work",
+                        help="where the benchmark's index is built (git-ignored)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    source = args.benchmarks / args.dataset
+    if not (source / "corpus.jsonl").is_file():
+        print(f"SKIPPED: benchmark {source} not found (expected a BEIR folder there)")
+        return 0
+    params = load_params(args.params)
+    policy = RowPolicy("skip")  # Cranfield has two empty documents: count them, do not stop
+    dataset = read_beir(source, policy)
+    policy.warn_if_skipped()
+
+    start = time.perf_counter()
+    manifest = index_documents(args.work / args.dataset, dataset.documents, params.chunk,
+                               params.embed, params.build_db, progress=True)
+    index_seconds = time.perf_counter() - start
+
+    results: dict[str, Any] = {}
+    depth = max(params.retrieval.depth, max(params.eval_retrieval.k_values))
+    with Searcher(args.work / args.dataset, params.retrieval, params.fusion) as searcher:
+        test_qrels = dataset.qrels["test"]
+        test_queries = select_queries(dataset.queries, test_qrels, None)
+        test = retrieve_candidates(searcher, test_queries, depth)
+        results["test"], _, _ = evaluate_modes(test, test_qrels, params.fusion,
+                                               params.eval_retrieval.k_values)
+        results["test_sweep"] = fusion_sweep(test, test_qrels, params.fusion,
+                                             params.eval_retrieval)
+        if "train" in dataset.qrels:
+            train_qrels = dataset.qrels["train"]
+            train = retrieve_candidates(searcher, select_queries(dataset.queries, train_qrels,
+                                                                 None), depth)
+            tuned = best_sweep_setting(
+                fusion_sweep(train, train_qrels, params.fusion, params.eval_retrieval),
+                params.fusion)
+            results["tuned_on_train"] = asdict(tuned)
+            results["test"]["hybrid_tuned_on_train"], _, _ = evaluate_setting(
+                test, test_qrels, "hybrid", tuned, params.eval_retrieval.k_values)
+    summary = {
+        "dataset": args.dataset,
+        "documents": len(dataset.documents),
+        "skipped_rows": policy.summary(),
+        "test_queries": len(test_queries),
+        "chunks": manifest["chunks"],
+        "settings": {"chunk": asdict(params.chunk), "embed": asdict(params.embed),
+                     "build_db": asdict(params.build_db), "retrieval": asdict(params.retrieval),
+                     "fusion": asdict(params.fusion)},
+        "index_seconds": round(index_seconds, 1),
+        "bm25_ms_per_query": round(1000 * test.bm25_seconds / len(test_queries), 2),
+        "dense_ms_per_query_batched": round(1000 * test.dense_seconds / len(test_queries), 2),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **results,
+    }
+    write_json(args.out / f"{args.dataset}.json", summary)
+    atomic_write_text(args.out / f"{args.dataset}.md", report(summary, params))
+    print(metrics_table(results["test"], [f"ndcg@{CUTOFF}", f"mrr@{CUTOFF}", "recall@100"]))
+    return 0
+
+
+def report(summary: dict[str, Any], params: Params) -> str:
+    names = [f"ndcg@{CUTOFF}", f"mrr@{CUTOFF}", "recall@10", "recall@100", "hit_rate@10"]
+    lines = [
+        f"# {summary['dataset']}: retrieval with hybridrag",
+        "",
+        f"{summary['documents']} documents ({summary['chunks']} chunks), "
+        f"{summary['test_queries']} test queries; skipped input rows: "
+        f"{summary['skipped_rows']['skipped_rows']}. Settings from params.yaml: chunks of "
+        f"{params.chunk.size} words (overlap {params.chunk.overlap}), `{params.embed.model}`, "
+        f"FAISS {params.build_db.faiss_index}, BM25 title weight "
+        f"{params.retrieval.bm25_title_weight:g}, depth {params.retrieval.depth}; `hybrid` is "
+        f"fusion.method={params.fusion.method}.",
+        "",
+        metrics_table(summary["test"], names),
+    ]
+    if "tuned_on_train" in summary:
+        tuned = summary["tuned_on_train"]
+        setting = (f"rrf k={tuned['rrf_k']:g}" if tuned["method"] == "rrf" else
+                   f"weighted {tuned['normalization']}, dense weight {tuned['dense_weight']:g}")
+        lines += [f"`hybrid_tuned_on_train`: the fusion setting with the best nDCG@10 on the "
+                  f"train queries ({setting}), scored once on test.", ""]
+    if PUBLISHED.get(summary["dataset"]):
+        lines += ["Published nDCG@10 on the same test split:", "",
+                  markdown_table(["system", "nDCG@10"], list(PUBLISHED[summary["dataset"]].items()))]
+    lines += [
+        f"Time ({summary['machine']}): index built in {summary['index_seconds']} s; BM25 "
+        f"{summary['bm25_ms_per_query']} ms/query; dense {summary['dense_ms_per_query_batched']} "
+        "ms/query (batched encode + search).",
+        "",
+        "Fusion sweep on test (for reading, not for choosing):",
+        "",
+        sweep_table(summary["test_sweep"]),
+        f"Reproduce: `make bench-beir` or `python bench/beir_retrieval.py --dataset "
+        f"{summary['dataset']}`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
