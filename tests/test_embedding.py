@@ -37,3 +37,31 @@ def test_passage_text_follows_beir():
     assert passage_text("Title", "body", include_title=True) == "Title body"
     assert passage_text("Title", "body", include_title=False) == "body"
     assert passage_text("", "body", include_title=True) == "body"
+
+
+def test_onnx_encoder_matches_torch(encoder):
+    from hybridrag.onnx_encoder import OnnxTextEncoder, exportable
+
+    assert exportable(encoder)
+    texts = ["a small cat", "radioactivity and the decay of radium in old laboratories", "x"]
+    assert np.abs(OnnxTextEncoder(encoder).encode(texts) - encode(encoder, texts)).max() < 1e-5
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_query_encoder_batches_concurrent_callers_without_changing_vectors(encoder, backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hybridrag.embedding import QueryEncoder
+
+    texts = [f"query number {i} about topic {i % 5}" for i in range(40)]
+    worker = QueryEncoder(encoder, backend)
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(worker.encode, text) for text in texts]
+            vectors = [future.result() for future in futures]
+        assert np.abs(np.stack(vectors) - encode(encoder, texts)).max() < 1e-5
+        assert worker.batches < len(texts)  # overlapping callers shared forward passes
+    finally:
+        worker.close()
+    with pytest.raises(ValueError, match="unknown encoder backend"):
+        QueryEncoder(encoder, "tensorrt")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from hybridrag.records import Chunk, Document
@@ -100,6 +102,34 @@ def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return connection
 
 
+class ConnectionPool:
+    """Read-only connections opened together up front and lent to one caller at a time.
+
+    Opening them all at once pins the database file: when a new index folder is swapped in,
+    every connection of this pool keeps reading the old file until the pool is dropped.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], size: int = 4):
+        if size < 1:
+            raise ValueError(f"pool size must be >= 1, got {size}")
+        self._connections = [connect_readonly(path) for _ in range(size)]
+        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        for connection in self._connections:
+            self._free.put(connection)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        connection = self._free.get()
+        try:
+            yield connection
+        finally:
+            self._free.put(connection)
+
+    def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+
+
 def row_to_document(row: sqlite3.Row, keywords: tuple[str, ...]) -> Document:
     return Document(doc_id=row["doc_id"], title=row["title"], text=row["text"],
                     author=row["author"], year=row["year"], keywords=keywords, topic=row["topic"])
@@ -128,3 +158,16 @@ def fetch_chunks(connection: sqlite3.Connection, chunk_ids: list[int]) -> dict[i
     return {row["chunk_id"]: Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"],
                                    position=row["position"], start=row["start"], end=row["end"],
                                    text=row["text"]) for row in rows}
+
+
+def fetch_chunk_documents(connection: sqlite3.Connection) -> dict[int, str]:
+    """chunk id -> document id for the whole index (held in memory by the retrievers)."""
+    return dict(connection.execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
+
+
+def fetch_document_chunks(connection: sqlite3.Connection, doc_id: str) -> list[Chunk]:
+    """A document's chunks in order."""
+    rows = connection.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY position",
+                              (doc_id,)).fetchall()
+    chunks = fetch_chunks(connection, [row[0] for row in rows])
+    return [chunks[row[0]] for row in rows]

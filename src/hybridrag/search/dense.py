@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Mapping
 
 import faiss
 import numpy as np
 
+from hybridrag.index.database import ConnectionPool
 from hybridrag.index.vectors import search_vectors
 from hybridrag.search.filters import Filters, filter_sql
 from hybridrag.search.hits import Hit, collapse_chunks
@@ -15,21 +16,22 @@ from hybridrag.search.hits import Hit, collapse_chunks
 class DenseRetriever:
     """Cosine similarity of unit vectors; a document scores as its best chunk."""
 
-    def __init__(self, index: faiss.Index, connection: sqlite3.Connection, ef_search: int = 128):
+    def __init__(self, index: faiss.Index, pool: ConnectionPool, chunk_doc: Mapping[int, str],
+                 ef_search: int = 128):
         self.index = index
-        self.connection = connection
+        self.pool = pool
+        self.chunk_doc = chunk_doc
         self.ef_search = ef_search
-        self.chunk_doc: dict[int, str] = dict(
-            connection.execute("SELECT chunk_id, doc_id FROM chunks").fetchall())
         if len(self.chunk_doc) != index.ntotal:
             raise ValueError(f"index mismatch: {len(self.chunk_doc)} chunks in the database but "
                              f"{index.ntotal} vectors in FAISS; rebuild the index")
 
     def allowed_chunks(self, filters: Filters) -> np.ndarray:
         condition, params = filter_sql(filters)
-        rows = self.connection.execute(
-            f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-            f"WHERE {condition}", params).fetchall()
+        with self.pool.connection() as connection:
+            rows = connection.execute(
+                f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
+                f"WHERE {condition}", params).fetchall()
         return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
     def search(self, vectors: np.ndarray, depth: int, filters: Filters | None = None

@@ -5,15 +5,20 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
-from hybridrag.embedding import encode, load_encoder
+from hybridrag.embedding import QueryEncoder, encode, load_encoder
 from hybridrag.embedding_store import EmbeddingInfo
 from hybridrag.index import DATABASE, VECTORS, read_manifest
-from hybridrag.index.database import connect_readonly, fetch_chunks, fetch_documents
+from hybridrag.index.database import (
+    ConnectionPool,
+    fetch_chunk_documents,
+    fetch_chunks,
+    fetch_documents,
+)
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
 from hybridrag.search.dense import DenseRetriever
@@ -23,45 +28,60 @@ from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import MODES, Mode, SearchResult, combine
 from hybridrag.search.keyword import KeywordRetriever
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
 
 class Searcher:
     """Opens an index built by `build_db`; the query encoder is the one that built it."""
 
     def __init__(self, index_dir: str | os.PathLike[str],
                  retrieval: RetrievalParams | None = None,
-                 fusion: FusionParams | None = None, device: str = "auto"):
+                 fusion: FusionParams | None = None, device: str = "auto",
+                 connections: int = 1, query_encoder: QueryEncoder | None = None,
+                 encoder_backend: Literal["torch", "onnx"] = "torch"):
+        """`connections`: SQLite connections for concurrent callers (one per thread in use).
+
+        `query_encoder` reuses an already loaded query encoder (it must be the index's model);
+        otherwise one is loaded on first use, run by `encoder_backend`.
+        """
         self.index_dir = Path(index_dir)
         self.retrieval = retrieval or RetrievalParams()
         self.fusion = fusion or FusionParams()
         self.manifest = read_manifest(self.index_dir)
         self.embedding = EmbeddingInfo(**self.manifest["embedding"])
-        self.connection = connect_readonly(self.index_dir / DATABASE)
+        self.pool = ConnectionPool(self.index_dir / DATABASE, connections)
+        with self.pool.connection() as connection:
+            chunk_doc = fetch_chunk_documents(connection)
         self.keyword = KeywordRetriever(
-            self.connection, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
+            self.pool, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
             ENGLISH_STOPWORDS if self.retrieval.stopwords == "english" else frozenset())
-        self.dense = DenseRetriever(load_vector_index(self.index_dir / VECTORS), self.connection,
-                                    self.retrieval.hnsw_ef_search)
+        self.dense = DenseRetriever(load_vector_index(self.index_dir / VECTORS), self.pool,
+                                    chunk_doc, self.retrieval.hnsw_ef_search)
         self.device = device
+        self.encoder_backend = encoder_backend
+        if query_encoder is not None:
+            self.query_encoder = query_encoder
 
     @cached_property
-    def encoder(self) -> SentenceTransformer:
+    def query_encoder(self) -> QueryEncoder:
         """The query encoder, loaded on first dense search (BM25-only use never pays for it)."""
-        return load_encoder(self.embedding.model, self.device, self.embedding.max_seq_length)
+        return QueryEncoder(load_encoder(self.embedding.model, self.device,
+                                         self.embedding.max_seq_length), self.encoder_backend)
 
     def encode_queries(self, queries: list[str], batch_size: int = 256,
                        progress: bool = False) -> np.ndarray:
-        return encode(self.encoder, queries, batch_size=batch_size, progress=progress)
+        """Unit vectors for many queries at once, encoded in the calling thread."""
+        return encode(self.query_encoder.encoder, queries, batch_size=batch_size, progress=progress)
 
     def retrieve(self, query: str, depth: int | None = None, filters: Filters | None = None,
                  modes: tuple[str, ...] = ("bm25", "dense")) -> tuple[list[Hit], list[Hit]]:
-        """Each retriever's top-`depth` document hits for one query (skipping unneeded ones)."""
+        """Each retriever's top-`depth` document hits for one query (skipping unneeded ones).
+
+        The query is encoded on the encoder's thread while BM25 runs in this one.
+        """
         depth = depth or self.retrieval.depth
+        vector = self.query_encoder.submit(query) if "dense" in modes else None
         bm25 = self.keyword.search(query, depth, filters) if "bm25" in modes else []
-        dense = (self.dense.search(self.encode_queries([query]), depth, filters)[0]
-                 if "dense" in modes else [])
+        dense = (self.dense.search(vector.result()[None, :], depth, filters)[0]
+                 if vector is not None else [])
         return bm25, dense
 
     def search(self, query: str, k: int = 10, mode: Mode = "hybrid",
@@ -75,13 +95,15 @@ class Searcher:
         return combine(bm25, dense, mode, fusion or self.fusion, k)
 
     def documents(self, doc_ids: list[str]) -> dict[str, Document]:
-        return fetch_documents(self.connection, doc_ids)
+        with self.pool.connection() as connection:
+            return fetch_documents(connection, doc_ids)
 
     def chunks(self, chunk_ids: list[int]) -> dict[int, Chunk]:
-        return fetch_chunks(self.connection, chunk_ids)
+        with self.pool.connection() as connection:
+            return fetch_chunks(connection, chunk_ids)
 
     def close(self) -> None:
-        self.connection.close()
+        self.pool.close()
 
     def __enter__(self) -> Searcher:
         return self
