@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -100,7 +101,10 @@ def test_push_and_pull_round_trip(project):
     sh("dvc", "push", cwd=root)
     assert any((root.parent / "remote").rglob("*"))
     shutil.rmtree(root / ".dvc" / "cache")
-    shutil.rmtree(root / "data")
+    for output in ("data/ingested", "data/embeddings", "data/index"):
+        shutil.rmtree(root / output)
+    for output in ("data/chunks.jsonl", "data/eval/per_query.jsonl"):
+        (root / output).unlink()
     sh("dvc", "pull", cwd=root)
     assert (root / "data/index/corpus.sqlite").is_file()
     status = sh("dvc", "status", cwd=root).stdout
@@ -117,3 +121,46 @@ def test_search_cli_over_the_built_index(project):
                for r in results)
     bad = sh("hybridrag", "search", "x", "--filter", "year=19x9", cwd=root, check=False)
     assert bad.returncode == 2 and "year must look like" in bad.stderr
+
+
+def locked_index_hash(root: Path, revision: str) -> str:
+    lock = yaml.safe_load(sh("git", "show", f"{revision}:dvc.lock", cwd=root).stdout)
+    return next(out["md5"] for out in lock["stages"]["build_db"]["outs"] if out["path"] == "data/index")
+
+
+def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_path):
+    from hybridrag.service.process import start_service, stop, wait_until_ready
+    from hybridrag.service.versions import fetch_revision_index
+
+    root, _ = project
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "v1", "--allow-empty", cwd=root)
+    sh("git", "tag", "v1", cwd=root)
+    v1_chunks = json.loads((root / "data/index/manifest.json").read_text())["chunks"]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["chunk"].update(size=30, overlap=5)  # a different index: more, smaller chunks
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh("dvc", "repro", cwd=root)
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "v2", cwd=root)
+    assert json.loads((root / "data/index/manifest.json").read_text())["chunks"] > v1_chunks
+    sh("dvc", "push", cwd=root)
+    shutil.rmtree(root / ".dvc" / "cache")  # v1 must now come from the remote
+
+    folder, commit = fetch_revision_index(root, "v1", tmp_path / "cache")
+    assert commit == sh("git", "rev-parse", "v1", cwd=root).stdout.strip()
+    assert json.loads((folder / "manifest.json").read_text())["chunks"] == v1_chunks
+
+    process, url = start_service(["--revision", "v1", "--repo", str(root),
+                                  "--cache-dir", str(tmp_path / "cache")], tmp_path / "server.log",
+                                 {"HYBRIDRAG_API_KEY": ""})
+    try:
+        wait_until_ready(f"{url}/ready", process)
+        index = httpx.get(f"{url}/ready").json()
+        assert index["source"] == "revision" and index["requested"] == "v1"
+        assert index["revision"] == commit and index["chunks"] == v1_chunks
+        assert index["data_hash"] == locked_index_hash(root, "v1")
+        results = httpx.get(f"{url}/hybrid_search", params={"query": "painting", "k": 2}).json()
+        assert results["index"]["revision"] == commit and len(results["results"]) == 2
+    finally:
+        stop(process)

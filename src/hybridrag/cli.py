@@ -1,4 +1,5 @@
-"""`hybridrag search "query" -k 5 --mode hybrid --filter topic=Arts`: ranked, explained results."""
+"""hybridrag: `search "query" -k 5 --mode hybrid --filter topic=Arts` prints ranked, explained
+results; `serve` runs the search service."""
 
 from __future__ import annotations
 
@@ -38,6 +39,23 @@ def build_parser() -> argparse.ArgumentParser:
                              "built-in defaults if missing)")
     search.add_argument("--device", default="auto", help="query encoder device (default: auto)")
     search.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    serve = commands.add_parser(
+        "serve", help="run the search service (FastAPI + uvicorn)",
+        description="Serve the workspace index, or a committed revision's index fetched through "
+                    "DVC. The API key comes from the environment variable HYBRIDRAG_API_KEY.")
+    serve.add_argument("--index", default="data/index", help="workspace index (default: %(default)s)")
+    serve.add_argument("--revision", help="serve this git tag/branch/commit's index instead")
+    serve.add_argument("--repo", default=".", help="the git + DVC repository (default: %(default)s)")
+    serve.add_argument("--cache-dir", help="where fetched revisions are kept "
+                                           "(default: REPO/.hybridrag-cache/indexes)")
+    serve.add_argument("--params", default="params.yaml", help="retrieval and fusion defaults")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--watch", type=float, default=2.0, metavar="SECONDS",
+                       help="reload when the workspace index is rebuilt; 0 turns it off")
+    serve.add_argument("--connections", type=int, default=8, help="SQLite connections per index")
+    serve.add_argument("--device", default="auto", help="query encoder device (default: auto)")
     return parser
 
 
@@ -96,16 +114,30 @@ def search_command(args: argparse.Namespace) -> None:
         print_result(result, documents[result.doc_id], snippets[result.doc_id])
 
 
+def serve_command(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from hybridrag.service import make_config
+    from hybridrag.service.app import create_app
+
+    config = make_config(index=args.index, revision=args.revision, repo=args.repo,
+                         params=args.params, cache_dir=args.cache_dir, watch_seconds=args.watch,
+                         device=args.device, connections=args.connections,
+                         api_key=os.environ.get("HYBRIDRAG_API_KEY"))
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 1 <= args.k <= 1000:
-        parser.error(f"-k must be between 1 and 1000, got {args.k}")
-    if not args.query.strip():
-        parser.error("the query is empty")
+    if args.command == "search":
+        if not 1 <= args.k <= 1000:
+            parser.error(f"-k must be between 1 and 1000, got {args.k}")
+        if not args.query.strip():
+            parser.error("the query is empty")
     try:
-        search_command(args)
+        search_command(args) if args.command == "search" else serve_command(args)
     except (FilterError, ParamsError, FileNotFoundError, ValueError) as error:
         print(f"hybridrag: error: {error}", file=sys.stderr)
         sys.exit(2)

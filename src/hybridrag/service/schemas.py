@@ -1,0 +1,135 @@
+"""Request and response shapes of the search service (they make its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hybridrag.search.filters import FilterError, Filters, parse_year_range
+
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+YEAR_PATTERN = r"^\s*(-?\d{1,4}|-?\d{1,4}\s*\.\.\s*(-?\d{1,4})?|\.\.\s*-?\d{1,4})\s*$"
+
+
+class SearchParams(BaseModel):
+    """Query parameters of /hybrid_search. Unknown parameters are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS,
+                                description="Free text. Quotes and FTS5 operators are plain words.")]
+    k: Annotated[int, Field(ge=1, le=MAX_K, description="Number of results.")] = 10
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    fusion: Literal["rrf", "weighted"] | None = Field(
+        None, description="Fusion method for mode=hybrid (default: the service's params).")
+    dense_weight: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="weighted fusion: share of the dense score; BM25 gets 1 - dense_weight.")
+    normalization: Literal["minmax", "zscore"] | None = None
+    rrf_k: Annotated[float, Field(ge=0, le=10_000)] | None = None
+    author: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="Case-insensitive substring of the author.")
+    year: Annotated[str, Field(max_length=20, pattern=YEAR_PATTERN)] | None = Field(
+        None, description="1999, 1990..2000, 1990.. or ..2000 (inclusive; start <= end)")
+    topic: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="Exact topic, any case.")
+    keyword: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="Repeatable; every keyword must match.")
+
+    @field_validator("query")
+    @classmethod
+    def query_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must contain some text, not only whitespace")
+        return value.strip()
+
+    @field_validator("year", mode="before")
+    @classmethod
+    def year_is_a_range(cls, value: object) -> object:
+        """Runs before the pattern check so that a bad year gets the friendly message."""
+        if isinstance(value, str):
+            try:
+                low, high = parse_year_range(value)
+                Filters(year_min=low, year_max=high)  # refuses an empty range
+            except FilterError as error:
+                raise ValueError(str(error)) from error
+        return value
+
+
+class RetrieverScore(BaseModel):
+    score: float
+    rank: int = Field(description="1-based rank in this retriever's list")
+    chunk_id: int = Field(description="the document's best chunk for this retriever")
+
+
+class SearchHit(BaseModel):
+    rank: int
+    doc_id: str
+    chunk_id: int
+    title: str
+    author: str | None
+    year: int | None
+    topic: str | None
+    keywords: list[str]
+    snippet: str = Field(description="HTML-escaped text; query words wrapped in <mark>")
+    score: float = Field(description="the fused score (or the single retriever's score)")
+    bm25: RetrieverScore | None
+    dense: RetrieverScore | None
+
+
+class FusionUsed(BaseModel):
+    method: str
+    rrf_k: float
+    dense_weight: float
+    normalization: str
+
+
+class IndexInfo(BaseModel):
+    source: str = Field(description="workspace or revision")
+    revision: str | None = Field(description="git commit the index belongs to")
+    requested: str | None = Field(description="the revision asked for, if any")
+    data_hash: str = Field(description="DVC's md5 of the index folder, as in dvc.lock")
+    documents: int
+    chunks: int
+    embedding_model: str
+    loaded_at: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: str
+    k: int
+    fusion: FusionUsed | None
+    took_ms: float
+    index: IndexInfo
+    results: list[SearchHit]
+
+
+class ChunkInfo(BaseModel):
+    chunk_id: int
+    position: int
+    start: int
+    end: int
+
+
+class DocumentResponse(BaseModel):
+    doc_id: str
+    title: str
+    text: str
+    author: str | None
+    year: int | None
+    topic: str | None
+    keywords: list[str]
+    chunks: list[ChunkInfo]
+    index: IndexInfo
+
+
+class VersionResponse(BaseModel):
+    package_version: str
+    index: IndexInfo | None
+    last_reload_error: str | None
+
+
+class Message(BaseModel):
+    detail: str

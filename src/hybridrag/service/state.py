@@ -1,0 +1,131 @@
+"""The served index and its hot swap: requests keep the index they started with."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from hybridrag.config import FusionParams, RetrievalParams
+from hybridrag.embedding import pick_device
+from hybridrag.index import MANIFEST
+from hybridrag.search.searcher import Searcher
+from hybridrag.service.versions import (
+    IndexVersion,
+    dvc_directory_hash,
+    fetch_revision_index,
+    git_commit,
+)
+
+log = logging.getLogger("hybridrag.service")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    index_dir: Path = Path("data/index")  # the workspace index
+    revision: str | None = None  # serve this git revision's index instead
+    repo: Path = Path(".")  # git + DVC repository holding the revisions
+    cache_dir: Path = Path(".hybridrag-cache/indexes")  # fetched revisions
+    retrieval: RetrievalParams = field(default_factory=RetrievalParams)
+    fusion: FusionParams = field(default_factory=FusionParams)
+    api_key: str | None = None
+    watch_seconds: float = 2.0  # workspace mode: reload when the index folder is replaced; 0 = off
+    connections: int = 8  # SQLite connections per loaded index
+    device: str = "auto"
+    encoder_backend: Literal["auto", "torch", "onnx"] = "auto"  # auto: onnx on CPU, else torch
+
+
+@dataclass(frozen=True)
+class ServedIndex:
+    searcher: Searcher
+    version: IndexVersion
+    loaded_at: str
+
+
+def _fingerprint(index_dir: Path) -> tuple[int, int] | None:
+    """Changes whenever build_db swaps in a new folder (new inode) or rewrites the manifest."""
+    try:
+        stat = (index_dir / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+class IndexHolder:
+    """Holds the current ServedIndex; `reload` builds the next one fully before swapping."""
+
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.current: ServedIndex | None = None
+        self.last_error: str | None = None
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._fingerprint: tuple[int, int] | None = None
+
+    def load(self, revision: str | None = None) -> ServedIndex:
+        """Open the workspace index, or `revision`'s (default: the configured one), and serve it."""
+        revision = revision if revision is not None else self.config.revision
+        with self._reload_lock:
+            if revision:
+                folder, commit = fetch_revision_index(self.config.repo, revision,
+                                                      self.config.cache_dir)
+                source = "revision"
+            else:
+                folder, commit, source = self.config.index_dir, git_commit(self.config.repo), "workspace"
+                self._fingerprint = _fingerprint(folder)
+            previous = self.current
+            encoder = (previous.searcher.query_encoder
+                       if previous and self._same_model(previous, folder) else None)
+            searcher = Searcher(folder, self.config.retrieval, self.config.fusion,
+                                device=self.config.device, connections=self.config.connections,
+                                query_encoder=encoder, encoder_backend=self._backend())
+            searcher.query_encoder.encode("warm up")  # load the model before taking traffic
+            version = IndexVersion(source=source, revision=commit, requested=revision,
+                                   data_hash=dvc_directory_hash(folder), path=str(folder))
+            self.current = ServedIndex(searcher, version, datetime.now(UTC).isoformat(timespec="seconds"))
+            self.last_error = None
+            log.info("serving %s index %s (%s)", source, version.data_hash, commit or "no git")
+            return self.current
+
+    def _backend(self) -> Literal["torch", "onnx"]:
+        if self.config.encoder_backend != "auto":
+            return self.config.encoder_backend
+        onnx_installed = importlib.util.find_spec("onnxruntime") is not None
+        return "onnx" if onnx_installed and pick_device(self.config.device) == "cpu" else "torch"
+
+    @staticmethod
+    def _same_model(previous: ServedIndex, folder: Path) -> bool:
+        from hybridrag.index import read_manifest
+
+        return read_manifest(folder)["embedding"]["model"] == previous.searcher.embedding.model
+
+    def start_watching(self) -> None:
+        """In workspace mode, poll the index folder and reload when `dvc repro` replaces it."""
+        if self.config.revision or self.config.watch_seconds <= 0:
+            return
+        self._watcher = threading.Thread(target=self._watch, name="index-watcher", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.config.watch_seconds):
+            fingerprint = _fingerprint(self.config.index_dir)
+            if fingerprint is None or fingerprint == self._fingerprint:
+                continue
+            time.sleep(0.2)  # let a swap that is under way finish
+            try:
+                self.load()
+            except Exception as error:  # keep serving the old index; say why
+                self.last_error = f"reload failed: {error}"
+                self._fingerprint = fingerprint
+                log.exception("index reload failed; still serving the previous index")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watcher:
+            self._watcher.join(timeout=5)

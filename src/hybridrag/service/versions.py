@@ -1,0 +1,74 @@
+"""Which index is served: the workspace's, or any committed revision's fetched through DVC."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybridrag.atomic import atomic_directory
+from hybridrag.index import MANIFEST
+
+INDEX_PATH = "data/index"  # the build_db output in dvc.yaml
+
+
+@dataclass(frozen=True)
+class IndexVersion:
+    """What a response says about the index that answered it."""
+
+    source: str  # "workspace" or "revision"
+    revision: str | None  # git commit of the served revision (workspace: HEAD, if any)
+    requested: str | None  # the tag/branch/commit asked for
+    data_hash: str  # DVC's md5 of the index folder, as in dvc.lock
+    path: str
+
+
+def dvc_directory_hash(folder: Path) -> str:
+    """The md5 DVC records in dvc.lock for a directory output (md5 of its sorted file list)."""
+    entries = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest = hashlib.md5()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        entries.append({"md5": digest.hexdigest(), "relpath": path.relative_to(folder).as_posix()})
+    entries.sort(key=lambda entry: entry["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def git_commit(repo: Path, revision: str = "HEAD") -> str | None:
+    """The commit `revision` names in `repo`, or None when it names none (or no git repo)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                                cwd=repo, capture_output=True, text=True, timeout=30)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def fetch_revision_index(repo: Path, revision: str, cache_dir: Path) -> tuple[Path, str]:
+    """(local folder, commit) of `revision`'s index, fetched through DVC once and cached.
+
+    DVC reads the revision's dvc.lock and takes the files from the local DVC cache or, when
+    they are not there, from the remote configured in that revision.
+    """
+    commit = git_commit(repo, revision)
+    if commit is None:
+        raise LookupError(f"revision {revision!r} is not a commit, tag or branch of {repo}")
+    target = cache_dir / commit
+    if not (target / MANIFEST).is_file():
+        from dvc.api import DVCFileSystem
+
+        with atomic_directory(target) as staging:
+            filesystem = DVCFileSystem(os.fspath(repo), rev=commit)
+            if not filesystem.exists(INDEX_PATH):
+                raise LookupError(f"revision {revision!r} ({commit[:10]}) has no {INDEX_PATH} "
+                                  "in its dvc.lock; was `dvc repro` committed there?")
+            filesystem.get(INDEX_PATH, os.fspath(staging / "index"), recursive=True)
+            for item in (staging / "index").iterdir():
+                item.rename(staging / item.name)
+            (staging / "index").rmdir()
+    return target, commit

@@ -1,0 +1,134 @@
+"""The search API in-process: results, explanations, versions and every kind of bad input."""
+
+import time
+
+import pytest
+
+from hybridrag.service.schemas import MAX_QUERY_CHARS
+from hybridrag.service.versions import dvc_directory_hash
+
+from .conftest import make_client, wait_ready
+
+
+def test_search_returns_explained_results_and_the_index_version(client, small_index):
+    response = client.get("/hybrid_search", params={"query": "radium decay", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["mode"] == "hybrid" and body["k"] == 3 and body["took_ms"] > 0
+    assert body["index"]["data_hash"] == dvc_directory_hash(small_index)
+    assert body["index"]["source"] == "workspace" and body["index"]["documents"] == 24
+    first = body["results"][0]
+    assert first["doc_id"] in {"d00", "d01"} and first["rank"] == 1
+    assert first["bm25"]["rank"] >= 1 and first["dense"]["rank"] >= 1
+    assert "<mark>radium</mark>" in first["snippet"]
+    assert first["author"] in {"Marie Curie", "Alan Turing"} and first["keywords"][0] == "physics"
+    assert body["fusion"]["method"] == "weighted"
+
+
+def test_fusion_can_be_chosen_per_request(client):
+    body = client.get("/hybrid_search", params={"query": "jazz", "k": 2, "fusion": "rrf",
+                                                 "rrf_k": 10}).json()
+    top = body["results"][0]
+    assert body["fusion"]["method"] == "rrf" and body["fusion"]["rrf_k"] == 10
+    assert top["score"] == pytest.approx(sum(1 / (10 + top[r]["rank"]) for r in ("bm25", "dense")
+                                             if top[r]))
+    bm25_only = client.get("/hybrid_search", params={"query": "jazz", "mode": "bm25"}).json()
+    assert bm25_only["fusion"] is None and all(r["dense"] is None for r in bm25_only["results"])
+
+
+def test_filters_are_applied(client):
+    body = client.get("/hybrid_search", params=[("query", "essay"), ("k", 10), ("author", "curie"),
+                                                ("year", "1900..1905"), ("keyword", "physics")]).json()
+    assert sorted(r["doc_id"] for r in body["results"]) == ["d00", "d02", "d04"]
+
+
+def test_snippets_escape_html(client):
+    body = client.get("/hybrid_search", params={"query": "<script>alert(1)</script> jazz"}).json()
+    assert all("<script>" not in r["snippet"] for r in body["results"])
+
+
+@pytest.mark.parametrize("params,field,message", [
+    ({"query": ""}, "query", "at least 1 character"),
+    ({"query": "   \t "}, "query", "not only whitespace"),
+    ({}, "query", "Field required"),
+    ({"query": "x", "k": 0}, "k", "greater than or equal to 1"),
+    ({"query": "x", "k": 101}, "k", "less than or equal to 100"),
+    ({"query": "x", "k": "ten"}, "k", "valid integer"),
+    ({"query": "x" * (MAX_QUERY_CHARS + 1)}, "query", f"at most {MAX_QUERY_CHARS} characters"),
+    ({"query": "x", "colour": "red"}, "colour", "Extra inputs are not permitted"),
+    ({"query": "x", "year": "19x9"}, "year", "year must look like"),
+    ({"query": "x", "year": "2000..1990"}, "year", "is empty"),
+    ({"query": "x", "mode": "fuzzy"}, "mode", "'bm25', 'dense' or 'hybrid'"),
+    ({"query": "x", "dense_weight": 1.5}, "dense_weight", "less than or equal to 1"),
+])
+def test_bad_input_gets_422_naming_the_field(client, params, field, message):
+    response = client.get("/hybrid_search", params=params)
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert any(e["loc"][-1] == field and message in e["msg"] for e in errors), errors
+
+
+@pytest.mark.parametrize("query", ['"unbalanced', "a NEAR b", "title:foo", "-minus", "foo*",
+                                   "AND OR NOT", "(", "^", "\u00e9t\u00e9", "'; DROP TABLE x; --"])
+def test_fts5_syntax_in_queries_is_just_text(client, query):
+    assert client.get("/hybrid_search", params={"query": query}).status_code == 200
+
+
+def test_documents_by_id(client):
+    body = client.get("/documents/d05").json()
+    assert body["doc_id"] == "d05" and body["year"] == 1905 and body["chunks"][0]["position"] == 0
+    assert body["text"][body["chunks"][0]["start"]:body["chunks"][0]["end"]]
+    missing = client.get("/documents/no/such/doc")
+    assert missing.status_code == 404 and "no/such/doc" in missing.json()["detail"]
+
+
+def test_health_ready_version(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json()["chunks"] > 24
+    version = client.get("/version").json()
+    assert version["package_version"] and version["index"]["embedding_model"]
+
+
+def test_openapi_documents_every_route(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/hybrid_search", "/documents/{doc_id}", "/health", "/ready", "/version",
+            "/admin/reload"} <= set(paths)
+    names = {p["name"] for p in paths["/hybrid_search"]["get"]["parameters"]}
+    assert {"query", "k", "mode", "fusion", "author", "year", "topic", "keyword"} <= names
+
+
+def test_search_page_is_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "hybridrag search" in page.text
+
+
+def test_api_key_protects_everything_but_health(small_index):
+    with make_client(small_index, api_key="s3cret") as secured:
+        wait_ready(secured, headers={"X-API-Key": "s3cret"})
+        assert secured.get("/health").status_code == 200
+        for path in ("/hybrid_search?query=x", "/documents/d01", "/ready", "/version"):
+            assert secured.get(path).status_code == 401, path
+            assert secured.get(path, headers={"X-API-Key": "wrong"}).status_code == 401, path
+        ok = secured.get("/hybrid_search", params={"query": "x"}, headers={"X-API-Key": "s3cret"})
+        assert ok.status_code == 200
+        reload = secured.post("/admin/reload", headers={"X-API-Key": "s3cret"})
+        assert reload.status_code == 200 and reload.json()["documents"] == 24
+        unknown = secured.post("/admin/reload", params={"revision": "no-such-tag"},
+                               headers={"X-API-Key": "s3cret"})
+        assert unknown.status_code == 404 and "no-such-tag" in unknown.json()["detail"]
+
+
+def test_admin_reload_needs_an_api_key_configured(client):
+    response = client.post("/admin/reload")
+    assert response.status_code == 403 and "HYBRIDRAG_API_KEY" in response.json()["detail"]
+
+
+def test_not_ready_is_503_with_the_reason(small_index, tmp_path):
+    with make_client(tmp_path / "missing-index") as broken:
+        for _ in range(200):
+            if "not loaded" in broken.get("/ready").json().get("detail", ""):
+                break
+            time.sleep(0.05)
+        response = broken.get("/hybrid_search", params={"query": "x"})
+        assert response.status_code == 503
+        assert "dvc repro build_db" in response.json()["detail"]

@@ -1,0 +1,165 @@
+"""The real service on loopback: schema fuzzing, a 60 s load test across index swaps, the page."""
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hybridrag.atomic import atomic_directory
+from hybridrag.records import Document
+from hybridrag.service.process import start_service, stop, wait_until_ready
+
+from ..conftest import build_small_index, make_documents
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory, encoder):
+    """Two different indexes (A: 24 documents, B: 25) to serve and swap between."""
+    root = tmp_path_factory.mktemp("live")
+    build_small_index(root / "index-a", make_documents(), encoder)
+    extra = Document("d99", "Extra", "An extra essay about radium and jazz.", "Ada", 1999,
+                     ("music",), "music")
+    build_small_index(root / "index-b", [*make_documents(), extra], encoder)
+    return root
+
+
+@pytest.fixture
+def served(indexes, tmp_path):
+    """`hybridrag serve` over a copy of index A, reloading 0.3 s after the folder is replaced."""
+    served_dir = tmp_path / "index"
+    shutil.copytree(indexes / "index-a", served_dir)
+    servers = []
+
+    def start(api_key: str = ""):
+        process, url = start_service(["--index", str(served_dir), "--repo", str(tmp_path),
+                                      "--watch", "0.3"], tmp_path / "server.log",
+                                     {"HYBRIDRAG_API_KEY": api_key, "HF_HUB_OFFLINE": "1"})
+        servers.append(process)
+        wait_until_ready(f"{url}/ready", process, headers={"X-API-Key": api_key} if api_key else None)
+        return url, served_dir
+
+    yield start
+    for process in servers:
+        stop(process)
+
+
+def schemathesis(url: str, workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    st = Path(sys.executable).parent / "st"
+    return subprocess.run([str(st), "run", f"{url}/openapi.json", "--checks", "all", "-n", "150",
+                           "--seed", "7", "--phases", "examples,coverage,fuzzing", *extra],
+                          capture_output=True, text=True, timeout=600, cwd=workdir)
+
+
+def test_schema_fuzzing_finds_no_server_error(served, tmp_path):
+    url, _ = served()
+    result = schemathesis(url, tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "No issues found" in result.stdout or "passed" in result.stdout
+
+
+def test_schema_fuzzing_with_api_key_checks_auth_too(served, tmp_path):
+    url, _ = served(api_key="k3y")
+    assert httpx.get(f"{url}/hybrid_search", params={"query": "x"}).status_code == 401
+    result = schemathesis(url, tmp_path, "-H", "X-API-Key: k3y")
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def test_32_clients_for_60_seconds_across_index_swaps_never_fail(served, indexes):
+    url, served_dir = served()
+    stop_at = time.monotonic() + 60
+    statuses: Counter[str] = Counter()
+    hashes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        queries = ["radium", "jazz improvisation", "tomato berry", "essay", "DNA structure"]
+        with httpx.Client(timeout=60) as http:
+            i = n
+            while time.monotonic() < stop_at:
+                try:
+                    response = http.get(f"{url}/hybrid_search",
+                                        params={"query": queries[i % len(queries)], "k": 5})
+                    outcome = str(response.status_code)
+                    data_hash = response.json()["index"]["data_hash"] if outcome == "200" else None
+                except httpx.HTTPError as error:
+                    outcome, data_hash = type(error).__name__, None
+                with lock:
+                    statuses[outcome] += 1
+                    if data_hash:
+                        hashes[data_hash] += 1
+                i += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    swaps = 0
+    while time.monotonic() < stop_at - 8:  # swap A <-> B every 6 s, as `dvc repro` would
+        time.sleep(6)
+        source = indexes / ("index-b" if swaps % 2 == 0 else "index-a")
+        with atomic_directory(served_dir) as staging:
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+        swaps += 1
+    for thread in threads:
+        thread.join()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load-test.json").write_text(json.dumps(
+        {"clients": 32, "seconds": 60, "swaps": swaps, "responses": dict(statuses),
+         "answers_per_index": dict(hashes)}, indent=2))
+    assert set(statuses) == {"200"}, statuses
+    assert statuses["200"] > 300
+    assert swaps >= 8 and len(hashes) == 2, hashes  # both indexes answered
+
+
+def test_search_page_in_headless_chromium(served):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = served()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1200,1000"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get(url + "/")
+        wait = WebDriverWait(browser, 30)
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "index-version"), "docs"))
+        browser.find_element(By.ID, "query").send_keys("radium decay")
+        browser.find_element(By.ID, "topic").send_keys("physics")
+        browser.find_element(By.ID, "search-button").click()
+        wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "article.hit")))
+        hits = browser.find_elements(By.CSS_SELECTOR, "article.hit")
+        assert hits[0].get_attribute("data-doc-id") in {"d00", "d01"}
+        marked = {m.text.lower() for m in hits[0].find_elements(By.CSS_SELECTOR, ".snippet mark")}
+        assert marked == {"radium", "decay"}
+        assert "bm25" in hits[0].find_element(By.CSS_SELECTOR, "table.scores").text
+        assert all("topic: physics" in hit.text for hit in hits)
+        assert "?query=radium+decay" in browser.current_url
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "search-page.png"))
+        browser.find_element(By.ID, "query").clear()
+        browser.find_element(By.NAME, "year").send_keys("2000..1990")
+        browser.find_element(By.ID, "query").send_keys("x")
+        browser.find_element(By.ID, "search-button").click()
+        wait.until(expected_conditions.visibility_of_element_located((By.ID, "error")))
+        assert "year" in browser.find_element(By.ID, "error").text
+    finally:
+        browser.quit()
