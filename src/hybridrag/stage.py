@@ -29,3 +29,13 @@ def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Inputs and outputs of one fine-tuning run (defaults follow dvc.yaml)."""
+    parser.add_argument("--base-model", default="models/base")
+    parser.add_argument("--data", default="data/sft", help="train/validation/test JSONL folder")
+    parser.add_argument("--out", help="default: models/sft/METHOD")
+    parser.add_argument("--checkpoints", help="default: checkpoints/METHOD (kept out of DVC)")
+    parser.add_argument("--live", help="DVCLive folder, default: dvclive/METHOD")
+    parser.add_argument("--metrics", help="default: metrics/sft/train_METHOD.json")

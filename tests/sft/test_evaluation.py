@@ -1,0 +1,37 @@
+import pytest
+import torch
+
+from hybridrag.sft.evaluation import encode_with_labels, heldout_scores, regenerate_last_replies, reply_scores
+from hybridrag.sft.models import load_base
+
+from ..conftest import CONVERSATIONS
+
+
+def test_heldout_loss_matches_the_models_own_loss_on_assistant_tokens(tiny_base, smol_tokenizer):
+    model = load_base(tiny_base, None, "cpu")
+    ids, labels = encode_with_labels(smol_tokenizer, CONVERSATIONS[0], max_length=512)
+    assert sum(label != -100 for label in labels) > 10
+    with torch.inference_mode():
+        expected = model(input_ids=torch.tensor([ids]), labels=torch.tensor([labels])).loss.item()
+    scores = heldout_scores(model, smol_tokenizer, CONVERSATIONS[:1], max_length=512)
+    assert scores["loss"] == pytest.approx(expected, abs=1e-4)
+    assert scores["perplexity"] == pytest.approx(2.718281828 ** expected, rel=1e-3)
+    assert 0 <= scores["token_accuracy"] <= 1
+
+
+def test_batching_and_padding_do_not_change_the_scores(tiny_base, smol_tokenizer):
+    model = load_base(tiny_base, None, "cpu")
+    one_by_one = heldout_scores(model, smol_tokenizer, CONVERSATIONS[:5], 512, batch_size=1)
+    batched = heldout_scores(model, smol_tokenizer, CONVERSATIONS[:5], 512, batch_size=4)
+    assert batched["loss"] == pytest.approx(one_by_one["loss"], abs=1e-4)
+    assert batched["tokens"] == one_by_one["tokens"]
+
+
+def test_regenerated_replies_are_scored(tiny_base, smol_tokenizer):
+    model = load_base(tiny_base, None, "cpu")
+    replies = regenerate_last_replies(model, smol_tokenizer, CONVERSATIONS[:2], max_new_tokens=5)
+    assert [r.reference for r in replies] == [c[-1]["content"] for c in CONVERSATIONS[:2]]
+    assert all(r.prompt == "Me too, a lot." for r in replies)
+    scores = reply_scores(replies)
+    assert set(scores) == {"rouge_l", "reply_words", "stopped_share"}
+    assert 0 <= scores["rouge_l"] <= 1

