@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test serve lint bench bench-beir bench-service clean-venv
+.PHONY: setup browser repro test serve lint bench bench-beir bench-learning bench-service clean-venv
 
 setup: $(STAMP)
 
@@ -49,12 +49,16 @@ lint: setup
 	ruff check src stages bench tests
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-service
+bench: bench-beir bench-learning bench-service
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
 	python bench/beir_retrieval.py --dataset scifact
 	python bench/beir_retrieval.py --dataset cranfield
+
+## Fine-tuned embedder and trained reranker on SciFact's train qrels, scored on test.
+bench-learning: setup
+	python bench/beir_learning.py --dataset scifact
 
 ## Service latency and throughput against txtai, on loopback (needs `make repro` first).
 bench-service: setup

@@ -16,7 +16,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {}
     depth = max(params.retrieval.depth, max(params.eval_retrieval.k_values))
-    with Searcher(args.work / args.dataset, params.retrieval, params.fusion) as searcher:
+    retrieval = replace(params.retrieval, embedding="base")  # fine-tuning: bench/beir_learning.py
+    with Searcher(args.work / args.dataset, retrieval, params.fusion) as searcher:
         test_qrels = dataset.qrels["test"]
         test_queries = select_queries(dataset.queries, test_qrels, None)
         test = retrieve_candidates(searcher, test_queries, depth)
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "test_queries": len(test_queries),
         "chunks": manifest["chunks"],
         "settings": {"chunk": asdict(params.chunk), "embed": asdict(params.embed),
-                     "build_db": asdict(params.build_db), "retrieval": asdict(params.retrieval),
+                     "build_db": asdict(params.build_db), "retrieval": asdict(retrieval),
                      "fusion": asdict(params.fusion)},
         "index_seconds": round(index_seconds, 1),
         "bm25_ms_per_query": round(1000 * test.bm25_seconds / len(test_queries), 2),

@@ -17,16 +17,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
     parser.add_argument("--chunks", default="data/chunks.jsonl")
-    parser.add_argument("--embeddings", default="data/embeddings")
+    parser.add_argument("--embeddings", action="append", metavar="NAME=FOLDER",
+                        help="an embedding set to index, repeatable (default: base=data/embeddings)")
     parser.add_argument("--out", default="data/index")
     args = parser.parse_args(argv)
     params = load_params(args.params).build_db
     documents = read_documents(Path(args.corpus), RowPolicy("raise"))
-    vectors, chunk_ids, info = load_embeddings(args.embeddings)
-    manifest = build_index(args.out, documents, read_chunks(args.chunks), vectors, chunk_ids,
-                           info, params)
+    sets = dict(spec.split("=", 1) for spec in (args.embeddings or ["base=data/embeddings"]))
+    manifest = build_index(args.out, documents, read_chunks(args.chunks),
+                           {name: load_embeddings(folder) for name, folder in sets.items()}, params)
     print(f"build_db: {manifest['documents']} documents, {manifest['chunks']} chunks, "
-          f"FAISS {manifest['faiss_index']} -> {args.out}")
+          f"FAISS {manifest['faiss_index']} for embeddings {sorted(sets)} -> {args.out}")
 
 
 if __name__ == "__main__":

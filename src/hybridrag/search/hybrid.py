@@ -21,9 +21,12 @@ class SearchResult:
     rank: int
     doc_id: str
     chunk_id: int  # the best chunk of the retriever that ranked the document higher
-    score: float  # the fused score (or the single retriever's score)
+    score: float  # the fused score (or the single retriever's score, or the reranked score)
     bm25: Hit | None
     dense: Hit | None
+    rerank_score: float | None = None  # the cross-encoder's own score, when reranked
+    first_stage_score: float | None = None  # the score and rank before reranking
+    first_stage_rank: int | None = None
 
 
 def fused_scores(bm25: list[Hit], dense: list[Hit], params: FusionParams) -> dict[str, float]:

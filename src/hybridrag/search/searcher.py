@@ -11,8 +11,7 @@ import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.embedding import QueryEncoder, encode, load_encoder
-from hybridrag.embedding_store import EmbeddingInfo
-from hybridrag.index import DATABASE, VECTORS, read_manifest
+from hybridrag.index import DATABASE, embedding_info, read_manifest, vectors_file
 from hybridrag.index.database import (
     ConnectionPool,
     fetch_chunk_documents,
@@ -21,6 +20,7 @@ from hybridrag.index.database import (
 )
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
+from hybridrag.rerank import Reranker, candidate_passages
 from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.filters import Filters
 from hybridrag.search.fts_query import ENGLISH_STOPWORDS
@@ -36,27 +36,33 @@ class Searcher:
                  retrieval: RetrievalParams | None = None,
                  fusion: FusionParams | None = None, device: str = "auto",
                  connections: int = 1, query_encoder: QueryEncoder | None = None,
-                 encoder_backend: Literal["torch", "onnx"] = "torch"):
+                 encoder_backend: Literal["torch", "onnx"] = "torch",
+                 reranker: str | os.PathLike[str] | Reranker | None = None, rerank_depth: int = 10):
         """`connections`: SQLite connections for concurrent callers (one per thread in use).
 
         `query_encoder` reuses an already loaded query encoder (it must be the index's model);
-        otherwise one is loaded on first use, run by `encoder_backend`.
+        otherwise one is loaded on first use, run by `encoder_backend`. `reranker` (a folder
+        from train_reranker, or a loaded Reranker) enables search(rerank=True), which
+        rescores the top `rerank_depth` results.
         """
         self.index_dir = Path(index_dir)
         self.retrieval = retrieval or RetrievalParams()
         self.fusion = fusion or FusionParams()
         self.manifest = read_manifest(self.index_dir)
-        self.embedding = EmbeddingInfo(**self.manifest["embedding"])
+        self.embedding = embedding_info(self.manifest, self.retrieval.embedding, self.index_dir)
         self.pool = ConnectionPool(self.index_dir / DATABASE, connections)
         with self.pool.connection() as connection:
             chunk_doc = fetch_chunk_documents(connection)
         self.keyword = KeywordRetriever(
             self.pool, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
             ENGLISH_STOPWORDS if self.retrieval.stopwords == "english" else frozenset())
-        self.dense = DenseRetriever(load_vector_index(self.index_dir / VECTORS), self.pool,
-                                    chunk_doc, self.retrieval.hnsw_ef_search)
+        self.dense = DenseRetriever(
+            load_vector_index(self.index_dir / vectors_file(self.retrieval.embedding)), self.pool,
+            chunk_doc, self.retrieval.hnsw_ef_search)
         self.device = device
         self.encoder_backend = encoder_backend
+        self._reranker = reranker
+        self.rerank_depth = rerank_depth
         if query_encoder is not None:
             self.query_encoder = query_encoder
 
@@ -65,6 +71,18 @@ class Searcher:
         """The query encoder, loaded on first dense search (BM25-only use never pays for it)."""
         return QueryEncoder(load_encoder(self.embedding.model, self.device,
                                          self.embedding.max_seq_length), self.encoder_backend)
+
+    @property
+    def has_reranker(self) -> bool:
+        return self._reranker is not None
+
+    @cached_property
+    def reranker(self) -> Reranker:
+        if self._reranker is None:
+            raise ValueError("this searcher has no reranker (pass reranker=models/reranker)")
+        if isinstance(self._reranker, Reranker):
+            return self._reranker
+        return Reranker.load(self._reranker, self.device)
 
     def encode_queries(self, queries: list[str], batch_size: int = 256,
                        progress: bool = False) -> np.ndarray:
@@ -85,14 +103,18 @@ class Searcher:
         return bm25, dense
 
     def search(self, query: str, k: int = 10, mode: Mode = "hybrid",
-               filters: Filters | None = None, fusion: FusionParams | None = None
-               ) -> list[SearchResult]:
-        """The top-k documents for `query`; hybrid fuses each retriever's top `depth`."""
+               filters: Filters | None = None, fusion: FusionParams | None = None,
+               rerank: bool = False) -> list[SearchResult]:
+        """The top-k documents for `query`; hybrid fuses each retriever's top `depth`; with
+        `rerank`, the cross-encoder rescores the top `rerank_depth` (at least k) first."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         needed = ("bm25", "dense") if mode == "hybrid" else (mode,)
         bm25, dense = self.retrieve(query, max(k, self.retrieval.depth), filters, needed)
-        return combine(bm25, dense, mode, fusion or self.fusion, k)
+        if not rerank:
+            return combine(bm25, dense, mode, fusion or self.fusion, k)
+        candidates = combine(bm25, dense, mode, fusion or self.fusion, max(k, self.rerank_depth))
+        return self.reranker.rerank(query, candidates, candidate_passages(self, candidates))[:k]
 
     def documents(self, doc_ids: list[str]) -> dict[str, Document]:
         with self.pool.connection() as connection:

@@ -18,25 +18,31 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyHeader
 
 from hybridrag import __version__
+from hybridrag.answers import answer
 from hybridrag.config import FusionParams
 from hybridrag.index.database import fetch_document_chunks
 from hybridrag.search.filters import Filters, parse_year_range
 from hybridrag.search.fts_query import query_terms
 from hybridrag.search.hits import Hit
+from hybridrag.search.hybrid import SearchResult
 from hybridrag.search.snippets import highlighted_snippets
 from hybridrag.service.schemas import (
+    AskParams,
+    AskResponse,
+    AskSource,
     ChunkInfo,
     DocumentResponse,
     FusionUsed,
     IndexInfo,
     Message,
+    RerankScore,
     RetrieverScore,
     SearchHit,
     SearchParams,
     SearchResponse,
     VersionResponse,
 )
-from hybridrag.service.state import IndexHolder, ServedIndex, ServiceConfig
+from hybridrag.service.state import ChatHolder, IndexHolder, ServedIndex, ServiceConfig
 
 log = logging.getLogger("hybridrag.service")
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -50,11 +56,24 @@ def index_info(served: ServedIndex) -> IndexInfo:
     return IndexInfo(source=served.version.source, revision=served.version.revision,
                      requested=served.version.requested, data_hash=served.version.data_hash,
                      documents=manifest["documents"], chunks=manifest["chunks"],
-                     embedding_model=manifest["embedding"]["model"], loaded_at=served.loaded_at)
+                     embedding_model=served.searcher.embedding.model, loaded_at=served.loaded_at)
 
 
 def retriever_score(hit: Hit | None) -> RetrieverScore | None:
     return None if hit is None else RetrieverScore(score=hit.score, rank=hit.rank, chunk_id=hit.chunk_id)
+
+
+def rerank_score(result: SearchResult) -> RerankScore | None:
+    if result.rerank_score is None or result.first_stage_score is None:
+        return None
+    return RerankScore(cross_encoder=result.rerank_score, first_stage_score=result.first_stage_score,
+                       first_stage_rank=result.first_stage_rank or 0)
+
+
+def require_reranker(served: ServedIndex) -> None:
+    if not served.searcher.has_reranker:
+        raise HTTPException(400, "rerank=true needs a trained reranker and this service has none "
+                                 "(run `dvc repro train_reranker`, then restart or reload)")
 
 
 def search_filters(params: SearchParams) -> Filters:
@@ -137,9 +156,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> SearchResponse:
         start = time.perf_counter()
         searcher = index.searcher
+        if params.rerank:
+            require_reranker(index)
         fusion = fusion_for(params, searcher.fusion)
         results = searcher.search(params.query, k=params.k, mode=params.mode,
-                                  filters=search_filters(params), fusion=fusion)
+                                  filters=search_filters(params), fusion=fusion,
+                                  rerank=params.rerank)
         documents = searcher.documents([r.doc_id for r in results])
         with searcher.pool.connection() as connection:
             snippets = highlighted_snippets(connection, [r.chunk_id for r in results],
@@ -152,12 +174,33 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 title=document.title, author=document.author, year=document.year,
                 topic=document.topic, keywords=list(document.keywords),
                 snippet=snippets[result.chunk_id], score=result.score,
-                bm25=retriever_score(result.bm25), dense=retriever_score(result.dense)))
+                bm25=retriever_score(result.bm25), dense=retriever_score(result.dense),
+                rerank=rerank_score(result)))
         return SearchResponse(
             query=params.query, mode=params.mode, k=params.k,
             fusion=FusionUsed(**fusion.__dict__) if params.mode == "hybrid" else None,
+            rerank_depth=max(params.k, searcher.rerank_depth) if params.rerank else None,
             took_ms=round(1000 * (time.perf_counter() - start), 3),
             index=index_info(index), results=hits)
+
+    if config.chat_model is not None:
+        chat = ChatHolder(config.chat_model, config.chat_base, config.device)
+
+        @app.get("/ask", summary="A grounded answer: retrieve sources, generate, cite them",
+                 dependencies=protected, responses={**unauthorized, **NOT_READY})
+        def ask(params: Annotated[AskParams, Query()], index: Served) -> AskResponse:
+            start = time.perf_counter()
+            if params.rerank:
+                require_reranker(index)
+            reply = answer(chat.generator(), index.searcher, [params.query], params.sources,
+                           params.rerank, params.max_new_tokens)[0]
+            return AskResponse(
+                query=params.query, answer=reply.text, cited=reply.cited,
+                sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id,
+                                   title=s.title, cited=s.number in reply.cited)
+                         for s in reply.sources],
+                chat_model=str(config.chat_model), reranked=params.rerank,
+                took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index))
 
     @app.get("/documents/{doc_id:path}", summary="One document with its metadata and chunks",
              dependencies=protected,

@@ -10,16 +10,30 @@ from hybridrag.search.filters import FilterError, Filters, parse_year_range
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+MAX_SOURCES = 10
+MAX_NEW_TOKENS = 256
 YEAR_PATTERN = r"^\s*(-?\d{1,4}|-?\d{1,4}\s*\.\.\s*(-?\d{1,4})?|\.\.\s*-?\d{1,4})\s*$"
 
 
-class SearchParams(BaseModel):
-    """Query parameters of /hybrid_search. Unknown parameters are refused, not ignored."""
+class QueryText(BaseModel):
+    """A free-text query. Unknown parameters are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
     query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS,
                                 description="Free text. Quotes and FTS5 operators are plain words.")]
+
+    @field_validator("query")
+    @classmethod
+    def query_has_text(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must contain some text, not only whitespace")
+        return value.strip()
+
+
+class SearchParams(QueryText):
+    """Query parameters of /hybrid_search."""
+
     k: Annotated[int, Field(ge=1, le=MAX_K, description="Number of results.")] = 10
     mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] | None = Field(
@@ -36,13 +50,8 @@ class SearchParams(BaseModel):
         None, description="Exact topic, any case.")
     keyword: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=20, description="Repeatable; every keyword must match.")
-
-    @field_validator("query")
-    @classmethod
-    def query_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must contain some text, not only whitespace")
-        return value.strip()
+    rerank: bool = Field(False, description="Rescore the top candidates (the service's rerank "
+                                            "depth, at least k) with the trained cross-encoder.")
 
     @field_validator("year", mode="before")
     @classmethod
@@ -63,6 +72,12 @@ class RetrieverScore(BaseModel):
     chunk_id: int = Field(description="the document's best chunk for this retriever")
 
 
+class RerankScore(BaseModel):
+    cross_encoder: float = Field(description="the cross-encoder's own score")
+    first_stage_score: float = Field(description="the score before reranking")
+    first_stage_rank: int = Field(description="the rank before reranking")
+
+
 class SearchHit(BaseModel):
     rank: int
     doc_id: str
@@ -76,6 +91,7 @@ class SearchHit(BaseModel):
     score: float = Field(description="the fused score (or the single retriever's score)")
     bm25: RetrieverScore | None
     dense: RetrieverScore | None
+    rerank: RerankScore | None = Field(None, description="present when the results were reranked")
 
 
 class FusionUsed(BaseModel):
@@ -101,6 +117,7 @@ class SearchResponse(BaseModel):
     mode: str
     k: int
     fusion: FusionUsed | None
+    rerank_depth: int | None = Field(description="candidates reranked; null when not reranked")
     took_ms: float
     index: IndexInfo
     results: list[SearchHit]
@@ -133,3 +150,31 @@ class VersionResponse(BaseModel):
 
 class Message(BaseModel):
     detail: str
+
+
+class AskParams(QueryText):
+    """Query parameters of /ask."""
+
+    sources: Annotated[int, Field(ge=1, le=MAX_SOURCES,
+                                  description="Retrieved sources in the prompt.")] = 3
+    rerank: bool = Field(False, description="Rerank the sources with the cross-encoder.")
+    max_new_tokens: Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)] = 96
+
+
+class AskSource(BaseModel):
+    number: int = Field(description="as cited in the answer: [number]")
+    doc_id: str
+    chunk_id: int
+    title: str
+    cited: bool
+
+
+class AskResponse(BaseModel):
+    query: str
+    answer: str
+    cited: list[int] = Field(description="source numbers the answer cites, in order")
+    sources: list[AskSource]
+    chat_model: str
+    reranked: bool
+    took_ms: float
+    index: IndexInfo

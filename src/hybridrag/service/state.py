@@ -9,18 +9,23 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.embedding import pick_device
 from hybridrag.index import MANIFEST
+from hybridrag.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
     IndexVersion,
     dvc_directory_hash,
     fetch_revision_index,
+    fetch_revision_reranker,
     git_commit,
 )
+
+if TYPE_CHECKING:
+    from hybridrag.generation import ChatGenerator
 
 log = logging.getLogger("hybridrag.service")
 
@@ -38,6 +43,10 @@ class ServiceConfig:
     connections: int = 8  # SQLite connections per loaded index
     device: str = "auto"
     encoder_backend: Literal["auto", "torch", "onnx"] = "auto"  # auto: onnx on CPU, else torch
+    reranker: Path | None = None  # workspace mode: a train_reranker folder, enables rerank=true
+    rerank_depth: int = 10  # candidates the reranker rescores
+    chat_model: Path | None = None  # a prepare_base or fine-tuned run folder; enables /ask
+    chat_base: Path = Path("models/base")  # the base model (tokenizer, adapters' base)
 
 
 @dataclass(frozen=True)
@@ -75,17 +84,24 @@ class IndexHolder:
             if revision:
                 folder, commit = fetch_revision_index(self.config.repo, revision,
                                                       self.config.cache_dir)
+                reranker = fetch_revision_reranker(self.config.repo, commit, self.config.cache_dir)
                 source = "revision"
             else:
                 folder, commit, source = self.config.index_dir, git_commit(self.config.repo), "workspace"
                 self._fingerprint = _fingerprint(folder)
+                reranker = self.config.reranker
+                if reranker is not None and not (reranker / RERANK_CONFIG).is_file():
+                    reranker = None  # not trained (yet); rerank=true gets a 400 that says so
             previous = self.current
             encoder = (previous.searcher.query_encoder
                        if previous and self._same_model(previous, folder) else None)
             searcher = Searcher(folder, self.config.retrieval, self.config.fusion,
                                 device=self.config.device, connections=self.config.connections,
-                                query_encoder=encoder, encoder_backend=self._backend())
-            searcher.query_encoder.encode("warm up")  # load the model before taking traffic
+                                query_encoder=encoder, encoder_backend=self._backend(),
+                                reranker=reranker, rerank_depth=self.config.rerank_depth)
+            searcher.query_encoder.encode("warm up")  # load the models before taking traffic
+            if reranker is not None:
+                searcher.reranker.scores("warm up", ["warm up"])
             version = IndexVersion(source=source, revision=commit, requested=revision,
                                    data_hash=dvc_directory_hash(folder), path=str(folder))
             self.current = ServedIndex(searcher, version, datetime.now(UTC).isoformat(timespec="seconds"))
@@ -99,11 +115,16 @@ class IndexHolder:
         onnx_installed = importlib.util.find_spec("onnxruntime") is not None
         return "onnx" if onnx_installed and pick_device(self.config.device) == "cpu" else "torch"
 
-    @staticmethod
-    def _same_model(previous: ServedIndex, folder: Path) -> bool:
+    def _same_model(self, previous: ServedIndex, folder: Path) -> bool:
+        """Whether the new index encodes queries with the same model (same package, or a
+        bundled encoder with the same contents), so the loaded encoder can be reused."""
         from hybridrag.index import read_manifest
 
-        return read_manifest(folder)["embedding"]["model"] == previous.searcher.embedding.model
+        name = self.config.retrieval.embedding
+        new = read_manifest(folder)["embeddings"].get(name, {})
+        old = previous.searcher.manifest["embeddings"][name]
+        same_keys = ("model", "bundled_sha256", "max_seq_length")
+        return all(new.get(key) == old.get(key) for key in same_keys)
 
     def start_watching(self) -> None:
         """In workspace mode, poll the index folder and reload when `dvc repro` replaces it."""
@@ -129,3 +150,20 @@ class IndexHolder:
         self._stop.set()
         if self._watcher:
             self._watcher.join(timeout=5)
+
+
+class ChatHolder:
+    """The chat model behind /ask, loaded on the first question (it is not needed for search)."""
+
+    def __init__(self, model_dir: Path, base_dir: Path, device: str):
+        self.model_dir, self.base_dir, self.device = model_dir, base_dir, device
+        self._generator: ChatGenerator | None = None
+        self._lock = threading.Lock()
+
+    def generator(self) -> ChatGenerator:
+        with self._lock:
+            if self._generator is None:
+                from hybridrag.generation import ChatGenerator
+
+                self._generator = ChatGenerator(self.model_dir, self.base_dir, self.device)
+            return self._generator

@@ -13,6 +13,7 @@ from hybridrag.atomic import atomic_directory
 from hybridrag.index import MANIFEST
 
 INDEX_PATH = "data/index"  # the build_db output in dvc.yaml
+RERANKER_PATH = "models/reranker"  # the train_reranker output
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,30 @@ def fetch_revision_index(repo: Path, revision: str, cache_dir: Path) -> tuple[Pa
     if commit is None:
         raise LookupError(f"revision {revision!r} is not a commit, tag or branch of {repo}")
     target = cache_dir / commit
-    if not (target / MANIFEST).is_file():
-        from dvc.api import DVCFileSystem
-
-        with atomic_directory(target) as staging:
-            filesystem = DVCFileSystem(os.fspath(repo), rev=commit)
-            if not filesystem.exists(INDEX_PATH):
-                raise LookupError(f"revision {revision!r} ({commit[:10]}) has no {INDEX_PATH} "
-                                  "in its dvc.lock; was `dvc repro` committed there?")
-            filesystem.get(INDEX_PATH, os.fspath(staging / "index"), recursive=True)
-            for item in (staging / "index").iterdir():
-                item.rename(staging / item.name)
-            (staging / "index").rmdir()
+    if not (target / MANIFEST).is_file() and not fetch_dvc_output(repo, commit, INDEX_PATH, target):
+        raise LookupError(f"revision {revision!r} ({commit[:10]}) has no {INDEX_PATH} "
+                          "in its dvc.lock; was `dvc repro` committed there?")
     return target, commit
+
+
+def fetch_revision_reranker(repo: Path, commit: str, cache_dir: Path) -> Path | None:
+    """The reranker trained in revision `commit`, fetched like its index; None if it has none."""
+    target = cache_dir / f"{commit}-reranker"
+    if target.is_dir() or fetch_dvc_output(repo, commit, RERANKER_PATH, target):
+        return target
+    return None
+
+
+def fetch_dvc_output(repo: Path, commit: str, path: str, target: Path) -> bool:
+    """Copy DVC-tracked folder `path` of `commit` into `target` atomically; False if absent."""
+    from dvc.api import DVCFileSystem
+
+    filesystem = DVCFileSystem(os.fspath(repo), rev=commit)
+    if not filesystem.exists(path):
+        return False
+    with atomic_directory(target) as staging:
+        filesystem.get(path, os.fspath(staging / "fetched"), recursive=True)
+        for item in (staging / "fetched").iterdir():
+            item.rename(staging / item.name)
+        (staging / "fetched").rmdir()
+    return True
