@@ -111,8 +111,15 @@ Served = Annotated[ServedIndex, Depends(served_index)]
 
 def create_app(config: ServiceConfig) -> FastAPI:
     holder = IndexHolder(config)
+    chat = (ChatHolder(config.chat_model, config.chat_base, config.device)
+            if config.chat_model is not None else None)
 
     def load_in_background() -> None:
+        if chat is not None:  # first: once /ready answers, /ask has no cold start either
+            try:
+                chat.generator()
+            except Exception:
+                log.exception("could not load the chat model; /ask will retry")
         try:
             holder.load()
         except Exception as error:
@@ -183,16 +190,18 @@ def create_app(config: ServiceConfig) -> FastAPI:
             took_ms=round(1000 * (time.perf_counter() - start), 3),
             index=index_info(index), results=hits)
 
-    if config.chat_model is not None:
-        chat = ChatHolder(config.chat_model, config.chat_base, config.device)
-
+    if chat is not None:
         @app.get("/ask", summary="A grounded answer: retrieve sources, generate, cite them",
                  dependencies=protected, responses={**unauthorized, **NOT_READY})
         def ask(params: Annotated[AskParams, Query()], index: Served) -> AskResponse:
             start = time.perf_counter()
             if params.rerank:
                 require_reranker(index)
-            reply = answer(chat.generator(), index.searcher, [params.query], params.sources,
+            try:
+                generator = chat.generator()
+            except Exception as error:
+                raise HTTPException(503, f"the chat model could not be loaded: {error}") from error
+            reply = answer(generator, index.searcher, [params.query], params.sources,
                            params.rerank, params.max_new_tokens)[0]
             return AskResponse(
                 query=params.query, answer=reply.text, cited=reply.cited,
