@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test serve lint bench bench-beir bench-learning bench-service clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service clean-venv
 
 setup: $(STAMP)
 
@@ -36,17 +36,22 @@ browser:
 repro: setup
 	dvc repro
 
-## Tests (unit, reference equivalence, bad input, real service, end-to-end `dvc repro`).
+## Tests (unit, reference equivalence, bad input, real service, end-to-end `dvc repro`): what CI runs.
 test: setup browser
 	pytest
 
+## The fast lane for day-to-day work: everything but the tests marked slow (under 2 minutes).
+test-fast: setup
+	pytest -m "not slow" -q
+
 ## The search service over the workspace index: http://127.0.0.1:8000 (API docs at /docs).
+## Configured by HYBRIDRAG_* environment variables (README, or `hybridrag serve --help`).
 serve: setup
-	hybridrag serve --index data/index
+	uvicorn api.main:app --host 127.0.0.1 --port 8000
 
 ## Static checks.
 lint: setup
-	ruff check src stages bench tests
+	ruff check src stages bench tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
 bench: bench-beir bench-learning bench-service

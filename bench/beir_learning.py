@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,36 +26,34 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from hybridrag.atomic import atomic_write_text  # noqa: E402
 from hybridrag.chunking import chunk_documents  # noqa: E402
 from hybridrag.config import Params, load_params  # noqa: E402
-from hybridrag.embed_finetune import finetune  # noqa: E402
 from hybridrag.embedding import encode, load_encoder  # noqa: E402
-from hybridrag.evaluation import (  # noqa: E402
+from hybridrag.evaluation.retrieval import (  # noqa: E402
     CUTOFF,
     RERANK_INPUT,
     RERANKED,
     evaluate_modes,
     evaluate_rerank,
+    evaluation_depth,
     retrieve_candidates,
     select_queries,
 )
 from hybridrag.index import build_index  # noqa: E402
 from hybridrag.ingest.beir import read_beir  # noqa: E402
 from hybridrag.jsonl import RowPolicy  # noqa: E402
-from hybridrag.pairs import ChunkVectors, split_by_document, training_pairs  # noqa: E402
+from hybridrag.learning.embedder import finetune  # noqa: E402
+from hybridrag.learning.pairs import ChunkVectors, split_by_document, training_pairs  # noqa: E402
+from hybridrag.learning.reranker import train_reranker  # noqa: E402
 from hybridrag.pipeline import embed_chunks  # noqa: E402
 from hybridrag.reporting import markdown_table, metrics_table, write_json  # noqa: E402
-from hybridrag.rerank import Reranker, mine_examples, train_cross_encoder, weight_sweep  # noqa: E402
 from hybridrag.search.searcher import Searcher  # noqa: E402
+from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_ANCHOR = {"scifact": 0.645}  # published all-MiniLM-L6-v2 dense nDCG@10 (MTEB)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, help="folder name under --benchmarks")
-    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser = benchmark_parser(__doc__, ROOT, "where models and the index are built (git-ignored)")
     # SciFact's passages are long abstracts: training on 128-token cuts (the default corpus's
     # setting) lost 1.8% nDCG@10 on test (3 epochs, 1e-4); full 256-token passages, a gentler
     # rate and one epoch keep what the base model knows.
@@ -68,17 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="passage tokens while training (default: %(default)s)")
     parser.add_argument("--eval-steps", type=int, default=6,
                         help="validation every N steps (default: %(default)s)")
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work",
-                        help="where models and the index are built (git-ignored)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    source = args.benchmarks / args.dataset
-    if not (source / "corpus.jsonl").is_file():
-        print(f"SKIPPED: benchmark {source} not found (expected a BEIR folder there)")
+    source = benchmark_folder(args)
+    if source is None:
         return 0
     params = load_params(args.params)
     dataset = read_beir(source, RowPolicy("skip"))
@@ -99,18 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_encoder(params.embed.model, params.embed.device)
     pairs = training_pairs(dataset, ChunkVectors(chunks, base.vectors, base.chunk_ids, titles,
                                                  base.info.include_title),
-                           lambda texts: encode(encoder, texts, batch_size=256))
+                           lambda texts: encode(encoder, texts, params.pairs.encode_batch_size))
     train, validation = split_by_document(pairs, params.pairs.validation_fraction, params.pairs.seed)
 
     started = time.perf_counter()
-    settings = replace(params.finetune_embed, max_pairs=None, epochs=args.epochs,
-                       learning_rate=args.learning_rate, max_seq_length=args.max_seq_length,
-                       eval_steps=args.eval_steps)
+    settings = params.finetune_embed.updated(max_pairs=None, epochs=args.epochs,
+                                             learning_rate=args.learning_rate,
+                                             max_seq_length=args.max_seq_length,
+                                             eval_steps=args.eval_steps)
     embedder = finetune(params.embed.model, train, validation, settings, work / "embed",
                         work / "checkpoints")
     timed("finetune_embed_s", started)
     started = time.perf_counter()
-    tuned = embed_chunks(dataset.documents, chunks, replace(params.embed, model=str(work / "embed")),
+    tuned = embed_chunks(dataset.documents, chunks, params.embed.updated(model=str(work / "embed")),
                          progress=True)
     timed("embed_finetuned_s", started)
     build_index(work / "index", dataset.documents, chunks, {"base": base, "finetuned": tuned},
@@ -118,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
 
     test_qrels = dataset.qrels["test"]
     queries = select_queries(dataset.queries, test_qrels, None)
-    depth = max(params.retrieval.depth, max(params.eval_retrieval.k_values))
+    depth = evaluation_depth(params)
     results: dict[str, dict[str, float]] = {}
     for name in ("base", "finetuned"):
-        retrieval = replace(params.retrieval, embedding=name)
+        retrieval = params.retrieval.updated(embedding=name)
         with Searcher(work / "index", retrieval, params.fusion) as searcher:
             candidates = retrieve_candidates(searcher, queries, depth)
             means, _, _ = evaluate_modes(candidates, test_qrels, params.fusion,
@@ -132,17 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     results["bm25"] = results.pop("bm25@base")
 
     rerank = params.rerank
-    sample = random.Random(rerank.seed).sample(train, min(len(train), rerank.max_queries or len(train)))
-    retrieval = replace(params.retrieval, embedding="finetuned")
+    retrieval = params.retrieval.updated(embedding="finetuned")
     with Searcher(work / "index", retrieval, rerank.first_stage) as searcher:
         started = time.perf_counter()
-        model = train_cross_encoder(mine_examples(searcher, sample, rerank.negatives),
-                                    params.embed.model, rerank, work / "reranker-checkpoints")
+        reranker, record = train_reranker(train, validation, searcher, params.embed.model, rerank,
+                                          work / "reranker-checkpoints")
         timed("train_reranker_s", started)
-        sweep, _ = weight_sweep(Reranker(model, 0.0), searcher, validation, rerank.depth,
-                                rerank.weights)
-    weight = max(sweep, key=lambda row: (row["ndcg@10"], -row["weight"]))["weight"]
-    with Searcher(work / "index", retrieval, params.fusion, reranker=Reranker(model, weight),
+    with Searcher(work / "index", retrieval, params.fusion, reranker=reranker,
                   rerank_depth=rerank.depth) as searcher:
         candidates = retrieve_candidates(searcher, queries, depth)
         means, _, _, rerank_ms = evaluate_rerank(searcher, candidates, queries, test_qrels,
@@ -153,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "dataset": args.dataset, "documents": len(dataset.documents), "chunks": len(chunks),
         "test_queries": len(queries), "train_pairs": len(train), "validation_pairs": len(validation),
-        "embedder": embedder, "reranker": {"weight": weight, "validation_sweep": sweep,
-                                           "training_queries": len(sample),
+        "embedder": embedder, "reranker": {"weight": record["weight"],
+                                           "validation_sweep": record["sweep"],
+                                           "training_queries": record["training_queries"],
+                                           "validation_queries": record["validation_queries"],
                                            "depth": rerank.depth,
                                            "ms_per_query": round(rerank_ms, 1)},
         "settings": f"learning rate {args.learning_rate:g}, {args.epochs:g} epoch(s), "

@@ -11,12 +11,10 @@ then scored once on test ("hybrid_tuned_on_train"). Writes bench/results/<datase
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +23,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from hybridrag.atomic import atomic_write_text  # noqa: E402
 from hybridrag.config import Params, load_params  # noqa: E402
-from hybridrag.evaluation import (  # noqa: E402
+from hybridrag.evaluation.retrieval import (  # noqa: E402
     CUTOFF,
     best_sweep_setting,
     evaluate_modes,
     evaluate_setting,
+    evaluation_depth,
     fusion_sweep,
     retrieve_candidates,
     select_queries,
@@ -40,6 +39,7 @@ from hybridrag.jsonl import RowPolicy  # noqa: E402
 from hybridrag.pipeline import index_documents  # noqa: E402
 from hybridrag.reporting import markdown_table, metrics_table, write_json  # noqa: E402
 from hybridrag.search.searcher import Searcher  # noqa: E402
+from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,23 +50,11 @@ PUBLISHED = {  # nDCG@10 on the test split, from ../shared/NOTES.md and the BEIR
 }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, help="folder name under --benchmarks")
-    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work",
-                        help="where the benchmark's index is built (git-ignored)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    source = args.benchmarks / args.dataset
-    if not (source / "corpus.jsonl").is_file():
-        print(f"SKIPPED: benchmark {source} not found (expected a BEIR folder there)")
+    args = benchmark_parser(__doc__, ROOT, "where the benchmark's index is built (git-ignored)"
+                            ).parse_args(argv)
+    source = benchmark_folder(args)
+    if source is None:
         return 0
     params = load_params(args.params)
     policy = RowPolicy("skip")  # Cranfield has two empty documents: count them, do not stop
@@ -79,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     index_seconds = time.perf_counter() - start
 
     results: dict[str, Any] = {}
-    depth = max(params.retrieval.depth, max(params.eval_retrieval.k_values))
-    retrieval = replace(params.retrieval, embedding="base")  # fine-tuning: bench/beir_learning.py
+    depth = evaluation_depth(params)
+    retrieval = params.retrieval.updated(embedding="base")  # fine-tuning: bench/beir_learning.py
     with Searcher(args.work / args.dataset, retrieval, params.fusion) as searcher:
         test_qrels = dataset.qrels["test"]
         test_queries = select_queries(dataset.queries, test_qrels, None)
@@ -96,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             tuned = best_sweep_setting(
                 fusion_sweep(train, train_qrels, params.fusion, params.eval_retrieval),
                 params.fusion)
-            results["tuned_on_train"] = asdict(tuned)
+            results["tuned_on_train"] = tuned.model_dump()
             results["test"]["hybrid_tuned_on_train"], _, _ = evaluate_setting(
                 test, test_qrels, "hybrid", tuned, params.eval_retrieval.k_values)
     summary = {
@@ -105,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         "skipped_rows": policy.summary(),
         "test_queries": len(test_queries),
         "chunks": manifest["chunks"],
-        "settings": {"chunk": asdict(params.chunk), "embed": asdict(params.embed),
-                     "build_db": asdict(params.build_db), "retrieval": asdict(retrieval),
-                     "fusion": asdict(params.fusion)},
+        "settings": {"chunk": params.chunk.model_dump(), "embed": params.embed.model_dump(),
+                     "build_db": params.build_db.model_dump(), "retrieval": retrieval.model_dump(),
+                     "fusion": params.fusion.model_dump()},
         "index_seconds": round(index_seconds, 1),
         "bm25_ms_per_query": round(1000 * test.bm25_seconds / len(test_queries), 2),
         "dense_ms_per_query_batched": round(1000 * test.dense_seconds / len(test_queries), 2),

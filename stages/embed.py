@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from hybridrag.chunking import read_chunks
@@ -25,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params).embed
     if args.model:
-        params = replace(params, model=args.model)
+        params = params.updated(model=args.model)
     documents = read_documents(Path(args.corpus), RowPolicy("raise"))
     chunks = read_chunks(args.chunks)
     encoder = load_encoder(params.model, params.device, params.max_seq_length)

@@ -16,8 +16,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", default="metrics/finetune_embed.json")
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    from hybridrag.embed_finetune import finetune
-    from hybridrag.pairs import read_pairs
+    from hybridrag.learning.embedder import finetune
+    from hybridrag.learning.pairs import read_pairs
     from hybridrag.reporting import write_json
 
     metrics = finetune(params.embed.model, read_pairs(Path(args.pairs) / "train.jsonl"),

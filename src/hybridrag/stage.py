@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from hybridrag.config import ParamsError
 from hybridrag.jsonl import InputError
@@ -18,6 +19,27 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
     return parser
+
+
+def benchmark_parser(description: str, root: Path, work_help: str) -> argparse.ArgumentParser:
+    """The arguments every bench/ script takes: which BEIR benchmark, where, and where to write."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="folder name under --benchmarks")
+    parser.add_argument("--benchmarks", type=Path, default=root.parent / "shared" / "benchmarks")
+    parser.add_argument("--params", type=Path, default=root / "params.yaml")
+    parser.add_argument("--work", type=Path, default=root / "bench" / ".work", help=work_help)
+    parser.add_argument("--out", type=Path, default=root / "bench" / "results")
+    return parser
+
+
+def benchmark_folder(args: argparse.Namespace) -> Path | None:
+    """The benchmark's BEIR folder, or None (after saying SKIPPED) when it is not there."""
+    source = args.benchmarks / args.dataset
+    if not (source / "corpus.jsonl").is_file():
+        print(f"SKIPPED: benchmark {source} not found (expected a BEIR folder there)")
+        return None
+    return source
 
 
 def run(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> None:

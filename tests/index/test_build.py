@@ -5,14 +5,13 @@ import sqlite3
 import numpy as np
 import pytest
 
-from hybridrag.config import BuildDbParams
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
 from hybridrag.index import DATABASE, build_index, embedding_info, read_manifest, vectors_file
 from hybridrag.index.database import connect_readonly, fetch_documents
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
 
-from ..conftest import make_documents
+from ..conftest import PARAMS, make_documents
 
 
 def test_database_holds_documents_keywords_and_searchable_chunks(small_index):
@@ -56,13 +55,13 @@ def tiny_inputs(text="alpha beta", chunk_ids=(0,)):
 def test_failed_rebuild_leaves_the_previous_index(tmp_path):
     folder = tmp_path / "index"
     documents, chunks, embeddings = tiny_inputs()
-    build_index(folder, documents, chunks, embeddings, BuildDbParams())
+    build_index(folder, documents, chunks, embeddings, PARAMS.build_db)
     before = (folder / DATABASE).read_bytes()
     with pytest.raises(ValueError, match="'base' embeddings do not match the chunks"):
-        build_index(folder, documents, chunks, tiny_inputs(chunk_ids=(7,))[2], BuildDbParams())
+        build_index(folder, documents, chunks, tiny_inputs(chunk_ids=(7,))[2], PARAMS.build_db)
     orphan = [Chunk(0, "zzz", 0, 0, 5, "alpha")]
     with pytest.raises(ValueError, match="names document 'zzz'"):
-        build_index(folder, documents, orphan, embeddings, BuildDbParams())
+        build_index(folder, documents, orphan, embeddings, PARAMS.build_db)
     assert (folder / DATABASE).read_bytes() == before
     assert read_manifest(folder)["chunks"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
@@ -70,7 +69,7 @@ def test_failed_rebuild_leaves_the_previous_index(tmp_path):
 
 def test_manifest_of_another_format_is_refused(tmp_path):
     folder = tmp_path / "index"
-    build_index(folder, *tiny_inputs(), BuildDbParams())
+    build_index(folder, *tiny_inputs(), PARAMS.build_db)
     manifest = folder / "manifest.json"
     manifest.write_text(manifest.read_text().replace("\"format_version\": 2", "\"format_version\": 99"))
     with pytest.raises(ValueError, match="index format 99"):
@@ -81,7 +80,7 @@ def test_several_embedding_sets_share_one_index(tmp_path):
     documents, chunks, embeddings = tiny_inputs()
     other = EmbeddingInfo(model="tuned", dimension=4, include_title=True, max_seq_length=8)
     embeddings["finetuned"] = EmbeddingSet(np.eye(1, 4, k=1, dtype=np.float32), np.array([0]), other)
-    manifest = build_index(tmp_path / "index", documents, chunks, embeddings, BuildDbParams())
+    manifest = build_index(tmp_path / "index", documents, chunks, embeddings, PARAMS.build_db)
     assert sorted(manifest["embeddings"]) == ["base", "finetuned"]
     assert embedding_info(manifest, "finetuned").model == "tuned"
     assert (tmp_path / "index" / vectors_file("finetuned")).is_file()
@@ -100,7 +99,7 @@ def test_a_local_encoder_travels_inside_the_index(tmp_path):
     info = EmbeddingInfo(model=str(model), dimension=4, include_title=True, max_seq_length=8)
     embeddings["finetuned"] = EmbeddingSet(np.eye(1, 4, dtype=np.float32), np.array([0]), info)
     folder = tmp_path / "index"
-    manifest = build_index(folder, documents, chunks, embeddings, BuildDbParams())
+    manifest = build_index(folder, documents, chunks, embeddings, PARAMS.build_db)
     assert "bundled" not in manifest["embeddings"]["base"]
     entry = manifest["embeddings"]["finetuned"]
     assert entry["bundled"] == "encoders/finetuned"
@@ -109,5 +108,5 @@ def test_a_local_encoder_travels_inside_the_index(tmp_path):
     assert embedding_info(manifest, "finetuned", folder).model == str(folder / "encoders/finetuned")
     assert embedding_info(manifest, "finetuned").model == str(model)
     (model / "weights.bin").write_bytes(b"\x00\x02")
-    rebuilt = build_index(tmp_path / "other", documents, chunks, embeddings, BuildDbParams())
+    rebuilt = build_index(tmp_path / "other", documents, chunks, embeddings, PARAMS.build_db)
     assert rebuilt["embeddings"]["finetuned"]["bundled_sha256"] != entry["bundled_sha256"]

@@ -2,12 +2,13 @@ import json
 
 import pytest
 
-from hybridrag.config import IngestParams
 from hybridrag.ingest import load_dataset, read_beir, write_beir
 from hybridrag.ingest.beir import read_documents
 from hybridrag.ingest.splits import split_by_document, subsample_documents
 from hybridrag.ingest.wiki import read_wiki
 from hybridrag.jsonl import InputError, RowPolicy
+
+from ..conftest import PARAMS
 
 
 def write_lines(path, lines):
@@ -113,16 +114,16 @@ def test_wiki_source_has_unique_description_queries():
 
 
 def test_load_dataset_subsamples_and_splits_wiki():
-    dataset = load_dataset(IngestParams(max_documents=300, seed=1), RowPolicy())
+    dataset = load_dataset(PARAMS.ingest.updated(max_documents=300, seed=1), RowPolicy())
     assert len(dataset.documents) == 300
     assert set(dataset.qrels) == {"train", "test"}
     kept = {d.doc_id for d in dataset.documents}
     for split in dataset.qrels.values():
         assert all(set(docs) <= kept for docs in split.values())
-    again = load_dataset(IngestParams(max_documents=300, seed=1), RowPolicy())
+    again = load_dataset(PARAMS.ingest.updated(max_documents=300, seed=1), RowPolicy())
     assert [d.doc_id for d in again.documents] == [d.doc_id for d in dataset.documents]
 
 
 def test_subsample_keeps_everything_when_small():
-    dataset = load_dataset(IngestParams(max_documents=300, seed=1), RowPolicy())
+    dataset = load_dataset(PARAMS.ingest.updated(max_documents=300, seed=1), RowPolicy())
     assert subsample_documents(dataset, 1000, seed=0) is dataset

@@ -2,12 +2,10 @@
 
 import pytest
 
-from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.fusion import minmax
 from hybridrag.search.filters import Filters, parse_filters
-from hybridrag.search.searcher import Searcher
 
-from ..conftest import build_small_index, make_documents
+from ..conftest import FUSION, RETRIEVAL, build_small_index, make_documents, open_searcher
 from .test_fts_query import HOSTILE
 
 DOCS = {d.doc_id: d for d in make_documents()}
@@ -15,7 +13,7 @@ DOCS = {d.doc_id: d for d in make_documents()}
 
 @pytest.fixture(scope="module")
 def searcher(small_index):
-    with Searcher(small_index, RetrievalParams(depth=30), device="cpu") as s:
+    with open_searcher(small_index, retrieval=RETRIEVAL.updated(depth=30)) as s:
         yield s
 
 
@@ -33,7 +31,7 @@ def test_dense_finds_paraphrases(searcher):
 
 
 def test_hybrid_results_explain_their_fused_score(searcher):
-    params = FusionParams(method="weighted", dense_weight=0.3, normalization="minmax")
+    params = FUSION.updated(method="weighted", dense_weight=0.3, normalization="minmax")
     results = searcher.search("tomato berry", k=5, mode="hybrid", fusion=params)
     bm25, dense = searcher.retrieve("tomato berry", depth=30)
     bm25_norm = minmax({h.doc_id: h.score for h in bm25})
@@ -48,7 +46,7 @@ def test_hybrid_results_explain_their_fused_score(searcher):
 
 
 def test_rrf_scores_are_sums_of_reciprocal_ranks(searcher):
-    results = searcher.search("jazz", k=3, fusion=FusionParams(method="rrf", rrf_k=60))
+    results = searcher.search("jazz", k=3, fusion=FUSION.updated(method="rrf", rrf_k=60))
     top = results[0]
     expected = sum(1 / (60 + hit.rank) for hit in (top.bm25, top.dense) if hit)
     assert top.score == pytest.approx(expected)
@@ -87,7 +85,7 @@ def test_unknown_mode_is_refused(searcher):
 def test_hnsw_index_agrees_with_flat_and_filters_exactly(tmp_path, encoder, searcher):
     folder = tmp_path / "hnsw"
     build_small_index(folder, make_documents(), encoder, faiss_index="hnsw")
-    with Searcher(folder, RetrievalParams(depth=30), device="cpu") as hnsw:
+    with open_searcher(folder, retrieval=RETRIEVAL.updated(depth=30)) as hnsw:
         for query in ("baroque fugue", "DNA structure"):
             assert ([r.doc_id for r in hnsw.search(query, k=3, mode="dense")]
                     == [r.doc_id for r in searcher.search(query, k=3, mode="dense")])
@@ -97,4 +95,4 @@ def test_hnsw_index_agrees_with_flat_and_filters_exactly(tmp_path, encoder, sear
 
 def test_missing_index_says_how_to_build_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="dvc repro build_db"):
-        Searcher(tmp_path / "nowhere")
+        open_searcher(tmp_path / "nowhere")

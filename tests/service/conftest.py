@@ -6,6 +6,10 @@ from fastapi.testclient import TestClient
 from hybridrag.service.app import create_app
 from hybridrag.service.state import ServiceConfig
 
+from ..conftest import FUSION, PARAMS, RETRIEVAL
+
+ANSWERS = PARAMS.answers.updated(rerank=False)  # tests ask for reranking explicitly
+
 
 def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
@@ -17,8 +21,9 @@ def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeou
 
 
 def make_client(index_dir, **config) -> TestClient:
-    return TestClient(create_app(ServiceConfig(index_dir=index_dir, repo=index_dir.parent,
-                                               watch_seconds=0, device="cpu", **config)))
+    return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, ANSWERS, index_dir=index_dir,
+                                               repo=index_dir.parent, watch_seconds=0,
+                                               device="cpu", **config)))
 
 
 @pytest.fixture(scope="module")

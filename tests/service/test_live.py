@@ -16,7 +16,7 @@ from hybridrag.atomic import atomic_directory
 from hybridrag.records import Document
 from hybridrag.service.process import start_service, stop, wait_until_ready
 
-from ..conftest import build_small_index, make_documents
+from ..conftest import PARAMS, ROOT, build_small_index, make_documents, write_test_params
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -44,7 +44,7 @@ def served(indexes, tmp_path, small_reranker, tiny_base):
     def start(api_key: str = ""):
         process, url = start_service(["--index", str(served_dir), "--repo", str(tmp_path),
                                       "--watch", "0.3", "--reranker", str(small_reranker[1]),
-                                      "--params", str(tmp_path / "defaults.yaml"),  # none: defaults
+                                      "--params", str(write_test_params(tmp_path)),
                                       "--chat-model", str(tiny_base), "--chat-base", str(tiny_base)],
                                      tmp_path / "server.log",
                                      {"HYBRIDRAG_API_KEY": api_key, "HF_HUB_OFFLINE": "1"})
@@ -79,6 +79,29 @@ def test_schema_fuzzing_with_api_key_checks_auth_too(served, tmp_path):
     assert httpx.get(f"{url}/hybrid_search", params={"query": "x"}).status_code == 401
     result = schemathesis(url, tmp_path, "-H", "X-API-Key: k3y")
     assert result.returncode == 0, result.stdout[-6000:]
+
+
+def test_uvicorn_serves_api_main_configured_by_the_environment(indexes, tmp_path, tiny_base):
+    """`uvicorn api.main:app`, as the README runs it, from the repository root."""
+    from hybridrag.service.process import free_port, start_process
+
+    port = free_port()
+    env = {"HYBRIDRAG_INDEX": str(indexes / "index-a"), "HYBRIDRAG_PARAMS": str(
+        write_test_params(tmp_path)), "HYBRIDRAG_REPO": str(tmp_path), "HYBRIDRAG_WATCH_SECONDS": "0",
+        "HYBRIDRAG_CHAT_MODEL": str(tiny_base), "HYBRIDRAG_CHAT_BASE": str(tiny_base),
+        "HYBRIDRAG_DEVICE": "cpu", "HYBRIDRAG_API_KEY": ""}
+    uvicorn = Path(sys.executable).parent / "uvicorn"
+    process = start_process([str(uvicorn), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+                            tmp_path / "uvicorn.log", env, ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(f"{url}/ready", process)
+        hits = httpx.get(f"{url}/hybrid_search", params={"query": "jazz", "k": 3}).json()["results"]
+        assert len(hits) == 3 and hits[0]["rank"] == 1
+        asked = httpx.get(f"{url}/ask", params={"query": "jazz", "max_new_tokens": 4}, timeout=60)
+        assert asked.status_code == 200 and len(asked.json()["sources"]) == PARAMS.answers.sources
+    finally:
+        stop(process)
 
 
 def test_32_clients_for_60_seconds_across_index_swaps_never_fail(served, indexes):

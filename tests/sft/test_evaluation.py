@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hybridrag.sft.evaluation import encode_with_labels, heldout_scores, regenerate_last_replies, reply_scores
+from hybridrag.sft.evaluation import encode_with_labels, heldout_scores
 from hybridrag.sft.models import load_base
 
 from ..conftest import CONVERSATIONS
@@ -25,13 +25,3 @@ def test_batching_and_padding_do_not_change_the_scores(tiny_base, smol_tokenizer
     batched = heldout_scores(model, smol_tokenizer, CONVERSATIONS[:5], 512, batch_size=4)
     assert batched["loss"] == pytest.approx(one_by_one["loss"], abs=1e-4)
     assert batched["tokens"] == one_by_one["tokens"]
-
-
-def test_regenerated_replies_are_scored(tiny_base, smol_tokenizer):
-    model = load_base(tiny_base, None, "cpu")
-    replies = regenerate_last_replies(model, smol_tokenizer, CONVERSATIONS[:2], max_new_tokens=5)
-    assert [r.reference for r in replies] == [c[-1]["content"] for c in CONVERSATIONS[:2]]
-    assert all(r.prompt == "Me too, a lot." for r in replies)
-    scores = reply_scores(replies)
-    assert set(scores) == {"rouge_l", "reply_words", "stopped_share"}
-    assert 0 <= scores["rouge_l"] <= 1

@@ -1,16 +1,15 @@
 """The real SmolLM2-135M-Instruct from PyPI: prepared, briefly LoRA-tuned, and it still stops."""
 
 import json
-from dataclasses import replace
 
 import pytest
 
-from hybridrag.config import SftParams, SftTrainParams
-from hybridrag.sft.evaluation import heldout_scores, regenerate_last_replies
+from hybridrag.answers.generation import ChatGenerator
+from hybridrag.sft.evaluation import heldout_scores
 from hybridrag.sft.models import RUN_INFO, load_tokenizer, load_trained
 from hybridrag.sft.training import run_paths, train
 
-from ..conftest import CONVERSATIONS
+from ..conftest import CONVERSATIONS, PARAMS
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +20,10 @@ def test_prepared_base_is_the_real_model(smol_base):
 
 
 def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_base, tmp_path):
-    params = SftParams(train=SftTrainParams(max_length=96, batch_size=2, max_steps=4, save_steps=4,
-                                            eval_steps=4, eval_samples=2, device="cpu"))
-    params = replace(params, lora=replace(params.lora, learning_rate=1e-3))
+    params = PARAMS.sft.updated(
+        train=PARAMS.sft.train.updated(max_length=96, batch_size=2, max_steps=4, save_steps=4,
+                                       eval_steps=4, eval_samples=2, device="cpu"),
+        lora=PARAMS.sft.lora.updated(learning_rate=1e-3))
     paths = run_paths("lora", str(smol_base), out=str(tmp_path / "lora"),
                       checkpoints=str(tmp_path / "ckpt"), live=str(tmp_path / "live"),
                       metrics=str(tmp_path / "m.json"))
@@ -34,8 +34,8 @@ def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_
     # the training conversations share a pattern the tuned model must now find likelier
     assert (heldout_scores(tuned, tokenizer, CONVERSATIONS[6:], 96)["loss"]
             < heldout_scores(base, tokenizer, CONVERSATIONS[6:], 96)["loss"])
-    replies = regenerate_last_replies(tuned, tokenizer, CONVERSATIONS[6:], max_new_tokens=40)
-    assert all(reply.stopped and reply.generated for reply in replies), replies
-    again = regenerate_last_replies(load_trained(paths.out_dir, smol_base, "cpu"), tokenizer,
-                                    CONVERSATIONS[6:], max_new_tokens=40)
-    assert [r.generated for r in again] == [r.generated for r in replies]
+    contexts = [c[:-1] for c in CONVERSATIONS[6:]]
+    replies = ChatGenerator(tuned, tokenizer).replies(contexts, 40, 2)
+    assert all(reply.stopped and reply.text for reply in replies), replies
+    again = ChatGenerator.load(paths.out_dir, smol_base, "cpu").replies(contexts, 40, 2)
+    assert again == replies

@@ -7,29 +7,28 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from hybridrag.config import SftParams, SftTrainParams
+from hybridrag.config import SftParams
 from hybridrag.sft.models import RUN_INFO, load_base, load_trained, merge_and_save
 from hybridrag.sft.training import init_prefix_from_text, run_paths, train
 
-from ..conftest import CONVERSATIONS
+from ..conftest import CONVERSATIONS, PARAMS
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_TRAIN = SftTrainParams(max_length=64, batch_size=2, max_steps=3, save_steps=1, eval_steps=3,
-                            eval_samples=2, device="cpu")
+TINY_TRAIN = PARAMS.sft.train.updated(max_length=64, batch_size=2, max_steps=3, save_steps=1,
+                                      eval_steps=3, eval_samples=2, device="cpu")
 
 
 def tiny_params(**sections) -> SftParams:
-    params = SftParams(train=TINY_TRAIN)
-    params = replace(params, lora=replace(params.lora, learning_rate=2e-2, r=4, alpha=8))
-    params = replace(params, qlora=replace(params.qlora, learning_rate=2e-2, r=4, alpha=8))
-    return replace(params, **sections)
+    return PARAMS.sft.updated(train=TINY_TRAIN,
+                              lora=PARAMS.sft.lora.updated(learning_rate=2e-2, r=4, alpha=8),
+                              qlora=PARAMS.sft.qlora.updated(learning_rate=2e-2, r=4, alpha=8),
+                              **sections)
 
 
 def run(method, tiny_base, folder, params=None):
@@ -130,7 +129,7 @@ def write_stage_params(folder: Path, tiny_base: Path, **train) -> Path:
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
     params = write_stage_params(tmp_path, tiny_base, max_steps=60, save_steps=5, eval_steps=60)
-    command = [sys.executable, str(ROOT / "stages" / "train_peft.py"), "--params", str(params),
+    command = [sys.executable, str(ROOT / "stages" / "train_lora.py"), "--params", str(params),
                "--method", "lora", "--base-model", str(tiny_base), "--data", str(tmp_path / "data")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,

@@ -1,4 +1,5 @@
-"""One object over an index folder: keyword, dense and hybrid search, and document lookup."""
+"""One object over an index folder: keyword, dense and hybrid search, reranking, and the lookups
+a caller needs to show results (documents, chunks, passages, highlighted snippets)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,32 @@ from typing import Literal
 import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
-from hybridrag.embedding import QueryEncoder, encode, load_encoder
+from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text
 from hybridrag.index import DATABASE, embedding_info, read_manifest, vectors_file
 from hybridrag.index.database import (
     ConnectionPool,
     fetch_chunk_documents,
     fetch_chunks,
+    fetch_document_chunks,
     fetch_documents,
 )
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
-from hybridrag.rerank import Reranker, candidate_passages
 from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.filters import Filters
-from hybridrag.search.fts_query import ENGLISH_STOPWORDS
+from hybridrag.search.fts_query import ENGLISH_STOPWORDS, query_terms
 from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import MODES, Mode, SearchResult, combine
 from hybridrag.search.keyword import KeywordRetriever
+from hybridrag.search.rerank import Reranker
+from hybridrag.search.snippets import highlighted_snippets
 
 
 class Searcher:
     """Opens an index built by `build_db`; the query encoder is the one that built it."""
 
-    def __init__(self, index_dir: str | os.PathLike[str],
-                 retrieval: RetrievalParams | None = None,
-                 fusion: FusionParams | None = None, device: str = "auto",
+    def __init__(self, index_dir: str | os.PathLike[str], retrieval: RetrievalParams,
+                 fusion: FusionParams, device: str = "auto",
                  connections: int = 1, query_encoder: QueryEncoder | None = None,
                  encoder_backend: Literal["torch", "onnx"] = "torch",
                  reranker: str | os.PathLike[str] | Reranker | None = None, rerank_depth: int = 10):
@@ -46,8 +48,8 @@ class Searcher:
         rescores the top `rerank_depth` results.
         """
         self.index_dir = Path(index_dir)
-        self.retrieval = retrieval or RetrievalParams()
-        self.fusion = fusion or FusionParams()
+        self.retrieval = retrieval
+        self.fusion = fusion
         self.manifest = read_manifest(self.index_dir)
         self.embedding = embedding_info(self.manifest, self.retrieval.embedding, self.index_dir)
         self.pool = ConnectionPool(self.index_dir / DATABASE, connections)
@@ -114,7 +116,7 @@ class Searcher:
         if not rerank:
             return combine(bm25, dense, mode, fusion or self.fusion, k)
         candidates = combine(bm25, dense, mode, fusion or self.fusion, max(k, self.rerank_depth))
-        return self.reranker.rerank(query, candidates, candidate_passages(self, candidates))[:k]
+        return self.reranker.rerank(query, candidates, self.passages(candidates))[:k]
 
     def documents(self, doc_ids: list[str]) -> dict[str, Document]:
         with self.pool.connection() as connection:
@@ -123,6 +125,24 @@ class Searcher:
     def chunks(self, chunk_ids: list[int]) -> dict[int, Chunk]:
         with self.pool.connection() as connection:
             return fetch_chunks(connection, chunk_ids)
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """A document's chunks in order."""
+        with self.pool.connection() as connection:
+            return fetch_document_chunks(connection, doc_id)
+
+    def passages(self, results: list[SearchResult]) -> list[str]:
+        """What the reranker reads for each result: its best chunk, titled as it was embedded."""
+        documents = self.documents([r.doc_id for r in results])
+        chunks = self.chunks([r.chunk_id for r in results])
+        return [passage_text(documents[r.doc_id].title, chunks[r.chunk_id].text,
+                             self.embedding.include_title) for r in results]
+
+    def snippets(self, query: str, chunk_ids: list[int], words: int = 40) -> dict[int, str]:
+        """HTML-escaped snippets of the chunks with the query's words in <mark>, per chunk id."""
+        with self.pool.connection() as connection:
+            return highlighted_snippets(connection, chunk_ids,
+                                        query_terms(query, self.keyword.stopwords), words)
 
     def close(self) -> None:
         self.pool.close()

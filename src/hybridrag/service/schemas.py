@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hybridrag.search.filters import FilterError, Filters, parse_year_range
+from hybridrag.search.results import SearchHit
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -64,34 +65,6 @@ class SearchParams(QueryText):
             except FilterError as error:
                 raise ValueError(str(error)) from error
         return value
-
-
-class RetrieverScore(BaseModel):
-    score: float
-    rank: int = Field(description="1-based rank in this retriever's list")
-    chunk_id: int = Field(description="the document's best chunk for this retriever")
-
-
-class RerankScore(BaseModel):
-    cross_encoder: float = Field(description="the cross-encoder's own score")
-    first_stage_score: float = Field(description="the score before reranking")
-    first_stage_rank: int = Field(description="the rank before reranking")
-
-
-class SearchHit(BaseModel):
-    rank: int
-    doc_id: str
-    chunk_id: int
-    title: str
-    author: str | None
-    year: int | None
-    topic: str | None
-    keywords: list[str]
-    snippet: str = Field(description="HTML-escaped text; query words wrapped in <mark>")
-    score: float = Field(description="the fused score (or the single retriever's score)")
-    bm25: RetrieverScore | None
-    dense: RetrieverScore | None
-    rerank: RerankScore | None = Field(None, description="present when the results were reranked")
 
 
 class FusionUsed(BaseModel):
@@ -155,10 +128,12 @@ class Message(BaseModel):
 class AskParams(QueryText):
     """Query parameters of /ask."""
 
-    sources: Annotated[int, Field(ge=1, le=MAX_SOURCES,
-                                  description="Retrieved sources in the prompt.")] = 3
-    rerank: bool = Field(False, description="Rerank the sources with the cross-encoder.")
-    max_new_tokens: Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)] = 96
+    sources: Annotated[int, Field(ge=1, le=MAX_SOURCES)] | None = Field(
+        None, description="Retrieved sources in the prompt (default: answers.sources).")
+    rerank: bool | None = Field(None, description="Rerank the sources with the cross-encoder "
+                                                  "(default: answers.rerank).")
+    max_new_tokens: Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)] | None = Field(
+        None, description="Longest reply in tokens (default: answers.max_new_tokens).")
 
 
 class AskSource(BaseModel):
@@ -166,6 +141,7 @@ class AskSource(BaseModel):
     doc_id: str
     chunk_id: int
     title: str
+    text: str = Field(description="the passage the model read")
     cited: bool
 
 
@@ -173,6 +149,7 @@ class AskResponse(BaseModel):
     query: str
     answer: str
     cited: list[int] = Field(description="source numbers the answer cites, in order")
+    stopped: bool = Field(description="the model ended its reply (false: cut at max_new_tokens)")
     sources: list[AskSource]
     chat_model: str
     reranked: bool

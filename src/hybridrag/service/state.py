@@ -6,15 +6,15 @@ import importlib.util
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from hybridrag.config import FusionParams, RetrievalParams
-from hybridrag.embedding import pick_device
+from hybridrag.config import AnswersParams, FusionParams, RetrievalParams
+from hybridrag.device import pick_device
 from hybridrag.index import MANIFEST
-from hybridrag.rerank import CONFIG as RERANK_CONFIG
+from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
     IndexVersion,
@@ -25,19 +25,20 @@ from hybridrag.service.versions import (
 )
 
 if TYPE_CHECKING:
-    from hybridrag.generation import ChatGenerator
+    from hybridrag.answers.generation import ChatGenerator
 
 log = logging.getLogger("hybridrag.service")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
+    retrieval: RetrievalParams  # query-time settings from params.yaml
+    fusion: FusionParams
+    answers: AnswersParams  # /ask's defaults (sources, rerank, token budget)
     index_dir: Path = Path("data/index")  # the workspace index
     revision: str | None = None  # serve this git revision's index instead
     repo: Path = Path(".")  # git + DVC repository holding the revisions
     cache_dir: Path = Path(".hybridrag-cache/indexes")  # fetched revisions
-    retrieval: RetrievalParams = field(default_factory=RetrievalParams)
-    fusion: FusionParams = field(default_factory=FusionParams)
     api_key: str | None = None
     watch_seconds: float = 2.0  # workspace mode: reload when the index folder is replaced; 0 = off
     connections: int = 8  # SQLite connections per loaded index
@@ -163,7 +164,7 @@ class ChatHolder:
     def generator(self) -> ChatGenerator:
         with self._lock:
             if self._generator is None:
-                from hybridrag.generation import ChatGenerator
+                from hybridrag.answers.generation import ChatGenerator
 
-                self._generator = ChatGenerator(self.model_dir, self.base_dir, self.device)
+                self._generator = ChatGenerator.load(self.model_dir, self.base_dir, self.device)
             return self._generator

@@ -1,18 +1,13 @@
-"""Held-out scores of a chat model: loss, perplexity and token accuracy on assistant tokens, and
-regenerated last replies (ROUGE-L against the human reply, length, whether it stopped)."""
+"""Held-out scores of a chat model: loss, perplexity and token accuracy on assistant tokens."""
 
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from hybridrag.sft.chat_template import END_OF_TURN
 from hybridrag.sft.conversations import Conversation
-from hybridrag.sft.rouge import rouge_l, rouge_tokens
 
 
 def encode_with_labels(tokenizer: Any, conversation: Conversation, max_length: int
@@ -53,42 +48,3 @@ def heldout_scores(model: Any, tokenizer: Any, conversations: list[Conversation]
     loss = total_loss / max(count, 1)
     return {"loss": round(loss, 5), "perplexity": round(math.exp(loss), 4),
             "token_accuracy": round(correct / max(count, 1), 5), "tokens": count}
-
-
-@dataclass(frozen=True)
-class Reply:
-    prompt: str  # the last user message
-    reference: str
-    generated: str
-    stopped: bool  # ended with <|im_end|> before max_new_tokens
-    rouge_l: float
-
-
-@torch.inference_mode()
-def regenerate_last_replies(model: Any, tokenizer: Any, conversations: list[Conversation],
-                            max_new_tokens: int) -> list[Reply]:
-    """Greedy replies to each conversation's context, in place of its last assistant turn."""
-    model.eval()
-    device = next(model.parameters()).device
-    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-    replies = []
-    for conversation in conversations:
-        context, reference = conversation[:-1], conversation[-1]["content"]
-        inputs = tokenizer.apply_chat_template(context, add_generation_prompt=True, tokenize=True,
-                                               return_dict=True, return_tensors="pt").to(device)
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                eos_token_id=end, pad_token_id=tokenizer.pad_token_id)
-        new_tokens = output[0][inputs["input_ids"].shape[1]:].tolist()
-        text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
-        replies.append(Reply(prompt=context[-1]["content"], reference=reference, generated=text,
-                             stopped=bool(new_tokens) and new_tokens[-1] == end,
-                             rouge_l=rouge_l(text, reference)))
-    return replies
-
-
-def reply_scores(replies: list[Reply]) -> dict[str, float]:
-    if not replies:
-        return {}
-    return {"rouge_l": round(statistics.fmean(r.rouge_l for r in replies), 5),
-            "reply_words": round(statistics.fmean(len(rouge_tokens(r.generated)) for r in replies), 2),
-            "stopped_share": round(sum(r.stopped for r in replies) / len(replies), 4)}

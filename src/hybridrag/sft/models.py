@@ -7,7 +7,6 @@ import importlib.util
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from hybridrag.atomic import atomic_directory
-from hybridrag.embedding import pick_device
+from hybridrag.device import pick_device
 from hybridrag.sft.chat_template import END_OF_TURN, chatml_template
 
 RUN_INFO = "run.json"  # written beside each trained model: what it is and how to load it
@@ -107,36 +106,44 @@ def load_base(folder: str | os.PathLike[str], quantize: dict[str, Any] | None = 
 
 def load_trained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
                  device: str = "auto") -> PreTrainedModel:
-    """A model saved by a training run: a full model folder, or a PEFT adapter on its base."""
+    """A model saved by a training run: a full model folder, a PEFT adapter on its base, or a
+    DPO adapter on the SFT model it started from (kept inside its folder, in `start/`)."""
     info = json.loads((Path(folder) / RUN_INFO).read_text())
     if info["kind"] in ("base", "full"):
         return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(
             pick_device(device))
     from peft import PeftModel
 
+    if info["kind"] == "dpo":
+        start = load_merged(Path(folder) / info["start"], base_dir, device)
+        return PeftModel.from_pretrained(start, str(folder))
     base = load_base(base_dir, info.get("quantize"), device)
     return PeftModel.from_pretrained(base, str(folder))
+
+
+def load_merged(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
+                device: str = "auto") -> PreTrainedModel:
+    """A trained run as one plain model: a LoRA adapter folded into full-precision base weights
+    (for QLoRA, the fp32 weights, not the 4-bit ones); a full model as it is."""
+    info = json.loads((Path(folder) / RUN_INFO).read_text())
+    if info["kind"] in ("base", "full"):
+        return load_trained(folder, base_dir, device)
+    if info["kind"] != "adapter" or info.get("method") not in ("lora", "qlora"):
+        raise ValueError(f"{folder} holds a {info.get('method', info['kind'])} run, which has no "
+                         "weights to merge; start from lora, qlora or full")
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(load_base(base_dir, None, device), str(folder))
+    return model.merge_and_unload()
 
 
 def merge_and_save(adapter_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str]) -> None:
     """Fold a LoRA adapter into full-precision base weights and save a plain model folder."""
     info = json.loads((Path(adapter_dir) / RUN_INFO).read_text())
-    model = load_trained(adapter_dir, base_dir, device="cpu")
-    if info.get("quantize"):  # merge into the full-precision weights, not the 4-bit ones
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(load_base(base_dir, None, "cpu"), str(adapter_dir))
-    merged = model.merge_and_unload()
+    merged = load_merged(adapter_dir, base_dir, device="cpu")
     with atomic_directory(out_dir) as staging:
         merged.save_pretrained(staging)
         load_tokenizer(base_dir).save_pretrained(staging)
         (staging / RUN_INFO).write_text(json.dumps({**info, "kind": "full", "merged_from":
                                                     str(adapter_dir)}, indent=2) + "\n")
-
-
-def copy_tokenizer_files(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                 "special_tokens_map.json"):
-        if (Path(source) / name).is_file():
-            shutil.copy2(Path(source) / name, Path(target) / name)

@@ -9,9 +9,9 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from transformers import TrainerCallback
@@ -23,16 +23,18 @@ from hybridrag.config import (
     PrefixTuningParams,
     PromptTuningParams,
     QloraParams,
+    SftMethod,
     SftParams,
+    SftTrainParams,
 )
-from hybridrag.embedding import pick_device
+from hybridrag.device import pick_device
 from hybridrag.reporting import write_json
 from hybridrag.sft.conversations import Conversation
 from hybridrag.sft.memory import PeakMemory
 from hybridrag.sft.models import RUN_INFO, load_base, load_tokenizer
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-Method = Literal["lora", "qlora", "prompt_tuning", "prefix_tuning", "full"]
+Method = SftMethod
 CHECKPOINT_CONFIG = "run-config.json"
 
 
@@ -112,49 +114,27 @@ def as_dataset(conversations: list[Conversation]) -> Any:
     return Dataset.from_list([{"messages": c} for c in conversations])
 
 
-def train(method: Method, params: SftParams, train_set: list[Conversation],
-          validation_set: list[Conversation], paths: RunPaths, is_main_process: bool = True
-          ) -> dict[str, Any]:
-    """Train, save the adapter (or model) atomically, write metrics; resume if interrupted."""
-    from trl import SFTConfig, SFTTrainer
-
-    settings = method_params(params, method)
-    run = params.train
-    device = pick_device(run.device)
-    fingerprint = {"method": method, "settings": asdict(settings), "train": asdict(run),
-                   "base_model": params.base_model, "train_size": len(train_set)}
-    resume = latest_checkpoint(paths.checkpoints, fingerprint)
-    tokenizer = load_tokenizer(paths.base_model)
-    quantize = ({"quant_type": settings.quant_type, "double_quant": settings.double_quant}
-                if isinstance(settings, QloraParams) else None)
-    model = load_base(paths.base_model, quantize, device)
-    use_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-    args = SFTConfig(
-        output_dir=str(paths.checkpoints), max_steps=run.max_steps,
-        per_device_train_batch_size=run.batch_size, per_device_eval_batch_size=run.batch_size,
-        gradient_accumulation_steps=run.gradient_accumulation, learning_rate=settings.learning_rate,
-        lr_scheduler_type="cosine", warmup_steps=round(run.warmup_ratio * run.max_steps), logging_steps=1,
-        eval_strategy="steps", eval_steps=run.eval_steps, save_strategy="steps",
+def trainer_arguments(run: SftTrainParams, device: str, output_dir: Path, learning_rate: float,
+                      max_steps: int, batch_size: int) -> dict[str, Any]:
+    """The TrainingArguments every run here shares (SFT and DPO): cosine schedule, checkpoints
+    to resume from, bf16 only on a GPU that has it, no hub and no reporting integrations."""
+    return dict(
+        output_dir=str(output_dir), max_steps=max_steps, per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size, gradient_accumulation_steps=run.gradient_accumulation,
+        learning_rate=learning_rate, lr_scheduler_type="cosine",
+        warmup_steps=round(run.warmup_ratio * max_steps), logging_steps=1, save_strategy="steps",
         save_steps=run.save_steps, save_total_limit=2, max_length=run.max_length,
-        assistant_only_loss=True, use_cpu=device == "cpu", bf16=use_bf16,
+        use_cpu=device == "cpu", bf16=device.startswith("cuda") and torch.cuda.is_bf16_supported(),
         gradient_checkpointing=run.gradient_checkpointing, report_to=[], seed=run.seed,
-        data_seed=run.seed, dataloader_num_workers=0, disable_tqdm=False,
-        deepspeed=settings.deepspeed_config if isinstance(settings, FullParams) else None)
-    resume_step = int(resume.rsplit("-", 1)[1]) if resume else 0
-    memory = PeakMemory(device)
-    adapter = peft_config(method, settings, tokenizer)
-    if isinstance(settings, PrefixTuningParams) and settings.init_text:
-        from peft import get_peft_model
+        data_seed=run.seed, dataloader_num_workers=0, disable_tqdm=False)
 
-        model, adapter = get_peft_model(model, adapter), None
-        init_prefix_from_text(model, tokenizer, settings.init_text)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=as_dataset(train_set),
-                         eval_dataset=as_dataset(validation_set[:run.eval_samples]),
-                         processing_class=tokenizer, peft_config=adapter,
-                         callbacks=[memory.callback()] + ([TrainingCurves(paths.live_dir, resume_step)]
-                                                          if is_main_process else []))
+
+def fit(trainer: Any, resume: str | None, memory: PeakMemory, device: str) -> dict[str, Any]:
+    """Train (resuming from `resume`); what every run reports: time, steps, losses, tokens/s,
+    peak memory and parameter counts."""
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
+    resume_step = int(resume.rsplit("-", 1)[1]) if resume else 0
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     wall = time.perf_counter() - started
@@ -162,8 +142,7 @@ def train(method: Method, params: SftParams, train_set: list[Conversation],
     tokens = [h["num_tokens"] for h in history if "num_tokens" in h]
     tokens_at_resume = _tokens_at_step(history, resume_step)
     eval_losses = [h["eval_loss"] for h in history if "eval_loss" in h]
-    metrics = {
-        "method": method,
+    return {
         "train_seconds": round(wall, 2),
         "train_steps": trainer.state.global_step,
         "resumed_from_step": resume_step,
@@ -178,14 +157,59 @@ def train(method: Method, params: SftParams, train_set: list[Conversation],
         "total_parameters": total,
         "device": device,
     }
+
+
+def save_run(trainer: Any, tokenizer: Any, out_dir: Path, info: dict[str, Any],
+             extras: dict[str, Path] | None = None) -> None:
+    """The trained adapter (or model), its tokenizer and run.json, swapped in atomically;
+    `extras` (name -> folder) are copied in beside them."""
+    with atomic_directory(out_dir) as staging:
+        trainer.save_model(str(staging))
+        tokenizer.save_pretrained(staging)
+        for name, folder in (extras or {}).items():
+            shutil.copytree(folder, staging / name)
+        (staging / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def train(method: Method, params: SftParams, train_set: list[Conversation],
+          validation_set: list[Conversation], paths: RunPaths, is_main_process: bool = True
+          ) -> dict[str, Any]:
+    """Train, save the adapter (or model) atomically, write metrics; resume if interrupted."""
+    from trl import SFTConfig, SFTTrainer
+
+    settings = method_params(params, method)
+    run = params.train
+    device = pick_device(run.device)
+    fingerprint = {"method": method, "settings": settings.model_dump(), "train": run.model_dump(),
+                   "base_model": params.base_model, "train_size": len(train_set)}
+    resume = latest_checkpoint(paths.checkpoints, fingerprint)
+    tokenizer = load_tokenizer(paths.base_model)
+    quantize = ({"quant_type": settings.quant_type, "double_quant": settings.double_quant}
+                if isinstance(settings, QloraParams) else None)
+    model = load_base(paths.base_model, quantize, device)
+    args = SFTConfig(
+        **trainer_arguments(run, device, paths.checkpoints, settings.learning_rate, run.max_steps,
+                            run.batch_size),
+        eval_strategy="steps", eval_steps=run.eval_steps, assistant_only_loss=True,
+        deepspeed=settings.deepspeed_config if isinstance(settings, FullParams) else None)
+    memory = PeakMemory(device)
+    adapter = peft_config(method, settings, tokenizer)
+    if isinstance(settings, PrefixTuningParams) and settings.init_text:
+        from peft import get_peft_model
+
+        model, adapter = get_peft_model(model, adapter), None
+        init_prefix_from_text(model, tokenizer, settings.init_text)
+    resume_step = int(resume.rsplit("-", 1)[1]) if resume else 0
+    trainer = SFTTrainer(model=model, args=args, train_dataset=as_dataset(train_set),
+                         eval_dataset=as_dataset(validation_set[:run.eval_samples]),
+                         processing_class=tokenizer, peft_config=adapter,
+                         callbacks=[memory.callback()] + ([TrainingCurves(paths.live_dir, resume_step)]
+                                                          if is_main_process else []))
+    metrics = {"method": method, **fit(trainer, resume, memory, device)}
     if is_main_process:
-        with atomic_directory(paths.out_dir) as staging:
-            trainer.save_model(str(staging))
-            tokenizer.save_pretrained(staging)
-            kind = "full" if method == "full" else "adapter"
-            (staging / RUN_INFO).write_text(json.dumps(
-                {"kind": kind, "method": method, "quantize": quantize, "settings": asdict(settings)},
-                indent=2) + "\n")
+        save_run(trainer, tokenizer, paths.out_dir,
+                 {"kind": "full" if method == "full" else "adapter", "method": method,
+                  "quantize": quantize, "settings": settings.model_dump()})
         write_json(paths.metrics, metrics)
         shutil.rmtree(paths.checkpoints, ignore_errors=True)  # done: nothing left to resume
     return metrics
@@ -199,7 +223,7 @@ class TrainingCurves(TrainerCallback):
     """
 
     CURVES = ("loss", "grad_norm", "learning_rate", "mean_token_accuracy", "eval_loss",
-              "eval_mean_token_accuracy")
+              "eval_mean_token_accuracy", "rewards/margins", "rewards/accuracies")  # rewards: DPO
 
     def __init__(self, folder: Path, resume_step: int):
         from dvclive import Live

@@ -12,14 +12,15 @@ from typing import Any
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.config import FinetuneEmbedParams
-from hybridrag.embedding import load_encoder, pick_device
-from hybridrag.pairs import Pair
+from hybridrag.device import pick_device
+from hybridrag.embedding import load_encoder
+from hybridrag.learning.pairs import Pair
 
 EVALUATOR = "validation"
 BEST_METRIC = f"eval_{EVALUATOR}_cosine_ndcg@10"
 
 
-def validation_evaluator(validation: Sequence[Pair], distractors: Sequence[Pair], limit: int = 1000
+def validation_evaluator(validation: Sequence[Pair], distractors: Sequence[Pair], limit: int
                          ) -> Any:
     """Retrieval of each validation pair's passage among all validation passages plus up to
     `limit` distractor passages (training passages: they are never relevant here)."""
@@ -55,7 +56,7 @@ def finetune(base_model: str, train: Sequence[Pair], validation: Sequence[Pair],
     pairs = list(train)
     random.Random(params.seed).shuffle(pairs)
     pairs = pairs[:params.max_pairs] if params.max_pairs else pairs
-    evaluator = validation_evaluator(validation, pairs)
+    evaluator = validation_evaluator(validation, pairs, params.validation_distractors)
     before = evaluator(model)[f"{EVALUATOR}_cosine_ndcg@10"]
     shutil.rmtree(checkpoints, ignore_errors=True)  # short runs: restarting is cheaper than resuming
     args = SentenceTransformerTrainingArguments(

@@ -1,89 +1,26 @@
-"""A cross-encoder reranker trained here (no pretrained one installs offline): hard negatives
-mined from the hybrid retriever, a ranking loss (or binary cross-entropy), and a reranker share
-chosen on validation queries for interpolating its score with the first-stage score."""
+"""Training the cross-encoder reranker (no pretrained one installs offline): hard negatives mined
+from the hybrid retriever, a ranking loss (or binary cross-entropy), and the reranker's share in
+the final score chosen on validation queries. Query-time reranking is `search.rerank`."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.config import RerankParams
-from hybridrag.embedding import passage_text, pick_device, resolve_model_path
-from hybridrag.fusion import minmax, weighted_sum
+from hybridrag.device import pick_device
+from hybridrag.embedding import resolve_model_path
+from hybridrag.learning.pairs import Pair
 from hybridrag.metrics import evaluate
-from hybridrag.pairs import Pair
 from hybridrag.ranking import rank_scores
-from hybridrag.search.hybrid import SearchResult
-
-if TYPE_CHECKING:
-    from hybridrag.search.searcher import Searcher
-
-CONFIG = "rerank.json"
-
-
-def interpolate(reranker_scores: dict[str, float], first_stage: dict[str, float], weight: float
-                ) -> dict[str, float]:
-    """weight * minmax(reranker) + (1 - weight) * minmax(first stage), per document."""
-    return weighted_sum([minmax(reranker_scores), minmax(first_stage)], [weight, 1.0 - weight])
-
-
-class Reranker:
-    """A trained cross-encoder and the share of its score in the final ranking."""
-
-    def __init__(self, model: Any, weight: float, batch_size: int = 32):
-        self.model = model
-        self.weight = weight
-        self.batch_size = batch_size
-        self._lock = threading.Lock()  # one caller at a time: the fast tokenizer is not reentrant
-
-    @classmethod
-    def load(cls, model_dir: str | os.PathLike[str], device: str = "auto") -> Reranker:
-        """A reranker saved by the train_reranker stage (its weight was chosen there)."""
-        from sentence_transformers import CrossEncoder
-
-        folder = Path(model_dir)
-        if not (folder / CONFIG).is_file():
-            raise FileNotFoundError(f"no reranker at {folder}; run `dvc repro train_reranker`")
-        config = json.loads((folder / CONFIG).read_text())
-        return cls(CrossEncoder(str(folder), device=pick_device(device)), config["weight"])
-
-    def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        if not passages:
-            return np.zeros(0)
-        with self._lock:
-            return np.asarray(self.model.predict([(query, p) for p in passages],
-                                                 batch_size=self.batch_size,
-                                                 show_progress_bar=False))
-
-    def rerank(self, query: str, results: Sequence[SearchResult], passages: Sequence[str],
-               weight: float | None = None) -> list[SearchResult]:
-        """`results` reordered by the interpolated score; each keeps its first-stage evidence."""
-        weight = self.weight if weight is None else weight
-        raw = dict(zip((r.doc_id for r in results), self.scores(query, passages).tolist(), strict=True))
-        final = interpolate(raw, {r.doc_id: r.score for r in results}, weight)
-        by_doc = {r.doc_id: r for r in results}
-        return [replace(by_doc[doc], rank=rank, score=score, first_stage_score=by_doc[doc].score,
-                        first_stage_rank=by_doc[doc].rank, rerank_score=raw[doc])
-                for rank, (doc, score) in enumerate(rank_scores(final), start=1)]
-
-
-def candidate_passages(searcher: Searcher, results: Sequence[SearchResult]) -> list[str]:
-    """The text the reranker reads for each result: its best chunk, titled."""
-    documents = searcher.documents([r.doc_id for r in results])
-    chunks = searcher.chunks([r.chunk_id for r in results])
-    include_title = searcher.embedding.include_title
-    return [passage_text(documents[r.doc_id].title, chunks[r.chunk_id].text, include_title)
-            for r in results]
+from hybridrag.search.rerank import CONFIG, Reranker, interpolate
+from hybridrag.search.searcher import Searcher
 
 
 @dataclass(frozen=True)
@@ -101,7 +38,7 @@ def mine_examples(searcher: Searcher, pairs: Sequence[Pair], negatives: int) -> 
     for pair in pairs:
         results = [r for r in searcher.search(pair.query, k=negatives + 3) if r.doc_id != pair.doc_id]
         examples.append(TrainingQuery(pair.query, pair.passage,
-                                      tuple(candidate_passages(searcher, results[:negatives]))))
+                                      tuple(searcher.passages(results[:negatives]))))
     return examples
 
 
@@ -143,7 +80,7 @@ def train_cross_encoder(examples: Sequence[TrainingQuery], base_model: str, para
     args = CrossEncoderTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=params.epochs,
         per_device_train_batch_size=params.batch_size, learning_rate=params.learning_rate,
-        warmup_steps=10, logging_steps=10, save_strategy="no", report_to=[],
+        warmup_steps=params.warmup_steps, logging_steps=10, save_strategy="no", report_to=[],
         use_cpu=device == "cpu", seed=params.seed, data_seed=params.seed)
     dataset = Dataset.from_dict(training_columns(examples, params.loss, params.seed))
     loss = (BinaryCrossEntropyLoss(model) if params.loss == "bce" else
@@ -163,7 +100,7 @@ def weight_sweep(reranker: Reranker, searcher: Searcher, pairs: Sequence[Pair], 
         results = searcher.search(pair.query, k=depth)
         started = time.perf_counter()
         raw = dict(zip((r.doc_id for r in results),
-                       reranker.scores(pair.query, candidate_passages(searcher, results)).tolist(),
+                       reranker.scores(pair.query, searcher.passages(results)).tolist(),
                        strict=True))
         seconds += time.perf_counter() - started
         for weight in weights:
@@ -178,3 +115,30 @@ def save_reranker(model: Any, out_dir: Path, config: dict[str, Any]) -> None:
     with atomic_directory(out_dir) as staging:
         model.save_pretrained(str(staging))
         (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+
+def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: Searcher,
+                   base_model: str, params: RerankParams, checkpoints: Path
+                   ) -> tuple[Reranker, dict[str, Any]]:
+    """The train_reranker stage: seeded samples of the pairs, hard negatives mined with
+    `searcher` (set to `params.first_stage`), training, and the reranker share with the best
+    validation nDCG@10 (ties: the smaller share). Returns the reranker and what to record."""
+    rng = random.Random(params.seed)
+    train = rng.sample(list(train), min(len(train), params.max_queries or len(train)))
+    validation = rng.sample(list(validation),
+                            min(len(validation), params.validation_queries or len(validation)))
+    examples = mine_examples(searcher, train, params.negatives)
+    started = time.perf_counter()
+    model = train_cross_encoder(examples, base_model, params, checkpoints)
+    seconds = time.perf_counter() - started
+    sweep, latency = weight_sweep(Reranker(model, 0.0), searcher, validation, params.depth,
+                                  params.weights)
+    best = max(sweep, key=lambda row: (row["ndcg@10"], -row["weight"]))
+    first_stage = next((r["ndcg@10"] for r in sweep if r["weight"] == 0.0), None)
+    record = {"weight": best["weight"], "base_model": base_model, "loss": params.loss,
+              "training_queries": len(train), "validation_queries": len(validation),
+              "depth": params.depth, "sweep": sweep,
+              "validation_ndcg@10_first_stage": first_stage,
+              "validation_ndcg@10_reranked": best["ndcg@10"], "train_seconds": round(seconds, 1),
+              "rerank_ms_per_query": round(1000 * latency, 1)}
+    return Reranker(model, best["weight"]), record

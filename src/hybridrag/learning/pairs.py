@@ -9,13 +9,19 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from hybridrag.config import PairsParams
 from hybridrag.embedding import passage_text
 from hybridrag.jsonl import InputError, read_jsonl, write_jsonl
 from hybridrag.records import Chunk, Dataset, Qrels, Query
+
+if TYPE_CHECKING:
+    from hybridrag.answers.generation import ChatGenerator
+
+Encode = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the chunk vectors' model
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,7 @@ def held_out_documents(dataset: Dataset) -> set[str]:
             for judged in qrels.values() for doc, grade in judged.items() if grade > 0}
 
 
-def training_pairs(dataset: Dataset, chunks: ChunkVectors, query_vectors: Callable[[list[str]], np.ndarray]
-                   ) -> list[Pair]:
+def training_pairs(dataset: Dataset, chunks: ChunkVectors, query_vectors: Encode) -> list[Pair]:
     """Real pairs from the train qrels, leaving out every held-out document.
 
     `query_vectors` encodes query texts with the model that made the chunk vectors.
@@ -95,7 +100,7 @@ QUESTION_PROMPT = "Passage: {passage}\n\nWrite one question that this passage an
 _WORD = re.compile(r"\w+")
 
 
-def question_prompt(passage: str, max_chars: int = 600) -> list[dict[str, str]]:
+def question_prompt(passage: str, max_chars: int) -> list[dict[str, str]]:
     return [{"role": "user", "content": QUESTION_PROMPT.format(passage=passage[:max_chars])}]
 
 
@@ -161,3 +166,36 @@ def read_pairs(path: str | os.PathLike[str]) -> list[Pair]:
 def pair_counts(pairs: Sequence[Pair]) -> dict[str, Any]:
     return {"pairs": len(pairs), "documents": len({p.doc_id for p in pairs}),
             **{f"{source}_pairs": n for source, n in sorted(Counter(p.source for p in pairs).items())}}
+
+
+def synthetic_pairs(dataset: Dataset, chunks: ChunkVectors, generator: ChatGenerator,
+                    encode_texts: Encode, params: PairsParams) -> tuple[list[Pair], Counter[str]]:
+    """Questions the chat model writes for a seeded sample of chunks of training documents,
+    kept when they pass the filters; returns the kept pairs and every outcome's count."""
+    held_out = held_out_documents(dataset)
+    eligible = [i for i, c in enumerate(chunks.chunks) if c.doc_id not in held_out]
+    picked = sorted(random.Random(params.seed).sample(eligible, min(params.synthetic_chunks,
+                                                                    len(eligible))))
+    questions = generator.generate([question_prompt(chunks.passage(i), params.passage_chars)
+                                    for i in picked], params.max_new_tokens,
+                                   params.generation_batch_size)
+    return filter_synthetic(zip(picked, questions, strict=True), chunks, encode_texts(questions),
+                            params.synthetic_top_k)
+
+
+def make_pairs(dataset: Dataset, chunks: ChunkVectors, encode_texts: Encode,
+               generator: ChatGenerator | None, params: PairsParams
+               ) -> tuple[list[Pair], list[Pair], dict[str, Any]]:
+    """The make_pairs stage: real pairs, synthetic ones when a generator is given, split by
+    document into (train, validation), and a summary of what was made and rejected."""
+    real = training_pairs(dataset, chunks, encode_texts)
+    synthetic: list[Pair] = []
+    outcome: Counter[str] = Counter()
+    if generator is not None and params.synthetic_chunks:
+        synthetic, outcome = synthetic_pairs(dataset, chunks, generator, encode_texts, params)
+    train, validation = split_by_document(real + synthetic, params.validation_fraction, params.seed)
+    summary = {"real_pairs": len(real), "synthetic_generated": sum(outcome.values()),
+               "synthetic_kept": outcome["kept"],
+               "synthetic_rejected": {k: v for k, v in sorted(outcome.items()) if k != "kept"},
+               "train": pair_counts(train), "validation": pair_counts(validation)}
+    return train, validation, summary

@@ -3,7 +3,7 @@ import random
 import pytest
 from rouge_score import rouge_scorer
 
-from hybridrag.sft.rouge import lcs_length, rouge_l, rouge_tokens
+from hybridrag.metrics.rouge import lcs_length, rouge_l, rouge_tokens
 
 
 def test_lcs_and_f1_by_hand():

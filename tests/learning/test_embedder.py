@@ -3,12 +3,11 @@ what it measured, and saves a model that loads and scores as reported."""
 
 import pytest
 
-from hybridrag.config import FinetuneEmbedParams
-from hybridrag.embed_finetune import EVALUATOR, finetune, validation_evaluator
 from hybridrag.embedding import load_encoder
-from hybridrag.pairs import Pair, split_by_document
+from hybridrag.learning.embedder import EVALUATOR, finetune, validation_evaluator
+from hybridrag.learning.pairs import Pair, split_by_document
 
-from .conftest import MODEL, make_documents
+from ..conftest import MODEL, PARAMS, make_documents
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +21,8 @@ def test_finetune_keeps_the_best_checkpoint_and_saves_it(tmp_path):
     train, validation = split_by_document(document_pairs(), 0.25, seed=0)
     assert (len(train), len(validation)) == (18, 6)
     train = train[:16]  # all used (shuffled): the evaluator's distractors are known
-    params = FinetuneEmbedParams(max_pairs=None, batch_size=4, eval_steps=2, max_seq_length=32,
-                                 warmup_steps=0, device="cpu")
+    params = PARAMS.finetune_embed.updated(max_pairs=None, epochs=1.0, batch_size=4, eval_steps=2,
+                                           max_seq_length=32, warmup_steps=0, device="cpu")
     metrics = finetune(MODEL, train, validation, params, tmp_path / "model", tmp_path / "ckpt")
     assert metrics["training_pairs"] == 16 and metrics["steps"] == 4
     assert [e["step"] for e in metrics["evaluations"]] == [2, 4]
@@ -32,11 +31,12 @@ def test_finetune_keeps_the_best_checkpoint_and_saves_it(tmp_path):
     assert not (tmp_path / "ckpt").exists()
     saved = load_encoder(str(tmp_path / "model"), "cpu")
     assert saved.max_seq_length == 256  # the training limit is not saved
-    score = validation_evaluator(validation, train)(saved)[f"{EVALUATOR}_cosine_ndcg@10"]
+    evaluator = validation_evaluator(validation, train, params.validation_distractors)
+    score = evaluator(saved)[f"{EVALUATOR}_cosine_ndcg@10"]
     assert score == pytest.approx(metrics["validation_ndcg@10_after"], abs=1e-4)
 
 
 def test_finetune_needs_both_splits(tmp_path):
     with pytest.raises(ValueError, match="need training and validation pairs, got 3 and 0"):
-        finetune(MODEL, document_pairs()[:3], [], FinetuneEmbedParams(device="cpu"),
+        finetune(MODEL, document_pairs()[:3], [], PARAMS.finetune_embed.updated(device="cpu"),
                  tmp_path / "m", tmp_path / "c")

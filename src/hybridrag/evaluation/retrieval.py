@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from hybridrag.config import EvalParams, FusionParams
+from hybridrag.config import EvalParams, FusionParams, Params
 from hybridrag.metrics import evaluate
 from hybridrag.ranking import rank_scores
 from hybridrag.records import Qrels, Query
@@ -56,8 +57,8 @@ def mode_settings(fusion: FusionParams) -> dict[str, tuple[Mode, FusionParams]]:
     return {
         "bm25": ("bm25", fusion),
         "dense": ("dense", fusion),
-        "hybrid_rrf": ("hybrid", replace(fusion, method="rrf")),
-        "hybrid_weighted": ("hybrid", replace(fusion, method="weighted")),
+        "hybrid_rrf": ("hybrid", fusion.updated(method="rrf")),
+        "hybrid_weighted": ("hybrid", fusion.updated(method="weighted")),
         "hybrid": ("hybrid", fusion),
     }
 
@@ -96,9 +97,9 @@ def fusion_sweep(candidates: Candidates, qrels: Qrels, fusion: FusionParams, par
     """nDCG@10 and recall@100 for each dense weight (both normalisations) and each RRF k."""
     if not qrels:
         return []
-    settings = [replace(fusion, method="weighted", normalization=norm, dense_weight=weight)
+    settings = [fusion.updated(method="weighted", normalization=norm, dense_weight=weight)
                 for norm in ("minmax", "zscore") for weight in params.sweep_dense_weights]
-    settings += [replace(fusion, method="rrf", rrf_k=k) for k in params.sweep_rrf_k]
+    settings += [fusion.updated(method="rrf", rrf_k=k) for k in params.sweep_rrf_k]
     top_k = max(params.k_values)
     rows = []
     for setting in settings:
@@ -129,8 +130,8 @@ def best_sweep_setting(rows: list[dict[str, Any]], fusion: FusionParams) -> Fusi
     """The fusion setting with the highest nDCG@10 in a sweep (first one on ties)."""
     best = max(rows, key=lambda row: row[f"ndcg@{CUTOFF}"])
     if best["method"] == "rrf":
-        return replace(fusion, method="rrf", rrf_k=best["rrf_k"])
-    return replace(fusion, method="weighted", normalization=best["normalization"],
+        return fusion.updated(method="rrf", rrf_k=best["rrf_k"])
+    return fusion.updated(method="weighted", normalization=best["normalization"],
                    dense_weight=best["dense_weight"])
 
 
@@ -188,8 +189,6 @@ def evaluate_rerank(searcher: Searcher, candidates: Candidates, queries: list[Qu
     Below the reranked depth the hybrid order is kept, so recall@100 stays comparable.
     Returns (means, runs, per-query metrics, mean rerank milliseconds per query).
     """
-    from hybridrag.rerank import candidate_passages
-
     depth = max(k_values)
     hybrid: dict[str, list[str]] = {}
     reranked: dict[str, list[str]] = {}
@@ -200,7 +199,7 @@ def evaluate_rerank(searcher: Searcher, candidates: Candidates, queries: list[Qu
         hybrid[query.query_id] = [r.doc_id for r in results]
         head = results[:searcher.rerank_depth]
         started = time.perf_counter()
-        top = searcher.reranker.rerank(query.text, head, candidate_passages(searcher, head))
+        top = searcher.reranker.rerank(query.text, head, searcher.passages(head))
         seconds += time.perf_counter() - started
         reranked[query.query_id] = [r.doc_id for r in top] + hybrid[query.query_id][len(head):]
     subset = {q.query_id: qrels[q.query_id] for q in queries}
@@ -208,3 +207,67 @@ def evaluate_rerank(searcher: Searcher, candidates: Candidates, queries: list[Qu
     for name, run in runs.items():
         means[name], per_query[name] = evaluate(run, subset, k_values, CUTOFF)
     return means, runs, per_query, 1000 * seconds / max(len(queries), 1)
+
+
+Means = dict[str, dict[str, float]]
+Runs = dict[str, dict[str, list[str]]]
+PerQuery = dict[str, dict[str, dict[str, float]]]
+
+
+@dataclass
+class RetrievalEvaluation:
+    """Everything eval_retrieval reports: per mode, mean and per-query metrics and the runs;
+    the fusion sweep; time per query; the index's manifest."""
+
+    queries: list[Query]
+    qrels: Qrels
+    manifest: dict[str, Any]
+    means: Means
+    runs: Runs
+    per_query: PerQuery
+    sweep: list[dict[str, Any]]
+    timing: dict[str, float]
+
+    def merge(self, extra: tuple[Means, Runs, PerQuery]) -> None:
+        """Add another evaluation's modes."""
+        for collected, new in zip((self.means, self.runs, self.per_query), extra, strict=True):
+            collected.update(new)
+
+
+def evaluation_depth(params: Params) -> int:
+    """Candidates per retriever: the configured depth, and at least the largest k evaluated."""
+    return max(params.retrieval.depth, max(params.eval_retrieval.k_values))
+
+
+def evaluate_index(index_dir: str | os.PathLike[str], queries: list[Query], qrels: Qrels,
+                   params: Params, reranker: str | os.PathLike[str] | None = None,
+                   progress: bool = True) -> RetrievalEvaluation:
+    """The eval_retrieval stage: every mode of the configured embedding set on all `queries`,
+    the reranker on a seeded subset of them, the index's other embedding sets side by side
+    (modes named `mode@set`), and the fusion sweep."""
+    settings = params.eval_retrieval
+    qrels = {q.query_id: qrels[q.query_id] for q in queries}
+    depth = evaluation_depth(params)
+    per_query_ms = 1000 / max(len(queries), 1)
+    with Searcher(index_dir, params.retrieval, params.fusion, reranker=reranker,
+                  rerank_depth=params.rerank.depth) as searcher:
+        candidates = retrieve_candidates(searcher, queries, depth, settings.batch_size, progress)
+        result = RetrievalEvaluation(
+            queries, qrels, searcher.manifest,
+            *evaluate_modes(candidates, qrels, params.fusion, settings.k_values),
+            sweep=fusion_sweep(candidates, qrels, params.fusion, settings),
+            timing={"bm25": candidates.bm25_seconds * per_query_ms,
+                    "dense (encode + search, batched)": candidates.dense_seconds * per_query_ms})
+        if reranker is not None and queries:
+            subset = select_queries(queries, qrels, settings.rerank_queries, settings.seed)
+            *extra, rerank_ms = evaluate_rerank(searcher, candidates, subset, qrels, params.fusion,
+                                                settings.k_values, progress)
+            result.merge(tuple(extra))  # type: ignore[arg-type]
+            result.timing[f"rerank top {params.rerank.depth} (cross-encoder)"] = rerank_ms
+    for name in sorted(set(result.manifest["embeddings"]) - {params.retrieval.embedding}):
+        other = params.retrieval.updated(embedding=name)
+        with Searcher(index_dir, other, params.fusion) as searcher:
+            result.merge(side_by_side(retrieve_candidates(searcher, queries, depth,
+                                                          settings.batch_size, progress),
+                                      qrels, params.fusion, settings.k_values, name))
+    return result

@@ -1,4 +1,4 @@
-"""Stage train_peft@<method>: LoRA, QLoRA, prompt or prefix tuning of the base model with TRL."""
+"""Stage train_lora@<method>: the PEFT methods (LoRA, QLoRA, prompt or prefix tuning) with TRL."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hybridrag.jsonl import InputError
-from hybridrag.pairs import (
+from hybridrag.learning.pairs import (
     ChunkVectors,
     Pair,
     copies_passage,

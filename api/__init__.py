@@ -1,0 +1,1 @@
+"""The service's entry point for ASGI servers: `uvicorn api.main:app`."""

@@ -1,0 +1,1 @@
+"""Learning from the corpus: training pairs, the fine-tuned embedder and the trained reranker."""

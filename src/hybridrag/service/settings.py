@@ -1,0 +1,83 @@
+"""The service's settings: from `hybridrag serve` options or HYBRIDRAG_* environment variables
+(`uvicorn api.main:app`), with retrieval, fusion and answers settings from params.yaml."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the state module imports torch: `hybridrag serve --help` stays fast
+    from hybridrag.service.state import ServiceConfig
+
+log = logging.getLogger("hybridrag.service")
+
+# The environment `config_from_env` reads, with its defaults (also `hybridrag serve --help`).
+ENVIRONMENT = {
+    "HYBRIDRAG_INDEX": ("data/index", "the workspace index folder"),
+    "HYBRIDRAG_REVISION": ("", "serve this git tag/branch/commit's index (fetched through DVC)"),
+    "HYBRIDRAG_REPO": (".", "the git + DVC repository"),
+    "HYBRIDRAG_PARAMS": ("params.yaml", "retrieval, fusion, rerank and answers settings"),
+    "HYBRIDRAG_API_KEY": ("", "when set, every route but /health needs the X-API-Key header"),
+    "HYBRIDRAG_WATCH_SECONDS": ("2", "reload when the workspace index is rebuilt; 0 turns it off"),
+    "HYBRIDRAG_DEVICE": ("auto", "model device"),
+    "HYBRIDRAG_RERANKER": ("models/reranker", "train_reranker folder for rerank=true"),
+    "HYBRIDRAG_CHAT_MODEL": ("auto", "chat model for /ask: 'auto' (answers.chat_model), a run "
+                                     "folder, or 'none'"),
+    "HYBRIDRAG_CHAT_BASE": ("models/base", "the chat model's base folder"),
+}
+
+
+def resolve_chat_model(chat_model: str | None, params_chat_model: str, chat_base: str
+                       ) -> Path | None:
+    """The /ask model folder: "auto" is answers.chat_model's folder (the base model when that
+    is not trained yet, said in the log); "none" (or None) serves no /ask."""
+    from hybridrag.answers.ask import chat_model_folder
+
+    if not chat_model or chat_model == "none":
+        return None
+    if chat_model != "auto":
+        return Path(chat_model)
+    folder = chat_model_folder(params_chat_model, chat_base)
+    for candidate in (folder, Path(chat_base)):
+        if (candidate / "run.json").is_file():
+            if candidate != folder:
+                log.warning("answers.chat_model %r is not trained (%s missing); /ask uses %s",
+                            params_chat_model, folder, candidate)
+            return candidate
+    log.warning("no chat model trained (%s, %s); /ask is off", folder, chat_base)
+    return None
+
+
+def make_config(index: str = "data/index", revision: str | None = None, repo: str = ".",
+                params: str = "params.yaml", cache_dir: str | None = None,
+                watch_seconds: float = 2.0, device: str = "auto", connections: int = 8,
+                api_key: str | None = None, reranker: str | None = "models/reranker",
+                chat_model: str | None = "auto", chat_base: str = "models/base") -> ServiceConfig:
+    """Service settings; retrieval, fusion, rerank and answers settings come from `params`."""
+    from hybridrag.config import load_params
+    from hybridrag.service.state import ServiceConfig
+
+    loaded = load_params(params)
+    repo_path = Path(repo).resolve()
+    return ServiceConfig(
+        retrieval=loaded.retrieval, fusion=loaded.fusion, answers=loaded.answers,
+        index_dir=Path(index), revision=revision or None, repo=repo_path,
+        cache_dir=Path(cache_dir) if cache_dir else repo_path / ".hybridrag-cache" / "indexes",
+        api_key=api_key or None, watch_seconds=watch_seconds, connections=connections,
+        device=device, reranker=Path(reranker) if reranker else None,
+        rerank_depth=loaded.rerank.depth,
+        chat_model=resolve_chat_model(chat_model, loaded.answers.chat_model, chat_base),
+        chat_base=Path(chat_base))
+
+
+def config_from_env() -> ServiceConfig:
+    """Service settings from the HYBRIDRAG_* environment variables (see ENVIRONMENT)."""
+    env = {name: os.environ.get(name, default) for name, (default, _) in ENVIRONMENT.items()}
+    return make_config(
+        index=env["HYBRIDRAG_INDEX"], revision=env["HYBRIDRAG_REVISION"], repo=env["HYBRIDRAG_REPO"],
+        params=env["HYBRIDRAG_PARAMS"], watch_seconds=float(env["HYBRIDRAG_WATCH_SECONDS"]),
+        device=env["HYBRIDRAG_DEVICE"], api_key=env["HYBRIDRAG_API_KEY"],
+        reranker=env["HYBRIDRAG_RERANKER"], chat_model=env["HYBRIDRAG_CHAT_MODEL"],
+        chat_base=env["HYBRIDRAG_CHAT_BASE"])

@@ -1,0 +1,72 @@
+"""Training the reranker: hard-negative mining, the trainer's columns per loss, the weight sweep,
+and the train_reranker stage's choice of a weight on validation pairs."""
+
+import numpy as np
+import pytest
+
+from hybridrag.learning.reranker import (
+    TrainingQuery,
+    train_reranker,
+    training_columns,
+    weight_sweep,
+)
+
+from ..conftest import MODEL, PARAMS, open_searcher, subject_pairs
+
+
+def test_mined_examples_are_the_positive_and_hard_negatives_of_other_documents(small_reranker,
+                                                                             small_index):
+    _, _, pairs, examples = small_reranker
+    assert [e.query for e in examples] == [p.query for p in pairs]
+    with open_searcher(small_index) as searcher:
+        for pair, example in zip(pairs, examples, strict=True):
+            others = [r for r in searcher.search(pair.query, k=5) if r.doc_id != pair.doc_id]
+            assert example.positive == pair.passage
+            assert example.negatives == tuple(searcher.passages(others[:2]))
+
+
+def test_training_columns_for_each_loss():
+    examples = [TrainingQuery("q1", "p1", ("n1", "n2")), TrainingQuery("q2", "p2", ("n3",))]
+    bce = training_columns(examples, "bce", seed=0)
+    assert sorted(zip(bce["query"], bce["passage"], bce["label"], strict=True)) == [
+        ("q1", "n1", 0.0), ("q1", "n2", 0.0), ("q1", "p1", 1.0), ("q2", "n3", 0.0), ("q2", "p2", 1.0)]
+    assert training_columns(examples, "mnrl", seed=0) == {
+        "query": ["q1"], "positive": ["p1"], "negative_1": ["n1"], "negative_2": ["n2"]}
+    with pytest.raises(ValueError, match="unknown reranker loss 'hinge'"):
+        training_columns(examples, "hinge", seed=0)
+
+
+def test_searcher_reranks_its_top_depth(small_reranker, small_index):
+    _, folder, pairs, _ = small_reranker
+    with open_searcher(small_index, reranker=folder, rerank_depth=8) as searcher:
+        plain = searcher.search("the structure of DNA", k=8)
+        reranked = searcher.search("the structure of DNA", k=3, rerank=True)
+        assert len(reranked) == 3
+        assert {r.doc_id for r in reranked} <= {r.doc_id for r in plain}
+        assert all(r.rerank_score is not None and 1 <= r.first_stage_rank <= 8 for r in reranked)
+        sweep, seconds = weight_sweep(searcher.reranker, searcher, pairs, 8, (0.0, 1.0))
+        assert [row["weight"] for row in sweep] == [0.0, 1.0]
+        gains = []  # weight 0 is the first stage: nDCG@10 with one relevant document per query
+        for pair in pairs:
+            ranking = [r.doc_id for r in searcher.search(pair.query, k=8)]
+            gains.append(1 / np.log2(ranking.index(pair.doc_id) + 2) if pair.doc_id in ranking else 0)
+        assert sweep[0]["ndcg@10"] == pytest.approx(np.mean(gains), abs=1e-5)
+        assert 0.0 <= sweep[1]["ndcg@10"] <= 1.0 and seconds > 0
+    with open_searcher(small_index) as searcher, pytest.raises(ValueError,
+                                                                       match="has no reranker"):
+        searcher.search("DNA", rerank=True)
+
+
+
+def test_train_reranker_samples_trains_and_keeps_the_best_validation_weight(small_index, tmp_path):
+    settings = PARAMS.rerank.updated(max_queries=8, validation_queries=4, negatives=1, batch_size=4,
+                                     max_length=64, weights=(0.0, 0.5, 1.0), device="cpu")
+    with open_searcher(small_index) as searcher:
+        pairs = subject_pairs(searcher)
+        reranker, record = train_reranker(pairs[:10], pairs[10:], searcher, MODEL, settings,
+                                          tmp_path / "checkpoints")
+    assert record["training_queries"] == 8 and record["validation_queries"] == 2
+    assert [row["weight"] for row in record["sweep"]] == [0.0, 0.5, 1.0]
+    best = max(record["sweep"], key=lambda row: (row["ndcg@10"], -row["weight"]))
+    assert reranker.weight == record["weight"] == best["weight"]
+    assert record["validation_ndcg@10_first_stage"] == record["sweep"][0]["ndcg@10"]
