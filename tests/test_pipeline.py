@@ -35,10 +35,12 @@ def tiny_fine_tuning(params: dict, base_model: Path) -> None:
     """Fine-tuning settings that run every method in seconds: a tiny model, two steps each."""
     sft = params["sft"]
     sft["base_model"] = str(base_model)
-    sft["chatml"]["max_conversations"] = 60
-    sft["train"].update(max_length=64, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
+    sft["chatml"]["grounded"].update(max_train=24, max_validation=4, max_test=6)
+    sft["train"].update(max_length=256, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
                         eval_samples=2, device="cpu")
-    sft["compare"].update(max_test_conversations=4, generation_samples=2, max_new_tokens=8)
+    sft["dpo"].update(prompts=4, samples=2, max_steps=2, batch_size=2)
+    sft["compare"].update(questions=4, other_questions=2, loss_conversations=4, bootstrap=50)
+    params["answers"].update(max_new_tokens=8, max_queries=3, device="cpu")
 
 
 def tiny_learning(params: dict) -> None:
@@ -47,7 +49,6 @@ def tiny_learning(params: dict) -> None:
     params["finetune_embed"].update(max_pairs=64, batch_size=16, eval_steps=2, device="cpu")
     params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu")
     params["eval_retrieval"]["rerank_queries"] = 20
-    params["answers"].update(max_queries=2, max_new_tokens=4)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +82,9 @@ def stages_run(output: str) -> list[str]:
 RETRIEVAL_STAGES = ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
 LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_reranker",
                    "eval_answers"]
-SFT_STAGES = ["prepare_base", "chatml", "train_peft@lora", "train_peft@qlora",
-              "train_peft@prompt_tuning", "train_peft@prefix_tuning", "train_full", "infer_compare"]
+SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
+              "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
+              "infer_compare"]
 
 
 def test_repro_runs_every_stage_and_measures_every_mode(project):
@@ -94,6 +96,8 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["embed"] < order["make_pairs"] < order["finetune_embed"] < order["embed_finetuned"]
     assert order["embed_finetuned"] < order["build_db"] < order["train_reranker"]
     assert order["train_reranker"] < order["eval_retrieval"]
+    assert order["train_reranker"] < order["chatml"] < order["train_lora@lora"] < order["train_dpo"]
+    assert order["train_dpo"] < order["infer_compare"] and order["train_dpo"] < order["eval_answers"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
@@ -135,9 +139,9 @@ def test_learning_stages_report_what_they_made(project):
     assert reranker["training_queries"] == 24 and reranker["weight"] in (0.0, 0.2, 0.4, 0.5, 0.6,
                                                                           0.8, 1.0)
     answers = json.loads((root / "metrics/answers.json").read_text())
-    assert answers["queries"] == 2 and set(answers) >= {"base", "lora"}
-    assert 0.0 <= answers["lora"]["retrieved_relevant"] <= 1.0
-    assert "Grounded answers" in (root / "reports/answers.md").read_text()
+    assert answers["queries"] == 3 and answers["chat_model"] == "dpo"
+    assert answers["dpo"]["items"] == 3 and 0.0 <= answers["retrieved_relevant"] <= 1.0
+    assert "always cite [1]" in answers and "Grounded answers" in (root / "reports/answers.md").read_text()
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -153,14 +157,21 @@ def test_fusion_param_reruns_only_evaluation(project):
     root, _ = project
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "results", cwd=root)
-    result = sh("dvc", "exp", "run", "-S", "fusion.method=rrf", cwd=root)
-    assert stages_run(result.stdout) == ["eval_retrieval", "eval_answers"]  # evaluation only
+    result = sh("dvc", "exp", "run", "-S", "fusion=rrf", cwd=root)  # the design card's command
+    assert sorted(stages_run(result.stdout)) == ["eval_answers", "eval_retrieval"]  # evaluation only
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert retrieval["hybrid"] == retrieval["hybrid_rrf"]
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=root).stdout)
+    assert "metrics/retrieval.json" in diff and "hybrid.ndcg@10" in diff["metrics/retrieval.json"]
+    sh("git", "checkout", "--", "params.yaml", cwd=root)
+    result = sh("dvc", "exp", "run", "-S", "fusion.method=rrf", cwd=root)  # the long form too
+    assert sorted(stages_run(result.stdout)) == ["eval_answers", "eval_retrieval"]
     shown = sh("dvc", "exp", "show", "--json", cwd=root).stdout
     assert '"method": "rrf"' in shown
     diff = json.loads(sh("dvc", "params", "diff", "--json", cwd=root).stdout)
     assert diff["params.yaml"]["fusion.method"] == {"old": "weighted", "new": "rrf"}
+    sh("git", "checkout", "--", ".", cwd=root)  # back to the committed results
+    sh("dvc", "checkout", cwd=root)
 
 
 def test_push_and_pull_round_trip(project):
@@ -253,13 +264,28 @@ def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_pa
 
 def test_fine_tuning_half_compares_every_method(project):
     root, _ = project
+    data = json.loads((root / "metrics/sft_data.json").read_text())
+    assert data["source"] == "grounded" and data["trained_documents_judged_in_test"] == 0
+    assert data["questions"] == {"train": 24, "validation": 4, "test": 6}
+    test_docs = {line.split("\t")[1] for line in
+                 (root / "data/ingested/qrels/test.tsv").read_text().splitlines()[1:]}
+    for line in (root / "data/sft/train.jsonl").read_text().splitlines():
+        meta = json.loads(line)["meta"]
+        assert not {s["doc_id"] for s in meta["sources"] if s["number"] in meta["relevant"]} & test_docs
     compare = json.loads((root / "metrics/sft/compare.json").read_text())
-    assert set(compare) == {"test_conversations", "base", "lora", "qlora", "prompt_tuning",
-                            "prefix_tuning", "full"}
-    for method in ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full"):
+    models = {"base", "lora", "qlora", "prompt_tuning", "prefix_tuning", "full", "dpo"}
+    assert set(compare) == models | {"always cite [1]", "test_rows", "best_cites_relevant"}
+    assert compare["best_cites_relevant"] in models
+    for method in ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full", "dpo"):
         training = json.loads((root / f"metrics/sft/train_{method}.json").read_text())
         assert training["train_steps"] == 2 and compare[method]["peak_memory_mb"] > 0
         assert (root / f"dvclive/{method}/plots/metrics/train/loss.tsv").is_file()
+        assert set(compare[method]["vs_base"]) >= {"cites_relevant", "well_formed"}
+    assert compare["base"]["questions"] == compare["dpo"]["questions"] == 4  # dpo: the default
+    assert compare["lora"]["questions"] == compare["qlora"]["questions"] == 2
+    dpo = json.loads((root / "metrics/sft/train_dpo.json").read_text())
+    assert dpo["start"] == "lora" and dpo["preference_data"]["pairs"] > 0
     report = (root / "reports/sft_results.md").read_text()
-    assert "| prefix_tuning |" in report and "Sample replies" in report
-    assert (root / "reports/sft_loss_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| prefix_tuning |" in report and "| dpo |" in report and "Sample answers" in report
+    for png in ("sft_loss_curves.png", "dpo_reward_margins.png"):
+        assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,1 @@
+"""Grounded answers: numbered sources in the prompt, generation, citations read back and scored."""

@@ -1,0 +1,68 @@
+"""Grounded answers, as `hybridrag ask` and the service's /ask give them: retrieve the sources,
+prompt the chat model with them numbered, and read back which of them the answer cites."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybridrag.answers.generation import ChatGenerator
+from hybridrag.answers.prompt import Source, Trim, build_prompt, citations, token_trimmer
+from hybridrag.config import AnswersParams
+from hybridrag.search.hybrid import SearchResult
+from hybridrag.search.searcher import Searcher
+
+BASE = "base"
+DPO = "dpo"
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    sources: list[Source]
+    cited: list[int]  # numbers of the sources the answer cites (valid ones, in order)
+    stopped: bool  # the model ended its reply itself
+
+    @property
+    def cited_sources(self) -> list[Source]:
+        return [self.sources[n - 1] for n in self.cited]
+
+
+def chat_model_folder(name: str, base_dir: str | os.PathLike[str] = "models/base",
+                      sft_dir: str | os.PathLike[str] = "models/sft",
+                      dpo_dir: str | os.PathLike[str] = "models/dpo") -> Path:
+    """Where the pipeline writes the chat model `name` (answers.chat_model): base, an SFT
+    method, or dpo; any other value is taken as a folder."""
+    if name == BASE:
+        return Path(base_dir)
+    if name == DPO:
+        return Path(dpo_dir)
+    if "/" not in name and os.sep not in name:
+        return Path(sft_dir) / name
+    return Path(name)
+
+
+def as_sources(searcher: Searcher, results: Sequence[SearchResult], trim: Trim) -> list[Source]:
+    """Results numbered from 1, each with its best chunk cut to the token budget."""
+    documents = searcher.documents([r.doc_id for r in results])
+    chunks = searcher.chunks([r.chunk_id for r in results])
+    return [Source(number, r.doc_id, r.chunk_id, documents[r.doc_id].title,
+                   trim(chunks[r.chunk_id].text)) for number, r in enumerate(results, start=1)]
+
+
+def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str],
+           settings: AnswersParams, sources: int | None = None, rerank: bool | None = None,
+           max_new_tokens: int | None = None) -> list[Answer]:
+    """Retrieve the sources of each question, generate (batched, greedy), read the citations.
+    `sources`, `rerank` and `max_new_tokens` override the settings for one request."""
+    k = sources or settings.sources
+    rerank = settings.rerank if rerank is None else rerank
+    trim = token_trimmer(generator.tokenizer, settings.source_tokens)
+    found = [as_sources(searcher, searcher.search(q, k=k, rerank=rerank), trim) for q in questions]
+    replies = generator.replies([build_prompt(q, s) for q, s in zip(questions, found, strict=True)],
+                                max_new_tokens or settings.max_new_tokens, settings.batch_size)
+    return [Answer(q, r.text, s, citations(r.text, len(s)), r.stopped)
+            for q, r, s in zip(questions, replies, found, strict=True)]

@@ -1,0 +1,129 @@
+"""The one scorer of grounded answers, used by evaluation, model comparison, DPO pair mining and
+the tests: citations, the relevant title, abstention, ROUGE-L against the reference reply, and
+whether the reply is well formed (it cites a source or abstains, and ends at <|im_end|>)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from hybridrag.answers.prompt import Source, citations, reference_reply
+from hybridrag.metrics.rouge import rouge_l, rouge_tokens
+
+# What counts as saying "the sources do not answer this": the reference phrase and the usual
+# ways a model words it.
+_ABSTAINS = re.compile(
+    r"\b(?:do|does|did)(?: not|n't) (?:contain|answer|say|mention|include|provide|know)"
+    r"|\b(?:cannot|can't|could not|couldn't|unable to) (?:answer|find|tell|say|determine)"
+    r"|\bno (?:information|answer|source)\b|\bnot (?:in|mentioned in) the sources\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class GroundedItem:
+    """A question with its numbered sources, which of them answer it, and the reference reply."""
+
+    question: str
+    sources: tuple[Source, ...]
+    relevant: tuple[int, ...]  # numbers of the sources that answer it; () = they do not
+    titles: tuple[str, ...]  # the titles of the relevant documents (named in a good answer)
+    reference: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.relevant)
+
+
+@dataclass(frozen=True)
+class ReplyScore:
+    cited: tuple[int, ...]  # valid source numbers cited, in order
+    abstained: bool
+    stopped: bool  # the reply ended at <|im_end|> before the token limit
+    cites_relevant: bool  # answerable: a cited number points at a relevant source
+    cites_wrong: bool  # a cited number points at a source that does not answer
+    names_title: bool  # answerable: the reply names a relevant document's title
+    rouge_l: float  # against the reference reply
+    words: int
+
+    @property
+    def well_formed(self) -> bool:
+        """It ends, and it either cites a source or says the sources lack the answer."""
+        return self.stopped and (bool(self.cited) or self.abstained)
+
+    def faults(self, item: GroundedItem) -> list[str]:
+        """What is wrong with this reply to `item` (empty when nothing is)."""
+        found = []
+        if item.answerable:
+            if self.abstained:
+                found.append("false_abstention")
+            elif not self.cited:
+                found.append("missing_citation")
+            elif not self.cites_relevant:
+                found.append("wrong_citation")
+            elif self.cites_wrong:
+                found.append("extra_citation")
+            if not self.abstained and not self.names_title:
+                found.append("wrong_title")
+        elif not self.abstained:
+            found.append("answered_unanswerable")
+        if not self.stopped:
+            found.append("not_stopped")
+        return found
+
+
+def judge(question: str, sources: Sequence[Source], relevant_documents: Collection[str],
+          titles: Mapping[str, str]) -> GroundedItem:
+    """The item for a question asked over `sources`, given which documents answer it."""
+    relevant = tuple(s.number for s in sources if s.doc_id in relevant_documents)
+    return GroundedItem(question, tuple(sources), relevant,
+                        tuple(titles[d] for d in sorted(relevant_documents) if d in titles),
+                        reference_reply(sources, relevant))
+
+
+BASELINE = "always cite [1]"  # the retriever alone, as a model that cites its top source
+
+
+def top_source_reply(item: GroundedItem) -> str:
+    """The baseline's reply: the first source's first sentence, titled and cited [1]."""
+    return reference_reply(item.sources, (1,))
+
+
+def abstains(text: str) -> bool:
+    return bool(_ABSTAINS.search(text))
+
+
+def score_reply(item: GroundedItem, reply: str, stopped: bool) -> ReplyScore:
+    cited = tuple(citations(reply, len(item.sources)))
+    lowered = reply.lower()
+    return ReplyScore(
+        cited=cited, abstained=abstains(reply), stopped=stopped,
+        cites_relevant=any(n in item.relevant for n in cited),
+        cites_wrong=any(n not in item.relevant for n in cited),
+        names_title=any(title.lower() in lowered for title in item.titles),
+        rouge_l=rouge_l(reply, item.reference), words=len(rouge_tokens(reply)))
+
+
+def _share(flags: Sequence[bool]) -> float | None:
+    return round(statistics.fmean(flags), 4) if flags else None
+
+
+def summarize(items: Sequence[GroundedItem], scores: Sequence[ReplyScore]) -> dict[str, float | None]:
+    """Rates over the items: on answerable ones (cites_relevant, cites_wrong (also one that is
+    not relevant: citing every source is not a way to score), names_title, false_abstention),
+    on unanswerable ones (abstains_unanswerable), and on all (the rest)."""
+    answerable = [s for i, s in zip(items, scores, strict=True) if i.answerable]
+    unanswerable = [s for i, s in zip(items, scores, strict=True) if not i.answerable]
+    return {
+        "items": len(scores), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "cites_relevant": _share([s.cites_relevant for s in answerable]),
+        "cites_wrong": _share([s.cites_wrong for s in answerable]),
+        "names_title": _share([s.names_title for s in answerable]),
+        "false_abstention": _share([s.abstained for s in answerable]),
+        "abstains_unanswerable": _share([s.abstained for s in unanswerable]),
+        "cites_any": _share([bool(s.cited) for s in scores]),
+        "well_formed": _share([s.well_formed for s in scores]),
+        "stopped": _share([s.stopped for s in scores]),
+        "rouge_l": round(statistics.fmean(s.rouge_l for s in scores), 4) if scores else None,
+        "reply_words": round(statistics.fmean(s.words for s in scores), 2) if scores else None,
+    }

@@ -1,0 +1,184 @@
+"""The infer_compare stage: base, every fine-tuned model and DPO answer the same held-out grounded
+questions (test-split documents, sources in the retriever's order, each question also without
+its relevant source), scored by the one scorer, beside the retriever-only baseline "always cite
+source [1]", with paired differences against the base model."""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridrag.answers.generation import ChatGenerator
+from hybridrag.answers.prompt import build_prompt
+from hybridrag.answers.scoring import (
+    BASELINE,
+    GroundedItem,
+    ReplyScore,
+    score_reply,
+    summarize,
+    top_source_reply,
+)
+from hybridrag.config import AnswersParams, CompareParams, SftParams
+from hybridrag.metrics.rouge import rouge_l, rouge_tokens
+from hybridrag.sft.models import load_tokenizer, load_trained
+
+PAIRED_METRICS = ("cites_relevant", "names_title", "abstains_unanswerable", "well_formed")
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The test rows as the comparison reads them: questions in order, each with its no-answer
+    variant (when it has one) right after it."""
+
+    items: list[GroundedItem]
+    question_of: list[str]  # the question (query id) each item belongs to
+    conversations: list[list[dict[str, str]]]  # the reference conversations, for the loss
+
+    def first(self, questions: int) -> list[int]:
+        """Indices of the items of the first `questions` questions."""
+        wanted = list(dict.fromkeys(self.question_of))[:questions]
+        keep = set(wanted)
+        return [i for i, q in enumerate(self.question_of) if q in keep]
+
+
+def held_out(rows: Sequence[dict[str, Any]]) -> HeldOut:
+    from hybridrag.sft.grounded import item_from_row
+
+    return HeldOut([item_from_row(r) for r in rows],
+                   [r["meta"]["variant_of"] or r["meta"]["query_id"] for r in rows],
+                   [r["messages"] for r in rows])
+
+
+@dataclass
+class ModelAnswers:
+    indices: list[int]  # which held-out items were answered
+    replies: list[str]
+    scores: list[ReplyScore]
+
+
+def answer_items(generator: ChatGenerator, items: Sequence[GroundedItem], indices: list[int],
+                 answers: AnswersParams) -> ModelAnswers:
+    prompts = [build_prompt(items[i].question, items[i].sources) for i in indices]
+    replies = generator.replies(prompts, answers.max_new_tokens, answers.batch_size)
+    return ModelAnswers(indices, [r.text for r in replies],
+                        [score_reply(items[i], r.text, r.stopped)
+                         for i, r in zip(indices, replies, strict=True)])
+
+
+def baseline_answers(items: Sequence[GroundedItem], indices: list[int]) -> ModelAnswers:
+    replies = [top_source_reply(items[i]) for i in indices]
+    return ModelAnswers(indices, replies, [score_reply(items[i], text, True)
+                                           for i, text in zip(indices, replies, strict=True)])
+
+
+def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | None]:
+    """The paired metrics of one item (None where the metric does not apply to it)."""
+    return {"cites_relevant": float(score.cites_relevant) if item.answerable else None,
+            "names_title": float(score.names_title) if item.answerable else None,
+            "abstains_unanswerable": None if item.answerable else float(score.abstained),
+            "well_formed": float(score.well_formed)}
+
+
+def paired_difference(model: ModelAnswers, base: ModelAnswers, items: Sequence[GroundedItem],
+                      metric: str, resamples: int, seed: int) -> dict[str, Any] | None:
+    """Mean per-item difference (model - base) on the items both answered, with a 95%
+    bootstrap interval; None when no shared item has the metric."""
+    base_scores = dict(zip(base.indices, base.scores, strict=True))
+    pairs = []
+    for index, score in zip(model.indices, model.scores, strict=True):
+        if index in base_scores:
+            mine = per_item_flags(items[index], score)[metric]
+            theirs = per_item_flags(items[index], base_scores[index])[metric]
+            if mine is not None and theirs is not None:
+                pairs.append(mine - theirs)
+    if not pairs:
+        return None
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(pairs, k=len(pairs))) for _ in range(resamples))
+    return {"difference": round(statistics.fmean(pairs), 4), "items": len(pairs),
+            "ci95": [round(means[int(0.025 * resamples)], 4),
+                     round(means[int(0.975 * resamples) - 1], 4)]}
+
+
+def last_reply_scores(generator: ChatGenerator, conversations: Sequence[list[dict[str, str]]],
+                      answers: AnswersParams) -> dict[str, float]:
+    """Conversations without grounding (a converted source): each one's last reply generated
+    again and compared with the human one (ROUGE-L), its length, whether it ended."""
+    replies = generator.replies([c[:-1] for c in conversations], answers.max_new_tokens,
+                                answers.batch_size)
+    return {"rouge_l": round(statistics.fmean(rouge_l(r.text, c[-1]["content"])
+                                              for r, c in zip(replies, conversations, strict=True)), 4),
+            "reply_words": round(statistics.fmean(len(rouge_tokens(r.text)) for r in replies), 2),
+            "stopped": round(statistics.fmean(r.stopped for r in replies), 4)}
+
+
+def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[str, Any]],
+                   params: SftParams, answers: AnswersParams, default: str, progress: bool = True
+                   ) -> tuple[dict[str, Any], dict[str, ModelAnswers], HeldOut | None]:
+    """Every model's held-out loss and answers (the base model and the product's default on
+    `compare.questions` questions, the others on `compare.other_questions`), the baseline, and
+    the paired differences against base. Rows without grounding (a converted source) get the
+    loss and their last replies generated again. Returns (results, answers per model, items)."""
+    from hybridrag.sft.evaluation import heldout_scores
+
+    settings: CompareParams = params.compare
+    grounded = all("meta" in r for r in rows)
+    data = held_out(rows) if grounded else None
+    conversations = [r["messages"] for r in rows]
+    tokenizer = load_tokenizer(base_dir)
+    results: dict[str, Any] = {}
+    answered: dict[str, ModelAnswers] = {}
+    for name, folder in models.items():
+        started = time.perf_counter()
+        model = load_trained(folder, base_dir, params.train.device)
+        generator = ChatGenerator(model, tokenizer)
+        loss = heldout_scores(model, tokenizer, conversations[:settings.loss_conversations],
+                              params.train.max_length, settings.batch_size)
+        questions = settings.questions if name in ("base", default) else settings.other_questions
+        if data is not None:
+            answered[name] = answer_items(generator, data.items, data.first(questions), answers)
+            replies = summarize([data.items[i] for i in answered[name].indices],
+                                answered[name].scores)
+        else:
+            replies = last_reply_scores(generator, conversations[:questions], answers)
+        results[name] = {**replies, "questions": questions, **loss,
+                         "eval_seconds": round(time.perf_counter() - started, 1)}
+        if progress:
+            print(f"{name:>14}: {results[name]}")
+        del model, generator
+        gc.collect()
+    if data is None:
+        return results, answered, None
+    answered[BASELINE] = baseline_answers(data.items, data.first(settings.questions))
+    results[BASELINE] = {**summarize([data.items[i] for i in answered[BASELINE].indices],
+                                     answered[BASELINE].scores), "questions": settings.questions}
+    for name in [*models, BASELINE]:
+        if name != "base" and "base" in answered:
+            results[name]["vs_base"] = {
+                metric: paired_difference(answered[name], answered["base"], data.items, metric,
+                                          settings.bootstrap, settings.seed)
+                for metric in PAIRED_METRICS}
+    return results, answered, data
+
+
+def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
+               ) -> tuple[str, dict[str, float]]:
+    """The model with the highest cites-relevant on the questions every model answered (the
+    first `questions`), ties broken by well-formed replies; and each model's score there."""
+    shared = set(data.first(questions))
+    scores = {}
+    for name, model in answered.items():
+        if name == BASELINE:
+            continue
+        kept = [(data.items[i], s) for i, s in zip(model.indices, model.scores, strict=True)
+                if i in shared]
+        summary = summarize([i for i, _ in kept], [s for _, s in kept])
+        scores[name] = (summary["cites_relevant"] or 0.0, summary["well_formed"] or 0.0)
+    best = max(scores, key=lambda name: scores[name])
+    return best, {name: value[0] for name, value in scores.items()}

@@ -1,0 +1,134 @@
+"""reports/sft_results.md and its plots: the comparison table, paired differences against the
+base model, loss curves (SFT), reward margins (DPO) and sample answers beside their sources."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from hybridrag.atomic import atomic_write_text
+from hybridrag.config import AnswersParams, SftParams
+from hybridrag.reporting import markdown_table, save_line_plot
+from hybridrag.sft.compare import BASELINE, PAIRED_METRICS, HeldOut, ModelAnswers
+
+ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_wrong", "names_title",
+                  "abstains_unanswerable", "false_abstention", "well_formed", "stopped", "rouge_l",
+                  "reply_words")
+LOSS_COLUMNS = ("loss", "perplexity")
+TRAINING_COLUMNS = ("train_seconds", "tokens_per_second", "peak_memory_mb", "trainable_parameters")
+CONVERSATION_COLUMNS = ("questions", "rouge_l", "reply_words", "stopped")
+
+
+def curves(live_root: Path, runs: list[str], metric: str) -> dict[str, dict[int, float]]:
+    """Per-step values of a train metric (e.g. loss, rewards/margins) from each run's DVCLive TSV."""
+    found = {}
+    for name in runs:
+        tsv = live_root / name / "plots" / "metrics" / "train" / f"{metric}.tsv"
+        if tsv.is_file():
+            with tsv.open() as handle:
+                found[name] = {int(row["step"]): float(row[metric.rsplit("/", 1)[-1]])
+                               for row in csv.DictReader(handle, delimiter="\t")}
+    return found
+
+
+def plot_curves(path: Path, series: dict[str, dict[int, float]], title: str, ylabel: str) -> None:
+    steps = sorted({step for points in series.values() for step in points})
+    save_line_plot(path, steps, {name: [points.get(s, float("nan")) for s in steps]
+                                 for name, points in series.items()}, title, "step", ylabel)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split()) or "(empty)"
+
+
+def paired_table(results: dict[str, Any]) -> str:
+    rows = []
+    for name, values in results.items():
+        for metric, found in (values.get("vs_base") or {}).items():
+            if found is not None:
+                low, high = found["ci95"]
+                rows.append([name, metric, f"{found['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
+                             found["items"]])
+    return markdown_table(["model", "metric", "model - base", "95% bootstrap CI", "items"], rows)
+
+
+def sample_rows(answered: dict[str, ModelAnswers], data: HeldOut, count: int
+                ) -> list[dict[str, Any]]:
+    """The first `count` questions and their no-answer variants: sources, reference, and every
+    model's reply (marked when it did not stop)."""
+    rows = []
+    for index in data.first(count):
+        item = data.items[index]
+        replies = {}
+        for name, model in answered.items():
+            if index in model.indices:
+                position = model.indices.index(index)
+                mark = "" if model.scores[position].stopped else " (did not stop)"
+                replies[name] = one_line(model.replies[position]) + mark
+        rows.append({"question": item.question, "answerable": item.answerable,
+                     "reference": item.reference, "replies": replies,
+                     "sources": [{"number": s.number, "title": s.title, "text": s.text,
+                                  "relevant": s.number in item.relevant} for s in item.sources]})
+    return rows
+
+
+def samples_section(samples: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for sample in samples:
+        label = "answerable" if sample["answerable"] else "no relevant source"
+        lines += [f"**{sample['question']}** ({label}; reference: {sample['reference']})", ""]
+        lines += [f"> [{s['number']}] *{s['title']}*: {one_line(s['text'])}"
+                  for s in sample["sources"]] + [""]
+        lines += [f"- **{name}**: {reply}" for name, reply in sample["replies"].items()] + [""]
+    return lines
+
+
+def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
+                 grounded: bool, params: SftParams, answers: AnswersParams,
+                 best: tuple[str, dict[str, float]] | None) -> None:
+    columns = [*(ANSWER_COLUMNS if grounded else CONVERSATION_COLUMNS), *LOSS_COLUMNS,
+               *TRAINING_COLUMNS]
+    rows = [[name, *(values.get(c) for c in columns)] for name, values in results.items()]
+    train = params.train
+    lines = [
+        "# Fine-tuning for grounded answers: base vs SFT methods vs DPO",
+        "",
+        f"Every SFT run: {train.max_steps} steps of {train.batch_size} conversations (up to "
+        f"{train.max_length} tokens); DPO: {params.dpo.max_steps} steps of {params.dpo.batch_size} "
+        f"preference pairs over `{params.dpo.start}`. Peak memory is the training process's peak "
+        "(RSS on CPU, allocated on GPU) during training.",
+        "",
+    ]
+    if grounded:
+        lines += [
+            f"Held-out questions from test-split documents, sources in the retriever's order "
+            f"({answers.sources} sources, {answers.source_tokens} tokens each"
+            f"{', reranked' if answers.rerank else ''}); each answerable question is asked again "
+            "with its relevant source left out (the reply should then abstain). "
+            f"`base` and the product's model (`answers.chat_model: {answers.chat_model}`) answer "
+            f"{params.compare.questions} questions, the others the first "
+            f"{params.compare.other_questions}; `{BASELINE}` is the retriever alone: the first "
+            "source's first sentence, cited [1]. Rates: cites_relevant, names_title and "
+            "false_abstention over answerable items; abstains_unanswerable over the others; "
+            "well_formed (cites a source or abstains, and stops) over all.",
+            "",
+        ]
+    lines += [markdown_table(["model", *columns], rows)]
+    if best is not None:
+        name, scores = best
+        verdict = ("the product's default" if name == answers.chat_model else
+                   f"**not** the product's default (`{answers.chat_model}`)")
+        lines += [f"Best on cites-relevant over the first {params.compare.other_questions} questions "
+                  f"(every model answered them): **{name}**, {verdict}. Scores there: "
+                  + ", ".join(f"{m} {v:.3f}" for m, v in scores.items()) + ".", ""]
+    if grounded:
+        lines += [f"## Paired differences against base (same items; {params.compare.bootstrap} "
+                  f"bootstrap resamples; metrics {', '.join(PAIRED_METRICS)})", "",
+                  paired_table(results)]
+    lines += ["![Training loss per SFT method](sft_loss_curves.png)", "",
+              "![DPO reward margin (chosen - rejected)](dpo_reward_margins.png)", ""]
+    if samples:
+        lines += ["## Sample answers", "", *samples_section(samples)]
+    lines += ["Reproduce: `make repro` (or `dvc repro infer_compare`).", ""]
+    atomic_write_text(path, "\n".join(lines))

@@ -1,0 +1,37 @@
+"""Stage train_dpo: preference tuning (TRL DPOTrainer, a LoRA adapter) of the SFT run named by
+sft.dpo.start, on pairs mined from its own sampled replies to training questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridrag.config import load_params
+from hybridrag.stage import add_training_arguments, run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    add_training_arguments(parser)
+    parser.add_argument("--sft-models", default="models/sft", help="the SFT runs (DPO starts from one)")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    from hybridrag.jsonl import read_jsonl
+    from hybridrag.sft.dpo import train_dpo
+    from hybridrag.sft.grounded import item_from_row
+    from hybridrag.sft.training import run_paths
+
+    train = Path(args.data) / "train.jsonl"
+    rows = [row for _, row in read_jsonl(train)]
+    if not all("meta" in row for row in rows):
+        raise ValueError(f"{train}: DPO needs grounded conversations (sft.chatml.source: grounded)")
+    paths = run_paths("dpo", args.base_model, args.out or "models/dpo", args.checkpoints,
+                      args.live, args.metrics)
+    start = Path(args.sft_models) / params.sft.dpo.start
+    metrics = train_dpo([item_from_row(row) for row in rows], params.sft, params.answers, start, paths)
+    print(f"train_dpo: {metrics['preference_data']['pairs']} pairs, {metrics['train_steps']} steps "
+          f"in {metrics['train_seconds']} s, reward margin {metrics['reward_margin_first']} -> "
+          f"{metrics['reward_margin_last']} -> {paths.out_dir}")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,82 @@
+"""The comparison on held-out grounded questions: items and their variants kept together, paired
+differences against base with a bootstrap interval by hand, the best model, a tiny real run."""
+
+import random
+
+import pytest
+
+from hybridrag.answers.prompt import NO_ANSWER, Source
+from hybridrag.answers.scoring import BASELINE, score_reply
+from hybridrag.sft.compare import (
+    ModelAnswers,
+    best_model,
+    compare_models,
+    held_out,
+    paired_difference,
+)
+from hybridrag.sft.grounded import Question, make_example
+
+from ..conftest import PARAMS
+
+
+def rows():
+    """Three questions: two answerable (each followed by its no-answer variant), one missed."""
+    titles = {f"d{i}": f"Title {i}" for i in range(6)}
+    ranked = [Source(i + 1, f"d{i}", i, f"Title {i}", f"Title {i} is thing {i}. More text.")
+              for i in range(4)]
+    examples = []
+    for query_id, relevant in (("q1", "d1"), ("q2", "d0"), ("q3", "d5")):
+        question = Question(query_id, f"What is {relevant}?", frozenset({relevant}))
+        original = make_example(question, question.text, ranked, 3, titles, random.Random(0),
+                                drop_relevant=False, shuffle=False, follow_up=False)
+        examples.append(original)
+        if original.kind == "answer":
+            examples.append(make_example(question, question.text, ranked, 3, titles,
+                                         random.Random(0), drop_relevant=True, shuffle=False,
+                                         follow_up=False, variant_of=query_id))
+    return [e.row() for e in examples]
+
+
+def test_items_keep_each_question_with_its_variant():
+    data = held_out(rows())
+    assert data.question_of == ["q1", "q1", "q2", "q2", "q3"]
+    assert data.first(2) == [0, 1, 2, 3] and data.first(3) == [0, 1, 2, 3, 4]
+    assert [i.answerable for i in data.items] == [True, False, True, False, False]
+
+
+def answers_for(data, texts):
+    indices = list(range(len(texts)))
+    return ModelAnswers(indices, texts, [score_reply(data.items[i], t, True)
+                                         for i, t in enumerate(texts)])
+
+
+def test_paired_difference_by_hand():
+    data = held_out(rows())
+    base = answers_for(data, ["Title 1 [1].", "Title 1 [1].", "x [3].", "x [3].", "x [2]."])
+    tuned = answers_for(data, ["Title 1 [2].", NO_ANSWER, "Title 0 [1].", NO_ANSWER, NO_ANSWER])
+    # cites_relevant on the 2 answerable items: base 0, 0 (q1's relevant is [2]); tuned 1, 1
+    found = paired_difference(tuned, base, data.items, "cites_relevant", 200, seed=0)
+    assert found == {"difference": 1.0, "items": 2, "ci95": [1.0, 1.0]}
+    # abstention on the 3 unanswerable items: base 0/3, tuned 3/3
+    assert paired_difference(tuned, base, data.items, "abstains_unanswerable", 200, 0)["difference"] == 1.0
+    mixed = answers_for(data, ["Title 1 [2].", "x", "x [3].", "x", "x"])
+    result = paired_difference(mixed, base, data.items, "cites_relevant", 1000, seed=0)
+    assert result["difference"] == 0.5 and result["ci95"][0] <= 0.5 <= result["ci95"][1]
+    assert best_model({"base": base, "tuned": tuned, BASELINE: base}, data, 3) == (
+        "tuned", {"base": 0.0, "tuned": 1.0})
+
+
+@pytest.mark.slow
+def test_compare_models_on_a_tiny_model(tiny_base):
+    sft = PARAMS.sft.updated(
+        train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
+        compare=PARAMS.sft.compare.updated(questions=3, other_questions=1, loss_conversations=3,
+                                           bootstrap=50))
+    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+    results, answered, data = compare_models({"base": tiny_base, "copy": tiny_base}, tiny_base,
+                                             rows(), sft, answers, default="base", progress=False)
+    assert results["base"]["items"] == 5 and results["copy"]["items"] == 2  # one question + variant
+    assert answered["copy"].replies == answered["base"].replies[:2]  # the same model, greedy
+    assert results["copy"]["vs_base"]["well_formed"]["difference"] == 0.0
+    assert results[BASELINE]["cites_relevant"] == 0.5  # q1's relevant is [2], q2's is [1]
+    assert results["base"]["loss"] > 0 and results["base"]["perplexity"] > 1
