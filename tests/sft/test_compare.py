@@ -13,6 +13,7 @@ from hybridrag.sft.compare import (
     compare_models,
     held_out,
     paired_difference,
+    position_following,
 )
 from hybridrag.sft.grounded import Question, make_example
 
@@ -63,7 +64,17 @@ def test_paired_difference_by_hand():
     result = paired_difference(mixed, base, data.items, "cites_relevant", 1000, seed=0)
     assert result["difference"] == 0.5 and result["ci95"][0] <= 0.5 <= result["ci95"][1]
     assert best_model({"base": base, "tuned": tuned, BASELINE: base}, data, 3) == (
-        "tuned", {"base": 0.0, "tuned": 1.0})
+        "tuned", {"base": (0.0, 1.0), "tuned": (1.0, 1.0)})
+
+
+def test_position_following_by_hand():
+    data = held_out(rows())  # answerable: item 0 (relevant [2]) and item 2 (relevant [1])
+    base = answers_for(data, ["Title 1 [1].", "x", "x [3].", "x", "x"])
+    tuned = answers_for(data, ["Title 1 [2].", "x", "Title 0 [1].", "x", "x"])
+    assert position_following(data.items, base) == {
+        "cites_first": 0.5, "cites_relevant_not_first": 0.0, "relevant_not_first": 1}
+    assert position_following(data.items, tuned) == {
+        "cites_first": 0.5, "cites_relevant_not_first": 1.0, "relevant_not_first": 1}
 
 
 @pytest.mark.slow

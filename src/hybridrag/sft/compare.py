@@ -77,6 +77,19 @@ def baseline_answers(items: Sequence[GroundedItem], indices: list[int]) -> Model
                                            for i, text in zip(indices, replies, strict=True)])
 
 
+def position_following(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str, float | None]:
+    """Whether a model reads its sources or cites by position, over the answerable items it
+    answered: the share of replies citing [1] (`cites_first`), and cites-relevant on the items
+    whose relevant source is not [1] (`cites_relevant_not_first`; "always cite [1]" scores 0)."""
+    answerable = [(items[i], s) for i, s in zip(model.indices, model.scores, strict=True)
+                  if items[i].answerable]
+    below = [s.cites_relevant for item, s in answerable if 1 not in item.relevant]
+    return {"cites_first": round(statistics.fmean(1 in s.cited for _, s in answerable), 4)
+            if answerable else None,
+            "cites_relevant_not_first": round(statistics.fmean(below), 4) if below else None,
+            "relevant_not_first": len(below)}
+
+
 def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | None]:
     """The paired metrics of one item (None where the metric does not apply to it)."""
     return {"cites_relevant": float(score.cites_relevant) if item.answerable else None,
@@ -143,8 +156,9 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
         questions = settings.questions if name in ("base", default) else settings.other_questions
         if data is not None:
             answered[name] = answer_items(generator, data.items, data.first(questions), answers)
-            replies = summarize([data.items[i] for i in answered[name].indices],
-                                answered[name].scores)
+            replies = {**summarize([data.items[i] for i in answered[name].indices],
+                                   answered[name].scores),
+                       **position_following(data.items, answered[name])}
         else:
             replies = last_reply_scores(generator, conversations[:questions], answers)
         results[name] = {**replies, "questions": questions, **loss,
@@ -157,7 +171,9 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
         return results, answered, None
     answered[BASELINE] = baseline_answers(data.items, data.first(settings.questions))
     results[BASELINE] = {**summarize([data.items[i] for i in answered[BASELINE].indices],
-                                     answered[BASELINE].scores), "questions": settings.questions}
+                                     answered[BASELINE].scores),
+                         **position_following(data.items, answered[BASELINE]),
+                         "questions": settings.questions}
     for name in [*models, BASELINE]:
         if name != "base" and "base" in answered:
             results[name]["vs_base"] = {
@@ -168,9 +184,10 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
 
 
 def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
-               ) -> tuple[str, dict[str, float]]:
+               ) -> tuple[str, dict[str, tuple[float, float]]]:
     """The model with the highest cites-relevant on the questions every model answered (the
-    first `questions`), ties broken by well-formed replies; and each model's score there."""
+    first `questions`), ties broken by well-formed replies; and each model's (cites-relevant,
+    well-formed) there."""
     shared = set(data.first(questions))
     scores = {}
     for name, model in answered.items():
@@ -181,4 +198,4 @@ def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
         summary = summarize([i for i, _ in kept], [s for _, s in kept])
         scores[name] = (summary["cites_relevant"] or 0.0, summary["well_formed"] or 0.0)
     best = max(scores, key=lambda name: scores[name])
-    return best, {name: value[0] for name, value in scores.items()}
+    return best, scores

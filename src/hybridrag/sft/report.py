@@ -12,9 +12,9 @@ from hybridrag.config import AnswersParams, SftParams
 from hybridrag.reporting import markdown_table, save_line_plot
 from hybridrag.sft.compare import BASELINE, PAIRED_METRICS, HeldOut, ModelAnswers
 
-ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_wrong", "names_title",
-                  "abstains_unanswerable", "false_abstention", "well_formed", "stopped", "rouge_l",
-                  "reply_words")
+ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_relevant_not_first", "cites_first",
+                  "cites_wrong", "names_title", "abstains_unanswerable", "false_abstention",
+                  "well_formed", "stopped", "rouge_l", "reply_words")
 LOSS_COLUMNS = ("loss", "perplexity")
 TRAINING_COLUMNS = ("train_seconds", "tokens_per_second", "peak_memory_mb", "trainable_parameters")
 CONVERSATION_COLUMNS = ("questions", "rouge_l", "reply_words", "stopped")
@@ -84,6 +84,24 @@ def samples_section(samples: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: str,
+                  questions: int) -> str:
+    """Which model is best on cites-relevant over the shared questions, naming ties (broken by
+    well-formed replies) and where the product's default stands."""
+    tied = [m for m, (cites, _) in scores.items() if m != name and cites == scores[name][0]]
+    tie = (f" (tied on cites-relevant with {', '.join(tied)}; ties go to well-formed replies)"
+           if tied else "")
+    if name == default:
+        verdict = "the product's default"
+    elif default in tied:
+        verdict = f"tied by the product's default (`{default}`)"
+    else:
+        verdict = f"**not** the product's default (`{default}`)"
+    shares = ", ".join(f"{m} {cites:.3f} ({formed:.3f})" for m, (cites, formed) in scores.items())
+    return (f"Best on cites-relevant over the first {questions} questions (every model answered "
+            f"them): **{name}**{tie}, {verdict}. Cites-relevant there (well-formed): {shares}.")
+
+
 def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
                  grounded: bool, params: SftParams, answers: AnswersParams,
                  best: tuple[str, dict[str, float]] | None) -> None:
@@ -111,17 +129,15 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
             f"{params.compare.other_questions}; `{BASELINE}` is the retriever alone: the first "
             "source's first sentence, cited [1]. Rates: cites_relevant, names_title and "
             "false_abstention over answerable items; abstains_unanswerable over the others; "
-            "well_formed (cites a source or abstains, and stops) over all.",
+            "well_formed (cites a source or abstains, and stops) over all. Reading or position: "
+            "cites_first is the share of answerable replies citing [1], cites_relevant_not_first "
+            "the cites-relevant on the answerable items whose relevant source is not [1] (where "
+            f"`{BASELINE}` scores 0).",
             "",
         ]
     lines += [markdown_table(["model", *columns], rows)]
     if best is not None:
-        name, scores = best
-        verdict = ("the product's default" if name == answers.chat_model else
-                   f"**not** the product's default (`{answers.chat_model}`)")
-        lines += [f"Best on cites-relevant over the first {params.compare.other_questions} questions "
-                  f"(every model answered them): **{name}**, {verdict}. Scores there: "
-                  + ", ".join(f"{m} {v:.3f}" for m, v in scores.items()) + ".", ""]
+        lines += [best_sentence(*best, answers.chat_model, params.compare.other_questions), ""]
     if grounded:
         lines += [f"## Paired differences against base (same items; {params.compare.bootstrap} "
                   f"bootstrap resamples; metrics {', '.join(PAIRED_METRICS)})", "",
