@@ -90,6 +90,12 @@ def position_following(items: Sequence[GroundedItem], model: ModelAnswers) -> di
             "relevant_not_first": len(below)}
 
 
+def answer_rates(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str, float | None]:
+    """The scorer's rates over the items a model answered, and how much it cites by position."""
+    return {**summarize([items[i] for i in model.indices], model.scores),
+            **position_following(items, model)}
+
+
 def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | None]:
     """The paired metrics of one item (None where the metric does not apply to it)."""
     return {"cites_relevant": float(score.cites_relevant) if item.answerable else None,
@@ -156,9 +162,7 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
         questions = settings.questions if name in ("base", default) else settings.other_questions
         if data is not None:
             answered[name] = answer_items(generator, data.items, data.first(questions), answers)
-            replies = {**summarize([data.items[i] for i in answered[name].indices],
-                                   answered[name].scores),
-                       **position_following(data.items, answered[name])}
+            replies = answer_rates(data.items, answered[name])
         else:
             replies = last_reply_scores(generator, conversations[:questions], answers)
         results[name] = {**replies, "questions": questions, **loss,
@@ -170,9 +174,7 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
     if data is None:
         return results, answered, None
     answered[BASELINE] = baseline_answers(data.items, data.first(settings.questions))
-    results[BASELINE] = {**summarize([data.items[i] for i in answered[BASELINE].indices],
-                                     answered[BASELINE].scores),
-                         **position_following(data.items, answered[BASELINE]),
+    results[BASELINE] = {**answer_rates(data.items, answered[BASELINE]),
                          "questions": settings.questions}
     for name in [*models, BASELINE]:
         if name != "base" and "base" in answered:

@@ -104,7 +104,7 @@ def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: st
 
 def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
                  grounded: bool, params: SftParams, answers: AnswersParams,
-                 best: tuple[str, dict[str, float]] | None) -> None:
+                 best: tuple[str, dict[str, tuple[float, float]]] | None) -> None:
     columns = [*(ANSWER_COLUMNS if grounded else CONVERSATION_COLUMNS), *LOSS_COLUMNS,
                *TRAINING_COLUMNS]
     rows = [[name, *(values.get(c) for c in columns)] for name, values in results.items()]
