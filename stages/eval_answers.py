@@ -25,18 +25,27 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.answers.ask import chat_model_folder
     from hybridrag.answers.evaluation import evaluate_answers, write_answers_report
     from hybridrag.answers.generation import ChatGenerator
+    from hybridrag.atomic import atomic_write_text
     from hybridrag.ingest.beir import read_beir
     from hybridrag.reporting import write_json
     from hybridrag.search.searcher import Searcher
 
     settings = params.answers
+    dataset = read_beir(args.data)
+    split = params.eval_retrieval.split
+    if not dataset.qrels.get(split):  # a corpus without judged queries (a folder of files)
+        note = (f"No judged queries in split {split!r} of {args.data}, so answers are not "
+                "measured; try them with `hybridrag ask`.")
+        write_json(args.metrics, {"queries": 0, "split": split, "note": note})
+        atomic_write_text(Path(args.report), f"# Grounded answers\n\n{note}\n")
+        print(f"eval_answers: {note}")
+        return
     folder = chat_model_folder(settings.chat_model, args.base_model, args.sft_models, args.dpo)
     generator = ChatGenerator.load(folder, args.base_model, settings.device)
     with Searcher(args.index, params.retrieval, params.fusion, device=settings.device,
                   reranker=args.reranker if settings.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:
-        summary, answers, items = evaluate_answers(generator, searcher, read_beir(args.data),
-                                                   params.eval_retrieval.split, settings)
+        summary, answers, items = evaluate_answers(generator, searcher, dataset, split, settings)
     write_json(args.metrics, summary)
     write_answers_report(Path(args.report), summary, answers, items)
     print(f"eval_answers: {settings.chat_model}: {summary[settings.chat_model]}")

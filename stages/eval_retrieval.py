@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from hybridrag.config import load_params
-from hybridrag.evaluation.report import write_evaluation
+from hybridrag.evaluation.report import write_evaluation, write_unjudged
 from hybridrag.evaluation.retrieval import CUTOFF, evaluate_index, select_queries
 from hybridrag.ingest.beir import read_beir
 from hybridrag.stage import run, stage_parser
@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     qrels = dataset.qrels.get(settings.split, {})
     queries = select_queries(dataset.queries, qrels, settings.max_queries, settings.seed)
     if not queries:
-        print(f"warning: no judged queries in split {settings.split!r} of {args.data} "
-              f"(splits: {sorted(dataset.qrels) or 'none'}); metrics will be empty", file=sys.stderr)
+        note = write_unjudged(params, Path(args.metrics), Path(args.per_query), Path(args.reports),
+                              sorted(dataset.qrels))
+        print(f"warning: {note}", file=sys.stderr)
+        return
     evaluation = evaluate_index(args.index, queries, qrels, params, args.reranker)
     write_evaluation(evaluation, params, Path(args.metrics), Path(args.per_query), Path(args.reports))
     top_k = max(settings.k_values)

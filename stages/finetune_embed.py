@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
                        read_pairs(Path(args.pairs) / "validation.jsonl"), params.finetune_embed,
                        Path(args.out), Path(args.checkpoints))
     write_json(args.metrics, metrics)
+    if not metrics["trained"]:
+        print(f"finetune_embed: not trained, {metrics['reason']} -> {args.out}")
+        return
     print(f"finetune_embed: validation nDCG@10 {metrics['validation_ndcg@10_before']:.4f} -> "
           f"{metrics['validation_ndcg@10_after']:.4f} in {metrics['train_seconds']} s -> {args.out}")
 

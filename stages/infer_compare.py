@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reports", default="reports")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    from hybridrag.atomic import atomic_write_text
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
     from hybridrag.sft.compare import best_model, compare_models
@@ -35,6 +36,19 @@ def main(argv: list[str] | None = None) -> None:
     sft = params.sft
     rows = [row for _, row in read_jsonl(Path(args.data) / "test.jsonl")]
     methods = [m for m in SFT_METHODS if m in sft.methods]
+    reports = Path(args.reports)
+    plot_curves(reports / "sft_loss_curves.png", curves(Path(args.live), methods, "loss"),
+                "SFT training loss (assistant tokens)", "loss")
+    plot_curves(reports / "dpo_reward_margins.png", curves(Path(args.live), ["dpo"], "rewards/margins"),
+                "DPO reward margin, chosen - rejected", "margin")
+    if not rows:  # a corpus without held-out judged questions (a folder of files)
+        note = (f"No held-out test conversations in {args.data}: the corpus has no judged test "
+                "queries, so the models are not compared.")
+        write_json(args.metrics, {"test_rows": 0, "note": note})
+        write_jsonl(reports / "sft_samples.jsonl", [])
+        atomic_write_text(reports / "sft_results.md", f"# Fine-tuning for grounded answers\n\n{note}\n")
+        print(f"infer_compare: {note}")
+        return
     models = {"base": Path(args.base_model), **{m: Path(args.models) / m for m in methods},
               "dpo": Path(args.dpo)}
     results, answered, data = compare_models(models, Path(args.base_model), rows, sft,
@@ -47,11 +61,6 @@ def main(argv: list[str] | None = None) -> None:
     best = best_model(answered, data, sft.compare.other_questions) if data is not None else None
     write_json(args.metrics, {"test_rows": len(rows), "best_cites_relevant": best[0] if best else None,
                               **results})
-    reports = Path(args.reports)
-    plot_curves(reports / "sft_loss_curves.png", curves(Path(args.live), methods, "loss"),
-                "SFT training loss (assistant tokens)", "loss")
-    plot_curves(reports / "dpo_reward_margins.png", curves(Path(args.live), ["dpo"], "rewards/margins"),
-                "DPO reward margin, chosen - rejected", "margin")
     samples = sample_rows(answered, data, sft.compare.samples) if data is not None else []
     write_jsonl(reports / "sft_samples.jsonl", samples)
     write_report(reports / "sft_results.md", results, samples, data is not None, sft, params.answers,

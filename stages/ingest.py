@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hybridrag.config import load_params
-from hybridrag.ingest import load_dataset, write_beir
+from hybridrag.ingest import describe_corpus, load_dataset, write_beir
 from hybridrag.jsonl import RowPolicy
 from hybridrag.reporting import write_json
 from hybridrag.stage import run, stage_parser
@@ -21,14 +21,17 @@ def main(argv: list[str] | None = None) -> None:
     policy.warn_if_skipped()
     summary = {
         "documents": len(dataset.documents),
+        **describe_corpus(dataset.documents),
         "queries": len(dataset.queries),
         "judged_queries": {split: len(qrels) for split, qrels in sorted(dataset.qrels.items())},
         "skipped_rows": sum(policy.skipped.values()),
         "skipped_by_kind": dict(sorted(policy.skipped.items())),
+        "skipped": dict(sorted(policy.skipped_where.items())),
     }
     write_json(args.metrics, summary)
-    print(f"ingest: {summary['documents']} documents, {summary['queries']} queries "
-          f"{summary['judged_queries']}, {summary['skipped_rows']} rows skipped -> {args.out}")
+    print(f"ingest: {summary['documents']} documents (main language {summary['main_language']}), "
+          f"{summary['queries']} queries {summary['judged_queries']}, {summary['skipped_rows']} "
+          f"rows or files skipped -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.jsonl import read_jsonl
     from hybridrag.sft.dpo import train_dpo
     from hybridrag.sft.grounded import item_from_row
-    from hybridrag.sft.training import run_paths
+    from hybridrag.sft.models import run_kind
+    from hybridrag.sft.training import run_paths, skip
 
     train = Path(args.data) / "train.jsonl"
     rows = [row for _, row in read_jsonl(train)]
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     paths = run_paths("dpo", args.base_model, args.out or "models/dpo", args.checkpoints,
                       args.live, args.metrics)
     start = Path(args.sft_models) / params.sft.dpo.start
+    if not rows or run_kind(start) == "skipped":
+        reason = f"no training conversations in {args.data}" if not rows else f"{start} was not trained"
+        skip("dpo", paths, reason)
+        print(f"train_dpo: skipped ({reason}) -> {paths.out_dir}")
+        return
     metrics = train_dpo([item_from_row(row) for row in rows], params.sft, params.answers, start, paths)
     print(f"train_dpo: {metrics['preference_data']['pairs']} pairs, {metrics['train_steps']} steps "
           f"in {metrics['train_seconds']} s, reward margin {metrics['reward_margin_first']} -> "

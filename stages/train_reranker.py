@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> None:
                                           Path(args.checkpoints))
     save_reranker(reranker.model, Path(args.out), record)
     write_json(args.metrics, {k: v for k, v in record.items() if k != "sweep"})
+    if not record["trained"]:
+        print(f"train_reranker: {record['reason']} -> {args.out}")
+        return
     print(f"train_reranker: weight {record['weight']} -> validation nDCG@10 "
           f"{record['validation_ndcg@10_reranked']:.4f} (first stage "
           f"{record['validation_ndcg@10_first_stage']}), {record['rerank_ms_per_query']} ms/query "

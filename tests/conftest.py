@@ -52,7 +52,8 @@ TOPICS = {
 
 
 def make_documents() -> list[Document]:
-    """24 documents: 3 topics x 4 subjects x 2 authors, years 1900-1923, some keywords."""
+    """24 documents: 3 topics x 4 subjects x 2 authors, years 1900-1923, some keywords; music
+    is labelled French and physics PDF."""
     documents = []
     n = 0
     for topic, subjects in TOPICS.items():
@@ -61,7 +62,9 @@ def make_documents() -> list[Document]:
                 documents.append(Document(
                     doc_id=f"d{n:02d}", title=subject.split(" ", 1)[1].title(),
                     text=f"An essay by {author} on {subject}. " * 3 + f"Item {n}.",
-                    author=author, year=1900 + n, keywords=(topic, f"k{n % 3}"), topic=topic))
+                    author=author, year=1900 + n, keywords=(topic, f"k{n % 3}"), topic=topic,
+                    language="fr" if topic == "music" else "en",  # labels for the filter tests
+                    file_type="pdf" if topic == "physics" else None))
                 n += 1
     return documents
 

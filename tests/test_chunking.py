@@ -52,3 +52,13 @@ def test_chunks_round_trip_and_bad_rows_name_the_line(tmp_path):
     path.write_text(path.read_text() + '{"chunk_id": 9}\n')
     with pytest.raises(InputError, match=r"chunks.jsonl:3: not a chunk row"):
         read_chunks(path)
+
+
+def test_a_document_with_pages_is_chunked_page_by_page():
+    text = "p1 a b c\n\np2 d\n\n\n\np4 e f"  # page 3 has no text layer
+    document = Document("d", "T", text, page_starts=(0, 10, 16, 18))
+    chunks = list(chunk_documents([document], size=3, overlap=1))
+    assert [(c.text, c.page) for c in chunks] == [
+        ("p1 a b", 1), ("b c", 1), ("p2 d", 2), ("p4 e f", 4)]
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert [c.page for c in chunk_documents([Document("e", "", "x y")], 3, 1)] == [None]

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 
 from hybridrag.config import STANDARD_FUSION, FusionParams, Params, ParamsError, load_params
 
+from .conftest import PARAMS
+
 ROOT = Path(__file__).resolve().parents[1]
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -59,7 +61,7 @@ def with_change(section, key, value):
     ("chunk", "size", True, r"chunk.size: input should be a valid integer, got True"),
     ("chunk", "overlap", 200, r"chunk.overlap must be >= 0 and < chunk.size \(200\), got 200"),
     ("eval_retrieval", "k_values", 10, r"eval_retrieval.k_values: input should be a valid tuple"),
-    ("ingest", "source", "beir", r"ingest.path is required when ingest.source is 'beir'"),
+    ("ingest", "source", "pdf", r"ingest.source: input should be 'wiki', 'beir', 'jsonl' or 'files'"),
     ("fusion", "methd", "rrf", r"fusion.methd: unknown key"),
     ("chunk", "size", KeyError, r"chunk.size: missing"),
     ("sft.dpo", "beta", "high", r"sft.dpo.beta: input should be a valid number, got 'high'"),
@@ -68,6 +70,11 @@ def with_change(section, key, value):
 def test_bad_params_name_the_dotted_key_and_the_value(tmp_path, section, key, value, message):
     with pytest.raises(ParamsError, match=message):
         load_params(write(tmp_path, with_change(section, key, value)))
+
+
+def test_a_source_read_from_a_path_needs_one():
+    with pytest.raises(ParamsError, match="ingest.path is required when ingest.source is 'files'"):
+        PARAMS.ingest.updated(source="files", path=None)
 
 
 def test_unknown_section_and_bad_yaml_are_named(tmp_path):

@@ -31,9 +31,16 @@ def distribution(requirement: str) -> str:
 
 
 def declared(extras: list[str]) -> set[str]:
+    """Distributions the core and `extras` install, following extras that name others
+    ("hybridrag[files]")."""
     names = {distribution(r) for r in PROJECT["dependencies"]}
-    for extra in extras:
-        names |= {distribution(r) for r in PROJECT["optional-dependencies"][extra]}
+    pending = list(extras)
+    while pending:
+        for requirement in PROJECT["optional-dependencies"][pending.pop()]:
+            if distribution(requirement) == PROJECT["name"]:
+                pending += re.search(r"\[(.*)\]", requirement).group(1).split(",")
+            else:
+                names.add(distribution(requirement))
     return names
 
 

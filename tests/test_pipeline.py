@@ -15,7 +15,8 @@ from .conftest import save_tiny_base
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore"]
+COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore",
+          "data/documents"]
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +52,8 @@ def tiny_learning(params: dict) -> None:
     params["eval_retrieval"]["rerank_queries"] = 20
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, smol_tokenizer):
-    """A git + DVC copy of the project set to a 300-document subset, after one `dvc repro`."""
+def tiny_project(tmp_path_factory, smol_tokenizer) -> Path:
+    """A git + DVC copy of the project (a commit, a local remote) with tiny learning settings."""
     root = tmp_path_factory.mktemp("project")
     for name in COPIED:
         source, target = ROOT / name, root / name
@@ -71,8 +71,14 @@ def project(tmp_path_factory, smol_tokenizer):
     sh("dvc", "remote", "add", "--local", "-f", "-d", "local", str(root.parent / "remote"), cwd=root)
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "copy", cwd=root)
-    result = sh("dvc", "repro", cwd=root)
-    return root, result
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, smol_tokenizer):
+    """The tiny project on a 300-document subset of the default corpus, after one `dvc repro`."""
+    root = tiny_project(tmp_path_factory, smol_tokenizer)
+    return root, sh("dvc", "repro", cwd=root)
 
 
 def stages_run(output: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -35,13 +36,27 @@ def word_windows(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
         start += step
 
 
+def document_windows(document: Document, size: int, overlap: int
+                     ) -> Iterator[tuple[int, int, int | None]]:
+    """(start, end, page) of a document's windows; a document with pages is windowed page by
+    page, so that every chunk lies on one page and can be cited by it."""
+    if not document.page_starts:
+        for start, end in word_windows(document.text, size, overlap):
+            yield start, end, None
+        return
+    bounds = [*document.page_starts, len(document.text)]
+    for page, (first, last) in enumerate(itertools.pairwise(bounds), start=1):
+        for start, end in word_windows(document.text[first:last], size, overlap):
+            yield first + start, first + end, page
+
+
 def chunk_documents(documents: Iterable[Document], size: int, overlap: int) -> Iterator[Chunk]:
     """Chunks of every document, numbered 0, 1, 2, ... in document order."""
     chunk_id = 0
     for document in documents:
-        for position, (start, end) in enumerate(word_windows(document.text, size, overlap)):
+        for position, (start, end, page) in enumerate(document_windows(document, size, overlap)):
             yield Chunk(chunk_id=chunk_id, doc_id=document.doc_id, position=position,
-                        start=start, end=end, text=document.text[start:end])
+                        start=start, end=end, text=document.text[start:end], page=page)
             chunk_id += 1
 
 

@@ -14,6 +14,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from hybridrag.config import ParamsError, load_params
+from hybridrag.records import file_location
 from hybridrag.search.filters import FILTER_FIELDS, FilterError, parse_filters
 from hybridrag.search.hybrid import MODES
 
@@ -116,9 +117,9 @@ def describe_score(name: str, score: RetrieverScore | None) -> str:
 def print_hit(hit: SearchHit) -> None:
     meta = [f"{label}: {value}" for label, value in (
         ("author", hit.author), ("year", hit.year), ("topic", hit.topic),
-        ("keywords", ", ".join(hit.keywords))) if value]
-    print(f"{hit.rank:>3}. {hit.title or hit.doc_id}  [{hit.doc_id}, chunk {hit.chunk_id}]  "
-          f"score {hit.score:.4f}")
+        ("keywords", ", ".join(hit.keywords)), ("language", hit.language)) if value]
+    where = file_location(hit.source_path, hit.page) or f"{hit.doc_id}, chunk {hit.chunk_id}"
+    print(f"{hit.rank:>3}. {hit.title or hit.doc_id}  [{where}]  score {hit.score:.4f}")
     if meta:
         print("     " + " | ".join(meta))
     rerank = ("" if hit.rerank is None else
@@ -184,7 +185,8 @@ def ask_command(args: argparse.Namespace) -> None:
     print()
     for source in reply.sources:
         mark = "*" if source.number in reply.cited else " "
-        print(f"{mark}[{source.number}] {source.title}  [{source.doc_id}, chunk {source.chunk_id}]")
+        where = source.location or f"{source.doc_id}, chunk {source.chunk_id}"
+        print(f"{mark}[{source.number}] {source.title}  [{where}]")
     if not reply.cited:
         print("(the answer cites no source)")
 

@@ -59,8 +59,10 @@ class Section(BaseModel):
 
 
 class IngestParams(Section):
-    source: Literal["wiki", "beir", "jsonl"]
-    path: str | None  # BEIR folder or JSONL file; unused by the wiki source
+    source: Literal["wiki", "beir", "jsonl", "files"]
+    path: str | None  # BEIR folder, JSONL file or folder of files; unused by the wiki source
+    include: tuple_of(str)  # files: shell patterns on relative path or file name
+    exclude: tuple_of(str)
     wiki_language: str
     max_documents: Positive | None  # a seeded random subset; None keeps all
     test_fraction: Share  # share of documents whose queries go to the test split
@@ -69,7 +71,7 @@ class IngestParams(Section):
 
     @model_validator(mode="after")
     def path_for_files(self) -> IngestParams:
-        if self.source in {"beir", "jsonl"} and not self.path:
+        if self.source in {"beir", "jsonl", "files"} and not self.path:
             raise ValueError(f"ingest.path is required when ingest.source is {self.source!r}")
         return self
 
@@ -98,7 +100,7 @@ class BuildDbParams(Section):
     faiss_index: Literal["flat", "hnsw"]
     hnsw_m: Positive
     hnsw_ef_construction: Positive
-    fts_tokenizer: str
+    fts_tokenizer: str  # an FTS5 tokenize= value, or auto: follows the corpus's main language
 
 
 class RetrievalParams(Section):
@@ -107,7 +109,7 @@ class RetrievalParams(Section):
     depth: Positive  # documents each retriever hands to fusion
     bm25_title_weight: Float
     bm25_text_weight: Float
-    stopwords: Literal["english", "none"]
+    stopwords: Literal["auto", "english", "none"]  # auto: english for an English index
     hnsw_ef_search: Positive
     embedding: str  # which of the index's embedding sets dense retrieval uses
 

@@ -28,7 +28,10 @@ class InputError(ValueError):
 
 
 class RowPolicy:
-    """What to do with a bad input row: raise at once, or skip it and count it by kind."""
+    """What to do with a bad input row: raise at once, or skip it and count it by kind.
+
+    Every skipped row or file is also listed by kind (`skipped_where`: "path:line: why").
+    """
 
     max_examples = 20
 
@@ -38,11 +41,18 @@ class RowPolicy:
         self.on_error = on_error
         self.skipped: Counter[str] = Counter()
         self.examples: list[str] = []
+        self.skipped_where: dict[str, list[str]] = {}
 
     def reject(self, error: InputError) -> None:
+        """An error: raised, or skipped and counted, as the policy says."""
         if self.on_error == "raise":
             raise error
+        self.count(error)
+
+    def count(self, error: InputError) -> None:
+        """Something always skipped, never an error (a duplicate, an unsupported file): counted."""
         self.skipped[error.kind] += 1
+        self.skipped_where.setdefault(error.kind, []).append(str(error))
         if len(self.examples) < self.max_examples:
             self.examples.append(str(error))
 

@@ -17,6 +17,13 @@ class Document:
     year: int | None = None
     keywords: tuple[str, ...] = ()
     topic: str | None = None
+    language: str | None = None  # ISO 639-1 code, given or detected at ingest
+    # Documents read from files (ingest.source: files):
+    source_path: str | None = None  # path relative to the ingested folder
+    file_type: str | None = None  # pdf | html | markdown | docx | text
+    content_hash: str | None = None  # sha256 of the extracted text (duplicates share it)
+    modified: str | None = None  # the file's modification time, ISO 8601 UTC
+    page_starts: tuple[int, ...] = ()  # PDF: offset in `text` where page 1, 2, ... begins
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,15 @@ class Chunk:
     start: int  # character offsets into Document.text: text[start:end] == chunk text
     end: int
     text: str
+    page: int | None = None  # 1-based page holding the chunk (documents with pages only)
+
+
+def file_location(source_path: str | None, page: int | None) -> str | None:
+    """Where a reader finds a passage: "report.pdf, p. 4", or "notes.md"; None for a document
+    that is not from a file."""
+    if source_path is None:
+        return None
+    return source_path if page is None else f"{source_path}, p. {page}"
 
 
 @dataclass

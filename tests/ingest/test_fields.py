@@ -25,11 +25,26 @@ def test_flat_and_beir_rows_give_the_same_document():
     ({"_id": "a", "text": "t", "keywords": "a, b"}, "keywords", "list of strings"),
     ({"_id": "a", "text": "t", "author": 5}, "author", "string or a list"),
     ({"_id": "a", "text": "t", "metadata": [1]}, "metadata", "must be an object"),
+    ({"_id": "a", "text": "t", "language": "english"}, "language", "ISO 639 code"),
+    ({"_id": "a", "text": "t", "page_starts": [3, 9]}, "page_starts", "starting at 0"),
+    ({"_id": "a", "text": "t", "page_starts": [0, 9, 9]}, "page_starts", "increasing"),
+    ({"_id": "a", "text": "t", "source_path": 4}, "source_path", "must be a string"),
 ])
 def test_bad_fields_are_named(record, field, message):
     with pytest.raises(FieldError, match=message) as caught:
         parse_document(record)
     assert caught.value.field == field
+
+
+def test_file_metadata_round_trips_through_beir_rows():
+    document = parse_document({
+        "id": "notes/a.pdf", "title": "A", "text": "page one page two", "language": "EN",
+        "source_path": "notes/a.pdf", "file_type": "pdf", "content_hash": "ab12",
+        "modified": "2026-01-02T03:04:05+00:00", "page_starts": [0, 9]})
+    assert (document.language, document.page_starts) == ("en", (0, 9))
+    row = document_to_beir(document)
+    assert row["metadata"]["source_path"] == "notes/a.pdf" and "author" not in row["metadata"]
+    assert parse_document(row) == document
 
 
 def test_queries_need_text():

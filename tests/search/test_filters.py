@@ -25,9 +25,10 @@ def test_malformed_year_ranges_are_named(text):
 
 def test_parse_filters_collects_every_field():
     filters = parse_filters(["author=Curie", "year=1900..1950", "topic=Physical sciences",
-                             "keyword=radium", "Keyword=physics"])
+                             "keyword=radium", "Keyword=physics", "language=fr", "file_type=pdf"])
     assert filters == Filters(author="Curie", year_min=1900, year_max=1950,
-                              topic="Physical sciences", keywords=("radium", "physics"))
+                              topic="Physical sciences", keywords=("radium", "physics"),
+                              language="fr", file_type="pdf")
     assert filters.active
     assert not parse_filters([]).active
 
@@ -49,3 +50,9 @@ def test_sql_escapes_like_wildcards():
     assert "LIKE ? ESCAPE" in condition
     assert params == ["%50\\%\\_off%"]
     assert filter_sql(Filters()) == ("1", [])
+
+
+def test_language_and_file_type_match_exactly_in_any_case():
+    condition, params = filter_sql(Filters(language="FR", file_type="pdf"), alias="x")
+    assert condition == "x.language = ? COLLATE NOCASE AND x.file_type = ? COLLATE NOCASE"
+    assert params == ["FR", "pdf"]

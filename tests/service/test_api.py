@@ -42,6 +42,18 @@ def test_filters_are_applied(client):
     assert sorted(r["doc_id"] for r in body["results"]) == ["d00", "d02", "d04"]
 
 
+def test_language_and_file_type_filters(client):
+    def found(*params):
+        body = client.get("/hybrid_search", params=[("query", "essay"), ("k", 24), *params]).json()
+        return sorted(r["doc_id"] for r in body["results"])
+
+    assert found(("language", "FR")) == [f"d{n}" for n in range(16, 24)]
+    assert found(("file_type", "pdf")) == [f"d{n:02d}" for n in range(8)]
+    assert found(("file_type", "pdf"), ("language", "fr")) == []
+    bad = client.get("/hybrid_search", params={"query": "x", "file_type": "xlsx"})
+    assert bad.status_code == 422 and "file_type" in bad.text
+
+
 def test_snippets_escape_html(client):
     body = client.get("/hybrid_search", params={"query": "<script>alert(1)</script> jazz"}).json()
     assert all("<script>" not in r["snippet"] for r in body["results"])

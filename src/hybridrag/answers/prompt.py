@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from hybridrag.records import file_location
+
 Messages = list[dict[str, str]]
 Trim = Callable[[str], str]  # a passage -> its start, within the token budget
 
@@ -29,6 +31,13 @@ class Source:
     chunk_id: int
     title: str
     text: str  # the passage as shown in the prompt (already cut to the budget)
+    source_path: str | None = None  # the file it comes from (files corpus), shown to the reader
+    page: int | None = None  # the passage's page (PDF)
+
+    @property
+    def location(self) -> str | None:
+        """Where a reader finds the passage: "report.pdf, p. 4" (None for a corpus without files)."""
+        return file_location(self.source_path, self.page)
 
 
 def token_trimmer(tokenizer: object, budget: int) -> Trim:

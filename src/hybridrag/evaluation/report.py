@@ -35,6 +35,24 @@ def write_evaluation(evaluation: RetrievalEvaluation, params: Params, metrics: P
                              gains(evaluation.means, params.retrieval.embedding)))
 
 
+def write_unjudged(params: Params, metrics: Path, per_query: Path, reports: Path,
+                   splits: list[str]) -> str:
+    """eval_retrieval's outputs when the split has no judged queries (a folder of files has
+    none): each says so instead of showing numbers. Returns the explanation."""
+    split = params.eval_retrieval.split
+    note = (f"No judged queries in split {split!r} (the corpus has judgements for: "
+            f"{', '.join(splits) or 'none'}), so retrieval quality is not measured. A folder of "
+            "files has no queries or relevance judgements: to measure retrieval on your documents, "
+            "ingest them as a BEIR folder with queries.jsonl and qrels/test.tsv. The synthetic "
+            "questions of make_pairs are scored only where they choose models (validation "
+            "nDCG@10 in metrics/finetune_embed.json and metrics/reranker.json, on synthetic pairs).")
+    write_json(metrics, {"split": split, "queries": 0, "note": note})
+    write_jsonl(per_query, [])
+    write_plots(reports, {}, [], params.eval_retrieval, 0)
+    atomic_write_text(reports / "retrieval_metrics.md", f"# Retrieval evaluation\n\n{note}\n")
+    return note
+
+
 def gains(means: dict[str, dict[str, float]], served: str) -> list[list[Any]]:
     """What each learned step gained in nDCG@10: base -> fine-tuned embedder (dense, hybrid),
     and hybrid -> hybrid with its top candidates reranked (on the reranked queries)."""

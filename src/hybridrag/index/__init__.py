@@ -16,8 +16,9 @@ import numpy as np
 from hybridrag.atomic import atomic_directory, recover_directory
 from hybridrag.config import BuildDbParams
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
-from hybridrag.index.database import create_database
+from hybridrag.index.database import create_database, fts_tokenizer_for
 from hybridrag.index.vectors import build_vector_index, save_vector_index
+from hybridrag.language import main_language
 from hybridrag.records import Chunk, Document
 
 FORMAT_VERSION = 2  # 2: several named embedding sets (base, finetuned, ...)
@@ -49,6 +50,8 @@ def build_index(folder: str | os.PathLike[str], documents: Sequence[Document],
         if not np.array_equal(expected, np.sort(embedding.chunk_ids)):
             raise ValueError(f"the {name!r} embeddings do not match the chunks (different chunk "
                              "ids); re-run the embed stage")
+    language = main_language(documents)
+    tokenizer = fts_tokenizer_for(params.fts_tokenizer, language)
     manifest = {
         "format_version": FORMAT_VERSION,
         "documents": len(documents),
@@ -56,10 +59,11 @@ def build_index(folder: str | os.PathLike[str], documents: Sequence[Document],
         "embeddings": {name: {**asdict(e.info), "file": vectors_file(name)}
                        for name, e in embeddings.items()},
         "faiss_index": params.faiss_index,
-        "fts_tokenizer": params.fts_tokenizer,
+        "fts_tokenizer": tokenizer,
+        "main_language": language,
     }
     with atomic_directory(folder) as staging:
-        create_database(staging / DATABASE, documents, chunks, params.fts_tokenizer)
+        create_database(staging / DATABASE, documents, chunks, tokenizer)
         for name, embedding in embeddings.items():
             manifest["embeddings"][name].update(bundle_encoder(embedding.info.model, staging, name))
             index = build_vector_index(embedding.vectors, embedding.chunk_ids, params.faiss_index,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import sqlite3
@@ -18,10 +19,18 @@ CREATE TABLE documents (
     text   TEXT NOT NULL,
     author TEXT,
     year   INTEGER,
-    topic  TEXT
+    topic  TEXT,
+    language     TEXT,
+    source_path  TEXT,
+    file_type    TEXT,
+    content_hash TEXT,
+    modified     TEXT,
+    page_starts  TEXT  -- JSON list of offsets, NULL without pages
 );
 CREATE INDEX documents_year ON documents (year);
 CREATE INDEX documents_topic ON documents (topic COLLATE NOCASE);
+CREATE INDEX documents_language ON documents (language COLLATE NOCASE);
+CREATE INDEX documents_file_type ON documents (file_type COLLATE NOCASE);
 CREATE TABLE document_keywords (
     doc_id  TEXT NOT NULL REFERENCES documents (doc_id),
     keyword TEXT NOT NULL COLLATE NOCASE,
@@ -34,7 +43,8 @@ CREATE TABLE chunks (
     position INTEGER NOT NULL,
     start    INTEGER NOT NULL,
     end      INTEGER NOT NULL,
-    text     TEXT NOT NULL
+    text     TEXT NOT NULL,
+    page     INTEGER  -- 1-based, for documents with pages
 );
 CREATE INDEX chunks_doc_id ON chunks (doc_id);
 -- FTS5 reads its content (title weighted apart from text) through this view.
@@ -44,6 +54,16 @@ CREATE VIEW chunk_content AS
 """
 
 FTS_TABLE = "chunks_fts"
+# FTS5 stems English only (porter); other languages get case folding and accent removal.
+STEMMED_TOKENIZER = "porter unicode61 remove_diacritics 2"
+UNSTEMMED_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def fts_tokenizer_for(setting: str, main_language: str | None) -> str:
+    """build_db.fts_tokenizer resolved: `auto` stems an English (or unknown) corpus only."""
+    if setting != "auto":
+        return setting
+    return STEMMED_TOKENIZER if main_language in (None, "en") else UNSTEMMED_TOKENIZER
 
 
 def create_database(
@@ -66,15 +86,18 @@ def create_database(
         with connection:
             for document in documents:
                 connection.execute(
-                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (document.doc_id, document.title, document.text, document.author,
-                     document.year, document.topic))
+                     document.year, document.topic, document.language, document.source_path,
+                     document.file_type, document.content_hash, document.modified,
+                     json.dumps(document.page_starts) if document.page_starts else None))
                 connection.executemany(
                     "INSERT INTO document_keywords VALUES (?, ?)",
                     ((document.doc_id, keyword) for keyword in document.keywords))
             connection.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-                ((c.chunk_id, c.doc_id, c.position, c.start, c.end, c.text) for c in chunks))
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                ((c.chunk_id, c.doc_id, c.position, c.start, c.end, c.text, c.page)
+                 for c in chunks))
             orphan = connection.execute(
                 "SELECT c.chunk_id, c.doc_id FROM chunks c LEFT JOIN documents d USING (doc_id) "
                 "WHERE d.doc_id IS NULL LIMIT 1").fetchone()
@@ -131,8 +154,12 @@ class ConnectionPool:
 
 
 def row_to_document(row: sqlite3.Row, keywords: tuple[str, ...]) -> Document:
+    pages = row["page_starts"]
     return Document(doc_id=row["doc_id"], title=row["title"], text=row["text"],
-                    author=row["author"], year=row["year"], keywords=keywords, topic=row["topic"])
+                    author=row["author"], year=row["year"], keywords=keywords, topic=row["topic"],
+                    language=row["language"], source_path=row["source_path"],
+                    file_type=row["file_type"], content_hash=row["content_hash"],
+                    modified=row["modified"], page_starts=tuple(json.loads(pages)) if pages else ())
 
 
 def fetch_documents(connection: sqlite3.Connection, doc_ids: list[str]) -> dict[str, Document]:
@@ -155,9 +182,7 @@ def fetch_chunks(connection: sqlite3.Connection, chunk_ids: list[int]) -> dict[i
         return {}
     marks = ",".join("?" * len(chunk_ids))
     rows = connection.execute(f"SELECT * FROM chunks WHERE chunk_id IN ({marks})", chunk_ids)
-    return {row["chunk_id"]: Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"],
-                                   position=row["position"], start=row["start"], end=row["end"],
-                                   text=row["text"]) for row in rows}
+    return {row["chunk_id"]: Chunk(**dict(row)) for row in rows}
 
 
 def fetch_chunk_documents(connection: sqlite3.Connection) -> dict[int, str]:

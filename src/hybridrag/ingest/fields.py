@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from hybridrag.records import Document, Query
 
-METADATA_FIELDS = ("author", "year", "keywords", "topic")
+METADATA_FIELDS = ("author", "year", "keywords", "topic", "language", "source_path", "file_type",
+                   "content_hash", "modified", "page_starts")
+FILE_FIELDS = ("source_path", "file_type", "content_hash", "modified")  # optional strings
 
 
 class FieldError(ValueError):
@@ -92,6 +95,24 @@ def _keywords(value: Any) -> tuple[str, ...]:
     return tuple(unique.values())
 
 
+def _language(value: Any) -> str | None:
+    code = _optional_string(value, "language")
+    if code is not None and not (code.isascii() and code.isalpha() and 2 <= len(code) <= 3):
+        raise FieldError("language", f"must be an ISO 639 code such as 'en', got {code!r}")
+    return code.lower() if code else None
+
+
+def _page_starts(value: Any) -> tuple[int, ...]:
+    """Offsets where pages begin: 0 first, then strictly increasing integers."""
+    if value is None:
+        return ()
+    if (not isinstance(value, list) or not all(type(v) is int for v in value)
+            or (value and value[0] != 0) or any(a >= b for a, b in pairwise(value))):
+        raise FieldError("page_starts", "must be a list of increasing character offsets starting "
+                         f"at 0, got {_describe(value)}")
+    return tuple(value)
+
+
 def parse_document(record: dict[str, Any]) -> Document:
     """Accept BEIR rows (metadata under "metadata") and flat rows (metadata at the top level)."""
     nested = record.get("metadata") or {}
@@ -106,6 +127,9 @@ def parse_document(record: dict[str, Any]) -> Document:
         year=_year(meta.get("year")),
         keywords=_keywords(meta.get("keywords")),
         topic=_optional_string(meta.get("topic"), "topic"),
+        language=_language(meta.get("language")),
+        page_starts=_page_starts(meta.get("page_starts")),
+        **{name: _optional_string(meta.get(name), name) for name in FILE_FIELDS},
     )
 
 
@@ -124,5 +148,12 @@ def document_to_beir(document: Document) -> dict[str, Any]:
         metadata["keywords"] = list(document.keywords)
     if document.topic is not None:
         metadata["topic"] = document.topic
+    if document.language is not None:
+        metadata["language"] = document.language
+    for name in FILE_FIELDS:
+        if getattr(document, name) is not None:
+            metadata[name] = getattr(document, name)
+    if document.page_starts:
+        metadata["page_starts"] = list(document.page_starts)
     return {"_id": document.doc_id, "title": document.title, "text": document.text,
             "metadata": metadata}

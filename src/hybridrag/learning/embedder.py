@@ -47,10 +47,14 @@ def finetune(base_model: str, train: Sequence[Pair], validation: Sequence[Pair],
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    if not train or not validation:
-        raise ValueError(f"need training and validation pairs, got {len(train)} and {len(validation)}")
     device = pick_device(params.device)
     model = load_encoder(base_model, device)
+    if not train or not validation:  # a corpus without queries, and too few synthetic ones
+        with atomic_directory(out_dir) as staging:
+            model.save_pretrained(str(staging))
+        return {"trained": False, "reason": f"no pairs to learn from ({len(train)} training, "
+                f"{len(validation)} validation): the base model is kept unchanged",
+                "training_pairs": len(train), "validation_pairs": len(validation)}
     inference_length = model.max_seq_length
     model.max_seq_length = params.max_seq_length  # shorter while training: ~2x faster on CPU
     pairs = list(train)
@@ -82,6 +86,7 @@ def finetune(base_model: str, train: Sequence[Pair], validation: Sequence[Pair],
     shutil.rmtree(checkpoints, ignore_errors=True)
     history = [h for h in trainer.state.log_history if BEST_METRIC in h]
     return {
+        "trained": True,
         "training_pairs": len(pairs),
         "synthetic_pairs": sum(p.source == "synthetic" for p in pairs),
         "validation_pairs": len(validation),

@@ -60,23 +60,26 @@ def training_columns(examples: Sequence[TrainingQuery], loss: str, seed: int) ->
             **{f"negative_{i + 1}": [e.negatives[i] for e in full] for i in range(width)}}
 
 
+def new_cross_encoder(base_model: str, params: RerankParams) -> Any:
+    """A cross-encoder with a fresh one-logit head on `base_model`'s transformer."""
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(str(resolve_model_path(base_model)), num_labels=1,
+                        max_length=params.max_length, device=pick_device(params.device))
+
+
 def train_cross_encoder(examples: Sequence[TrainingQuery], base_model: str, params: RerankParams,
                         checkpoints: Path) -> Any:
-    """A cross-encoder with a fresh one-logit head on `base_model`'s transformer."""
+    """A new cross-encoder (`new_cross_encoder`) trained on the examples."""
     from datasets import Dataset
-    from sentence_transformers import (
-        CrossEncoder,
-        CrossEncoderTrainer,
-        CrossEncoderTrainingArguments,
-    )
+    from sentence_transformers import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import (
         BinaryCrossEntropyLoss,
         MultipleNegativesRankingLoss,
     )
 
-    device = pick_device(params.device)
-    model = CrossEncoder(str(resolve_model_path(base_model)), num_labels=1,
-                         max_length=params.max_length, device=device)
+    model = new_cross_encoder(base_model, params)
+    device = str(model.device)
     args = CrossEncoderTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=params.epochs,
         per_device_train_batch_size=params.batch_size, learning_rate=params.learning_rate,
@@ -123,6 +126,12 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
     """The train_reranker stage: seeded samples of the pairs, hard negatives mined with
     `searcher` (set to `params.first_stage`), training, and the reranker share with the best
     validation nDCG@10 (ties: the smaller share). Returns the reranker and what to record."""
+    if not train or not validation:  # a corpus without queries, and too few synthetic ones
+        reason = (f"no pairs to learn from ({len(train)} training, {len(validation)} validation): "
+                  "untrained, with share 0.0, so reranking keeps the first-stage order")
+        return Reranker(new_cross_encoder(base_model, params), 0.0), {
+            "trained": False, "reason": reason, "weight": 0.0, "base_model": base_model,
+            "training_queries": len(train), "validation_queries": len(validation)}
     rng = random.Random(params.seed)
     train = rng.sample(list(train), min(len(train), params.max_queries or len(train)))
     validation = rng.sample(list(validation),
@@ -135,7 +144,7 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
                                   params.weights)
     best = max(sweep, key=lambda row: (row["ndcg@10"], -row["weight"]))
     first_stage = next((r["ndcg@10"] for r in sweep if r["weight"] == 0.0), None)
-    record = {"weight": best["weight"], "base_model": base_model, "loss": params.loss,
+    record = {"trained": True, "weight": best["weight"], "base_model": base_model, "loss": params.loss,
               "training_queries": len(train), "validation_queries": len(validation),
               "depth": params.depth, "sweep": sweep,
               "validation_ndcg@10_first_stage": first_stage,

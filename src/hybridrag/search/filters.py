@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-FILTER_FIELDS = ("author", "year", "topic", "keyword")
+FILTER_FIELDS = ("author", "year", "topic", "keyword", "language", "file_type")
 _YEAR_RANGE = re.compile(r"^\s*(-?\d{1,4})?\s*(\.\.)?\s*(-?\d{1,4})?\s*$")
 
 
@@ -23,6 +23,8 @@ class Filters:
     year_max: int | None = None  # inclusive
     topic: str | None = None  # case-insensitive exact match
     keywords: tuple[str, ...] = ()  # each must be among the document's keywords (any case)
+    language: str | None = None  # ISO 639-1 code, any case
+    file_type: str | None = None  # pdf | html | markdown | docx | text, any case
 
     def __post_init__(self) -> None:
         if self.year_min is not None and self.year_max is not None and self.year_min > self.year_max:
@@ -32,7 +34,7 @@ class Filters:
     @property
     def active(self) -> bool:
         return any((self.author, self.year_min is not None, self.year_max is not None,
-                    self.topic, self.keywords))
+                    self.topic, self.keywords, self.language, self.file_type))
 
 
 def parse_year_range(text: str) -> tuple[int | None, int | None]:
@@ -50,7 +52,8 @@ def parse_year_range(text: str) -> tuple[int | None, int | None]:
 
 
 def parse_filters(specs: Iterable[str]) -> Filters:
-    """Filters from `field=value` strings, e.g. ["author=Curie", "year=1900..1950", "keyword=physics"]."""
+    """Filters from `field=value` strings, e.g. ["author=Curie", "year=1900..1950", "keyword=physics",
+    "language=fr", "file_type=pdf"]."""
     values: dict[str, object] = {}
     keywords: list[str] = []
     for spec in specs:
@@ -88,9 +91,10 @@ def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[object]]:
     if filters.year_max is not None:
         conditions.append(f"{alias}.year <= ?")
         params.append(filters.year_max)
-    if filters.topic:
-        conditions.append(f"{alias}.topic = ? COLLATE NOCASE")
-        params.append(filters.topic)
+    for column in ("topic", "language", "file_type"):
+        if value := getattr(filters, column):
+            conditions.append(f"{alias}.{column} = ? COLLATE NOCASE")
+            params.append(value)
     for keyword in filters.keywords:
         conditions.append(f"EXISTS (SELECT 1 FROM document_keywords k "
                           f"WHERE k.doc_id = {alias}.doc_id AND k.keyword = ?)")

@@ -16,6 +16,16 @@ there these they this to was will with what which who whom whose when where why 
 did i you he she we its our your his her them my me from has have had been were being
 """.split())
 
+
+
+def stopwords_for(setting: str, main_language: str | None) -> frozenset[str]:
+    """retrieval.stopwords resolved: `auto` drops English stop words from queries on an index
+    whose main language is English (or unknown, as in indexes built before languages)."""
+    if setting == "english" or (setting == "auto" and main_language in (None, "en")):
+        return ENGLISH_STOPWORDS
+    return frozenset()
+
+
 _WORD = re.compile(r"[^\W_]+")  # letters and digits, as FTS5 unicode61 splits them
 
 

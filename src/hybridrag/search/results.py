@@ -30,6 +30,10 @@ class SearchHit(BaseModel):
     year: int | None
     topic: str | None
     keywords: list[str]
+    language: str | None
+    file_type: str | None = Field(description="pdf, html, markdown, docx or text (files corpus)")
+    source_path: str | None = Field(description="the file, relative to the ingested folder")
+    page: int | None = Field(description="the best chunk's page (PDF), from 1")
     snippet: str = Field(description="HTML-escaped text; query words wrapped in <mark>")
     score: float = Field(description="the fused score (or the single retriever's score)")
     bm25: RetrieverScore | None
@@ -51,6 +55,7 @@ def rerank_score(result: SearchResult) -> RerankScore | None:
 def search_hits(searcher: Searcher, query: str, results: list[SearchResult]) -> list[SearchHit]:
     """Results with their documents' metadata, highlighted snippets and score breakdown."""
     documents = searcher.documents([r.doc_id for r in results])
+    chunks = searcher.chunks([r.chunk_id for r in results])
     snippets = searcher.snippets(query, [r.chunk_id for r in results])
     hits = []
     for result in results:
@@ -58,7 +63,9 @@ def search_hits(searcher: Searcher, query: str, results: list[SearchResult]) -> 
         hits.append(SearchHit(
             rank=result.rank, doc_id=result.doc_id, chunk_id=result.chunk_id, title=document.title,
             author=document.author, year=document.year, topic=document.topic,
-            keywords=list(document.keywords), snippet=snippets[result.chunk_id], score=result.score,
+            keywords=list(document.keywords), language=document.language,
+            file_type=document.file_type, source_path=document.source_path,
+            page=chunks[result.chunk_id].page, snippet=snippets[result.chunk_id], score=result.score,
             bm25=retriever_score(result.bm25), dense=retriever_score(result.dense),
             rerank=rerank_score(result)))
     return hits

@@ -24,7 +24,7 @@ from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
 from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.filters import Filters
-from hybridrag.search.fts_query import ENGLISH_STOPWORDS, query_terms
+from hybridrag.search.fts_query import query_terms, stopwords_for
 from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import MODES, Mode, SearchResult, combine
 from hybridrag.search.keyword import KeywordRetriever
@@ -57,7 +57,7 @@ class Searcher:
             chunk_doc = fetch_chunk_documents(connection)
         self.keyword = KeywordRetriever(
             self.pool, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
-            ENGLISH_STOPWORDS if self.retrieval.stopwords == "english" else frozenset())
+            stopwords_for(self.retrieval.stopwords, self.manifest.get("main_language")))
         self.dense = DenseRetriever(
             load_vector_index(self.index_dir / vectors_file(self.retrieval.embedding)), self.pool,
             chunk_doc, self.retrieval.hnsw_ef_search)

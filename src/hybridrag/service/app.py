@@ -107,7 +107,8 @@ def require_reranker(served: ServedIndex) -> None:
 def search_filters(params: SearchParams) -> Filters:
     year_min, year_max = parse_year_range(params.year) if params.year else (None, None)
     return Filters(author=params.author, year_min=year_min, year_max=year_max, topic=params.topic,
-                   keywords=tuple(params.keyword))
+                   keywords=tuple(params.keyword), language=params.language,
+                   file_type=params.file_type)
 
 
 def fusion_for(params: SearchParams, default: FusionParams) -> FusionParams:
@@ -181,7 +182,8 @@ def ask(params: Annotated[AskParams, Query()], index: Served, state: State) -> A
     return AskResponse(
         query=params.query, answer=reply.text, cited=reply.cited, stopped=reply.stopped,
         sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id, title=s.title,
-                           text=s.text, cited=s.number in reply.cited) for s in reply.sources],
+                           source_path=s.source_path, page=s.page, text=s.text,
+                           cited=s.number in reply.cited) for s in reply.sources],
         chat_model=str(state.config.chat_model), reranked=rerank,
         took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index))
 

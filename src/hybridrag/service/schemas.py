@@ -51,6 +51,10 @@ class SearchParams(QueryText):
         None, description="Exact topic, any case.")
     keyword: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=20, description="Repeatable; every keyword must match.")
+    language: Annotated[str, Field(min_length=2, max_length=3, pattern=r"^[A-Za-z]+$")] | None = Field(
+        None, description="ISO 639-1 language code (en, fr, ...), any case.")
+    file_type: Literal["pdf", "html", "markdown", "docx", "text"] | None = Field(
+        None, description="Documents read from files of this type.")
     rerank: bool = Field(False, description="Rescore the top candidates (the service's rerank "
                                             "depth, at least k) with the trained cross-encoder.")
 
@@ -141,6 +145,8 @@ class AskSource(BaseModel):
     doc_id: str
     chunk_id: int
     title: str
+    source_path: str | None = Field(description="the file it comes from (files corpus)")
+    page: int | None = Field(description="the passage's page (PDF), from 1")
     text: str = Field(description="the passage the model read")
     cited: bool
 

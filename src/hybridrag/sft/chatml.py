@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,10 @@ def grounded_splits(params: Params, tokenizer: Any, data: Path, index: Path, rer
                  if p.source == "synthetic"]
     splits = split_questions(dataset, synthetic, settings.grounded, settings.validation_fraction,
                              settings.seed)
-    if not splits.train:
-        raise ValueError(f"sft.chatml: no training questions with a relevant document in {data} "
-                         "(the grounded source needs judged train queries)")
+    if not splits.train:  # the training stages then keep their start models, saying why
+        print(f"warning: sft.chatml: no training questions in {data} (no judged train queries "
+              "and no synthetic questions kept by make_pairs): nothing to fine-tune on",
+              file=sys.stderr)
     # The reranker's first stage, not the query-time `fusion`: trying another fusion at query
     # time must not rebuild the training data and retrain every model.
     with Searcher(index, params.retrieval, params.rerank.first_stage, device=answers.device,

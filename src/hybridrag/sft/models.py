@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +105,20 @@ def load_base(folder: str | os.PathLike[str], quantize: dict[str, Any] | None = 
     return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(device)
 
 
+def run_kind(folder: str | os.PathLike[str]) -> str:
+    """What a run folder holds (its run.json `kind`): base, full, adapter, dpo or skipped."""
+    return json.loads((Path(folder) / RUN_INFO).read_text())["kind"]
+
+
 def load_trained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
                  device: str = "auto") -> PreTrainedModel:
     """A model saved by a training run: a full model folder, a PEFT adapter on its base, or a
     DPO adapter on the SFT model it started from (kept inside its folder, in `start/`)."""
     info = json.loads((Path(folder) / RUN_INFO).read_text())
+    if info["kind"] == "skipped":
+        print(f"warning: {folder} was not trained ({info.get('reason')}); the base model "
+              f"{base_dir} answers instead", file=sys.stderr)
+        return load_trained(base_dir, base_dir, device)
     if info["kind"] in ("base", "full"):
         return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(
             pick_device(device))

@@ -256,11 +256,13 @@ def _tokens_at_step(history: list[dict[str, Any]], step: int) -> float:
     return seen[-1] if seen else 0.0
 
 
-def skip(method: Method, paths: RunPaths) -> None:
-    """Outputs of a method left out of sft.methods: markers that infer_compare skips."""
+def skip(method: str, paths: RunPaths, reason: str) -> None:
+    """Outputs of a run that does not train: markers that infer_compare skips and that load as
+    the base model (with a warning)."""
     with atomic_directory(paths.out_dir) as staging:
-        (staging / RUN_INFO).write_text(json.dumps({"kind": "skipped", "method": method}) + "\n")
-    write_json(paths.metrics, {"method": method, "skipped": True})
+        (staging / RUN_INFO).write_text(json.dumps({"kind": "skipped", "method": method,
+                                                    "reason": reason}) + "\n")
+    write_json(paths.metrics, {"method": method, "skipped": True, "reason": reason})
     paths.live_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -278,10 +280,14 @@ def train_or_skip(method: Method, params: SftParams, data_dir: Path, paths: RunP
     from hybridrag.sft.conversations import read_split
 
     if method not in params.methods:
-        skip(method, paths)
+        skip(method, paths, "not in sft.methods")
         return f"train {method}: skipped (not in sft.methods)"
+    train_set = read_split(data_dir / "train.jsonl")
+    if not train_set:
+        skip(method, paths, f"no training conversations in {data_dir}")
+        return f"train {method}: skipped (no training conversations in {data_dir})"
     is_main = int(os.environ.get("RANK", "0")) == 0
-    metrics = train(method, params, read_split(data_dir / "train.jsonl"),
-                    read_split(data_dir / "validation.jsonl"), paths, is_main)
+    metrics = train(method, params, train_set, read_split(data_dir / "validation.jsonl"), paths,
+                    is_main)
     return (f"train {method}: {metrics['train_steps']} steps in {metrics['train_seconds']} s, "
             f"validation loss {metrics['validation_loss']}, peak memory {metrics['peak_memory_mb']} MB")

@@ -1,0 +1,85 @@
+"""End to end on a folder of the user's files: `dvc exp run -S ingest.source=files -S
+ingest.path=<folder>` over the mixed test corpus builds an index, and search and answers point
+to file and page."""
+
+import json
+
+import pytest
+
+from .ingest.mixed_folder import EXPECTED, make_mixed_folder
+from .test_pipeline import sh, stages_run, tiny_project
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def files_project(tmp_path_factory, smol_tokenizer):
+    root = tiny_project(tmp_path_factory, smol_tokenizer)
+    folder = make_mixed_folder(tmp_path_factory.mktemp("mixed"))
+    result = sh("dvc", "exp", "run", "-S", "ingest.source=files", "-S", f"ingest.path={folder}",
+                cwd=root)
+    return root, result
+
+
+def search(root, query, *options):
+    return json.loads(sh("hybridrag", "search", query, "--json", "--embedding", "base", *options,
+                         cwd=root).stdout)
+
+
+def test_every_stage_runs_on_a_folder_of_files(files_project):
+    root, result = files_project
+    assert "ingest" in stages_run(result.stdout) and "eval_answers" in stages_run(result.stdout)
+    ingest = json.loads((root / "metrics/ingest.json").read_text())
+    assert ingest["documents"] == len(EXPECTED["documents"])
+    assert ingest["file_types"] == {"docx": 1, "html": 1, "markdown": 2, "pdf": 1, "text": 1}
+    assert ingest["languages"] == {"de": 1, "en": 4, "fr": 1} and ingest["main_language"] == "en"
+    skipped = {kind: [line.split(":")[0] for line in lines]
+               for kind, lines in ingest["skipped"].items()}
+    assert skipped == EXPECTED["skipped"]
+    assert ingest["skipped_by_kind"] == {kind: 1 for kind in EXPECTED["skipped"]}
+    assert ingest["judged_queries"] == {}
+
+
+def test_search_filters_by_metadata_and_shows_file_and_page(files_project):
+    root, _ = files_project
+    hit = search(root, "gearbox generator", "-k", "1")[0]
+    assert (hit["source_path"], hit["file_type"], hit["page"]) == ("reports/wind.pdf", "pdf", 2)
+    assert [h["source_path"] for h in search(root, "energy", "--filter", "language=fr")] == [
+        "french/fromage.txt"]
+    assert [h["source_path"] for h in search(root, "energy", "--filter", "year=2019")] == [
+        "web/tides.html"]
+    assert {h["source_path"] for h in search(root, "ice", "--filter", "file_type=markdown")} <= {
+        "notes/glaciers.md", "notes/wald.md"}
+    text = sh("hybridrag", "search", "gearbox", "-k", "1", "--embedding", "base", cwd=root).stdout
+    assert "[reports/wind.pdf, p. 2]" in text
+
+
+def test_evaluation_says_there_are_no_judgements(files_project):
+    root, _ = files_project
+    retrieval = json.loads((root / "metrics/retrieval.json").read_text())
+    assert retrieval["queries"] == 0
+
+
+def test_learning_without_questions_keeps_the_start_models_and_says_so(files_project):
+    root, _ = files_project
+    for name in ("finetune_embed", "reranker"):
+        recorded = json.loads((root / f"metrics/{name}.json").read_text())
+        assert recorded["trained"] is False and "no pairs to learn from" in recorded["reason"]
+    assert json.loads((root / "metrics/reranker.json").read_text())["weight"] == 0.0
+    for name in ("train_lora", "train_full", "train_dpo"):
+        recorded = json.loads((root / f"metrics/sft/{name}.json").read_text())
+        assert recorded["skipped"] is True and "no training conversations" in recorded["reason"]
+    assert json.loads((root / "metrics/sft/compare.json").read_text())["test_rows"] == 0
+    assert json.loads((root / "metrics/answers.json").read_text())["queries"] == 0
+
+
+def test_ask_cites_file_and_page(files_project):
+    root, _ = files_project
+    asked = sh("hybridrag", "ask", "What does the gearbox in a wind turbine do?", "--json",
+               "--sources", "2", "--max-new-tokens", "8", "--embedding", "base", cwd=root)
+    assert "was not trained" in asked.stderr  # the untrained product model falls back to base
+    first = json.loads(asked.stdout)["sources"][0]
+    assert (first["source_path"], first["page"]) == ("reports/wind.pdf", 2)
+    text = sh("hybridrag", "ask", "What does the gearbox in a wind turbine do?", "--sources", "1",
+              "--max-new-tokens", "8", "--embedding", "base", cwd=root).stdout
+    assert "[reports/wind.pdf, p. 2]" in text
