@@ -7,7 +7,7 @@ import pytest
 
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
 from hybridrag.index import DATABASE, build_index, embedding_info, read_manifest, vectors_file
-from hybridrag.index.database import connect_readonly, fetch_documents
+from hybridrag.index.database import connect_readonly, fetch_chunks, fetch_documents
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.records import Chunk, Document
 
@@ -110,3 +110,17 @@ def test_a_local_encoder_travels_inside_the_index(tmp_path):
     (model / "weights.bin").write_bytes(b"\x00\x02")
     rebuilt = build_index(tmp_path / "other", documents, chunks, embeddings, PARAMS.build_db)
     assert rebuilt["embeddings"]["finetuned"]["bundled_sha256"] != entry["bundled_sha256"]
+
+
+def test_an_index_built_before_languages_and_files_still_reads():
+    old = sqlite3.connect(":memory:")
+    old.row_factory = sqlite3.Row
+    old.executescript("""
+        CREATE TABLE documents (doc_id TEXT, title TEXT, text TEXT, author TEXT, year INTEGER, topic TEXT);
+        CREATE TABLE document_keywords (doc_id TEXT, keyword TEXT);
+        CREATE TABLE chunks (chunk_id INTEGER, doc_id TEXT, position INTEGER, start INTEGER,
+                             end INTEGER, text TEXT);
+        INSERT INTO documents VALUES ('a', 'A', 'alpha beta', 'Ada', 1843, 'math');
+        INSERT INTO chunks VALUES (0, 'a', 0, 0, 10, 'alpha beta');""")
+    assert fetch_documents(old, ["a"])["a"] == Document("a", "A", "alpha beta", "Ada", 1843, (), "math")
+    assert fetch_chunks(old, [0])[0].page is None

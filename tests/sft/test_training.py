@@ -15,7 +15,7 @@ import yaml
 
 from hybridrag.config import SftParams
 from hybridrag.sft.models import RUN_INFO, load_base, load_trained, merge_and_save
-from hybridrag.sft.training import init_prefix_from_text, run_paths, train
+from hybridrag.sft.training import init_prefix_from_text, run_paths, skip, train
 
 from ..conftest import CONVERSATIONS, PARAMS
 
@@ -63,6 +63,25 @@ def test_lora_run_saves_an_adapter_and_measures_itself(lora_run):
     with (paths.live_dir / "plots/metrics/train/loss.tsv").open() as handle:
         assert [int(r["step"]) for r in csv.DictReader(handle, delimiter="\t")] == [1, 2, 3]
     assert json.loads(paths.metrics.read_text()) == metrics
+
+
+def test_a_run_without_validation_conversations_trains_without_evaluating(tmp_path, tiny_base):
+    paths = run_paths("lora", str(tiny_base), out=str(tmp_path / "model"),
+                      checkpoints=str(tmp_path / "checkpoints"), live=str(tmp_path / "live"),
+                      metrics=str(tmp_path / "metrics.json"))
+    metrics = train("lora", tiny_params(), CONVERSATIONS[:4], [], paths)
+    assert metrics["train_steps"] == 3 and metrics["validation_loss"] is None
+
+
+def test_an_untrained_run_loads_as_the_base_model_and_says_so(tmp_path, tiny_base, smol_tokenizer,
+                                                             capsys):
+    paths = run_paths("lora", str(tiny_base), out=str(tmp_path / "model"),
+                      metrics=str(tmp_path / "metrics.json"), live=str(tmp_path / "live"))
+    skip("lora", paths, "no training conversations in data/sft")
+    loaded = logits(load_trained(paths.out_dir, tiny_base, "cpu"), smol_tokenizer)
+    assert torch.equal(loaded, logits(load_base(tiny_base, None, "cpu"), smol_tokenizer))
+    assert "was not trained (no training conversations in data/sft)" in capsys.readouterr().err
+    assert json.loads(paths.metrics.read_text())["reason"] == "no training conversations in data/sft"
 
 
 def test_saved_adapter_reloads_to_the_same_outputs_and_merges(lora_run, tiny_base, smol_tokenizer,

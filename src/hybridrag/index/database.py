@@ -154,12 +154,10 @@ class ConnectionPool:
 
 
 def row_to_document(row: sqlite3.Row, keywords: tuple[str, ...]) -> Document:
-    pages = row["page_starts"]
-    return Document(doc_id=row["doc_id"], title=row["title"], text=row["text"],
-                    author=row["author"], year=row["year"], keywords=keywords, topic=row["topic"],
-                    language=row["language"], source_path=row["source_path"],
-                    file_type=row["file_type"], content_hash=row["content_hash"],
-                    modified=row["modified"], page_starts=tuple(json.loads(pages)) if pages else ())
+    """Indexes built before languages and files (another revision's) lack those columns."""
+    values = dict(row)
+    pages = values.pop("page_starts", None)
+    return Document(**values, keywords=keywords, page_starts=tuple(json.loads(pages)) if pages else ())
 
 
 def fetch_documents(connection: sqlite3.Connection, doc_ids: list[str]) -> dict[str, Document]:

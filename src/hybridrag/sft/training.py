@@ -187,10 +187,12 @@ def train(method: Method, params: SftParams, train_set: list[Conversation],
     quantize = ({"quant_type": settings.quant_type, "double_quant": settings.double_quant}
                 if isinstance(settings, QloraParams) else None)
     model = load_base(paths.base_model, quantize, device)
+    evaluation = validation_set[:run.eval_samples]  # none for a corpus too small to hold any out
     args = SFTConfig(
         **trainer_arguments(run, device, paths.checkpoints, settings.learning_rate, run.max_steps,
                             run.batch_size),
-        eval_strategy="steps", eval_steps=run.eval_steps, assistant_only_loss=True,
+        eval_strategy="steps" if evaluation else "no", eval_steps=run.eval_steps,
+        assistant_only_loss=True,
         deepspeed=settings.deepspeed_config if isinstance(settings, FullParams) else None)
     memory = PeakMemory(device)
     adapter = peft_config(method, settings, tokenizer)
@@ -201,7 +203,7 @@ def train(method: Method, params: SftParams, train_set: list[Conversation],
         init_prefix_from_text(model, tokenizer, settings.init_text)
     resume_step = int(resume.rsplit("-", 1)[1]) if resume else 0
     trainer = SFTTrainer(model=model, args=args, train_dataset=as_dataset(train_set),
-                         eval_dataset=as_dataset(validation_set[:run.eval_samples]),
+                         eval_dataset=as_dataset(evaluation) if evaluation else None,
                          processing_class=tokenizer, peft_config=adapter,
                          callbacks=[memory.callback()] + ([TrainingCurves(paths.live_dir, resume_step)]
                                                           if is_main_process else []))
