@@ -36,7 +36,11 @@ def test_finetune_keeps_the_best_checkpoint_and_saves_it(tmp_path):
     assert score == pytest.approx(metrics["validation_ndcg@10_after"], abs=1e-4)
 
 
-def test_finetune_needs_both_splits(tmp_path):
-    with pytest.raises(ValueError, match="need training and validation pairs, got 3 and 0"):
-        finetune(MODEL, document_pairs()[:3], [], PARAMS.finetune_embed.updated(device="cpu"),
-                 tmp_path / "m", tmp_path / "c")
+def test_without_both_splits_the_base_model_is_kept_and_the_reason_recorded(tmp_path):
+    metrics = finetune(MODEL, document_pairs()[:3], [], PARAMS.finetune_embed.updated(device="cpu"),
+                       tmp_path / "m", tmp_path / "c")
+    assert metrics["trained"] is False
+    assert "no pairs to learn from (3 training, 0 validation)" in metrics["reason"]
+    texts = ["tidal power", "an essay on jazz"]
+    kept, base = load_encoder(str(tmp_path / "m"), "cpu"), load_encoder(MODEL, "cpu")
+    assert (kept.encode(texts) == base.encode(texts)).all()

@@ -70,3 +70,16 @@ def test_train_reranker_samples_trains_and_keeps_the_best_validation_weight(smal
     best = max(record["sweep"], key=lambda row: (row["ndcg@10"], -row["weight"]))
     assert reranker.weight == record["weight"] == best["weight"]
     assert record["validation_ndcg@10_first_stage"] == record["sweep"][0]["ndcg@10"]
+
+
+def test_without_pairs_the_reranker_has_share_zero_and_keeps_the_first_stage_order(small_index,
+                                                                                   tmp_path):
+    settings = PARAMS.rerank.updated(max_length=64, device="cpu")
+    with open_searcher(small_index) as searcher:
+        reranker, record = train_reranker([], [], searcher, MODEL, settings, tmp_path / "c")
+        first_stage = searcher.search("the structure of DNA", k=8)
+        reranked = reranker.rerank("the structure of DNA", first_stage,
+                                   searcher.passages(first_stage))
+    assert record["trained"] is False and record["weight"] == reranker.weight == 0.0
+    assert "no pairs to learn from (0 training, 0 validation)" in record["reason"]
+    assert [r.doc_id for r in reranked] == [r.doc_id for r in first_stage]
