@@ -39,7 +39,6 @@ class RowPolicy:
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         self.on_error = on_error
-        self.skipped: Counter[str] = Counter()
         self.examples: list[str] = []
         self.skipped_where: dict[str, list[str]] = {}
 
@@ -51,10 +50,14 @@ class RowPolicy:
 
     def count(self, error: InputError) -> None:
         """Something always skipped, never an error (a duplicate, an unsupported file): counted."""
-        self.skipped[error.kind] += 1
         self.skipped_where.setdefault(error.kind, []).append(str(error))
         if len(self.examples) < self.max_examples:
             self.examples.append(str(error))
+
+    @property
+    def skipped(self) -> Counter[str]:
+        """How many rows or files were skipped, by kind."""
+        return Counter({kind: len(where) for kind, where in self.skipped_where.items()})
 
     def summary(self) -> dict[str, Any]:
         return {
