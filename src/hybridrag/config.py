@@ -237,6 +237,7 @@ class DpoParams(Section):
     temperature: Float
     top_p: Share
     synthetic_share: Share  # prompts without a wrong sampled reply that get a corrupted one
+    balance_abstention: bool  # as many pairs teach answering as teach abstaining
     beta: Float
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"]
     max_steps: Positive

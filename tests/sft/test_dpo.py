@@ -10,7 +10,13 @@ import torch
 from hybridrag.answers.generation import ChatGenerator, Generated, Sampling
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
-from hybridrag.sft.dpo import corrupt, preference_pairs, train_dpo
+from hybridrag.sft.dpo import (
+    PreferencePair,
+    balance_abstention,
+    corrupt,
+    preference_pairs,
+    train_dpo,
+)
 from hybridrag.sft.models import RUN_INFO, load_trained
 from hybridrag.sft.training import run_paths, train
 
@@ -46,7 +52,8 @@ def test_pairs_keep_wrong_samples_once_and_corrupt_when_none_is_wrong():
                           ("Potato [1].", True), ("Potato [1].", True),  # item 2: one distinct
                           ("[2] Tomato: It is.", True), ("Tomato [2].", True)])  # all right
     pairs, summary = preference_pairs([ANSWERABLE, UNANSWERABLE, ANSWERABLE], generator, 2,
-                                      Sampling(1.0, 1.0, 0), 16, 4, synthetic_share=1.0, seed=0)
+                                      Sampling(1.0, 1.0, 0), 16, 4, synthetic_share=1.0,
+                                      balance=False, seed=0)
     assert [(p.rejected, p.kind) for p in pairs] == [
         ("Potato [1].", "wrong_citation"), ("Potato [1].", "answered_unanswerable"),
         ("[1] Tomato: The tomato is a berry.", "synthetic_wrong_citation")]
@@ -55,6 +62,36 @@ def test_pairs_keep_wrong_samples_once_and_corrupt_when_none_is_wrong():
     assert summary["pairs_by_kind"] == {"answered_unanswerable": 1, "synthetic_wrong_citation": 1,
                                         "wrong_citation": 1}
     assert summary["sampled_by_fault"]["correct"] == 3
+
+
+def test_balance_adds_answering_pairs_for_answerable_items_then_cuts_abstaining_ones():
+    items = [UNANSWERABLE, UNANSWERABLE, UNANSWERABLE, ANSWERABLE, ANSWERABLE]
+    prompts = [[{"role": "user", "content": str(i)}] for i in range(5)]
+    answered = [PreferencePair(prompts[i], NO_ANSWER, f"Potato [1] {i}.", "answered_unanswerable")
+                for i in range(3)] + [PreferencePair(prompts[0], NO_ANSWER, "Potato [1] again.",
+                                                     "answered_unanswerable")]
+    wrong = PreferencePair(prompts[3], ANSWERABLE.reference, "[1] Tomato.", "wrong_citation")
+    refused = PreferencePair(prompts[4], ANSWERABLE.reference, NO_ANSWER, "false_abstention")
+    balanced = balance_abstention([*answered, wrong, refused], items, prompts, random.Random(0))
+    # 4 teach abstaining, 1 teaches answering: item 3 (answerable, none yet) gets a synthetic
+    # false abstention, item 4 already has one; then 2 of the 4 abstaining pairs are cut.
+    assert sum(p.chosen == NO_ANSWER for p in balanced) == 2
+    assert [p.kind for p in balanced if p.rejected == NO_ANSWER] == ["false_abstention",
+                                                                     "synthetic_false_abstention"]
+    assert balanced[-1].prompt is prompts[3] and balanced[-1].chosen == ANSWERABLE.reference
+    assert wrong in balanced and len(balanced) == 5
+
+
+def test_balance_adds_abstaining_pairs_when_answering_ones_outnumber_them():
+    prompts = [[{"role": "user", "content": str(i)}] for i in range(3)]
+    refused = [PreferencePair(prompts[i], ANSWERABLE.reference, NO_ANSWER, "false_abstention")
+               for i in range(2)]
+    balanced = balance_abstention(refused, [ANSWERABLE, ANSWERABLE, UNANSWERABLE], prompts,
+                                  random.Random(0))
+    assert [p.kind for p in balanced] == ["false_abstention", "synthetic_answered_unanswerable"]
+    assert balanced[1].chosen == NO_ANSWER and balanced[1].rejected.startswith(("[1] ", "[2] "))
+    assert balance_abstention(balanced, [ANSWERABLE, ANSWERABLE, UNANSWERABLE], prompts,
+                              random.Random(0)) == balanced
 
 
 @pytest.fixture(scope="module")

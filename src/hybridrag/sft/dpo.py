@@ -4,7 +4,9 @@ Pairs come from the training split: chosen is the reference grounded reply; reje
 SFT model's own sampled replies that the scorer marks wrong (wrong or missing citation, wrong
 title, answering when the sources lack the answer, not stopping). Prompts where no sample was
 wrong get, for a share of them, a synthetic corruption of the reference instead: a wrong
-citation number, or an answer where the reference abstains.
+citation number, or an answer where the reference abstains. Pairs that teach abstaining (chosen
+abstains) and pairs that teach answering (rejected abstains) can be balanced, so that the data
+carries no preference for abstention as such, only for abstaining on the right questions.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from hybridrag.answers.generation import ChatGenerator, Sampling
 from hybridrag.answers.prompt import NO_ANSWER, cited_sentence, sentences
-from hybridrag.answers.scoring import GroundedItem, score_reply
+from hybridrag.answers.scoring import GroundedItem, abstains, score_reply
 from hybridrag.config import AnswersParams, SftParams
 from hybridrag.device import pick_device
 from hybridrag.reporting import write_json
@@ -58,12 +60,58 @@ def corrupt(item: GroundedItem, rng: random.Random) -> tuple[str, str] | None:
     return cited_sentence(sentences(source.text)[0], source), "synthetic_answered_unanswerable"
 
 
+def balance_abstention(pairs: list[PreferencePair], items: Sequence[GroundedItem],
+                       prompts: Sequence[list[dict[str, str]]], rng: random.Random
+                       ) -> list[PreferencePair]:
+    """Make the pairs that teach abstaining (chosen abstains) as many as those that teach
+    answering (rejected abstains): first synthetic pairs for the smaller side, from items that
+    have none of that side yet (an answerable item's reference over the abstention; an
+    abstaining reference over an answer from one of its sources), then a seeded cut of the
+    larger side. Without the balance, a model that rarely abstains yields many "answered
+    unanswerable" pairs, and DPO learns to abstain on everything."""
+    def teaches_abstaining(pair: PreferencePair) -> bool:
+        return abstains(pair.chosen)
+
+    def teaches_answering(pair: PreferencePair) -> bool:
+        return abstains(pair.rejected)
+
+    to_abstain = [p for p in pairs if teaches_abstaining(p)]
+    to_answer = [p for p in pairs if teaches_answering(p)]
+    if len(to_abstain) == len(to_answer):
+        return pairs
+    answering_short = len(to_answer) < len(to_abstain)
+    side = teaches_answering if answering_short else teaches_abstaining
+    covered = {id(p.prompt) for p in pairs if side(p)}
+    added: list[PreferencePair] = []
+    for item, prompt in zip(items, prompts, strict=True):
+        if abs(len(to_abstain) - len(to_answer)) == len(added):
+            break
+        if id(prompt) in covered or item.answerable != answering_short:
+            continue
+        if answering_short:
+            added.append(PreferencePair(prompt, item.reference, NO_ANSWER,
+                                        "synthetic_false_abstention"))
+        else:
+            source = rng.choice(item.sources)
+            added.append(PreferencePair(prompt, item.reference,
+                                        cited_sentence(sentences(source.text)[0], source),
+                                        "synthetic_answered_unanswerable"))
+    pairs = pairs + added
+    smaller = min(sum(map(teaches_abstaining, pairs)), sum(map(teaches_answering, pairs)))
+    larger = teaches_abstaining if answering_short else teaches_answering
+    cut = {id(p) for p in rng.sample([p for p in pairs if larger(p)],
+                                     sum(map(larger, pairs)) - smaller)}
+    return [p for p in pairs if id(p) not in cut]
+
+
 def preference_pairs(items: Sequence[GroundedItem], generator: ChatGenerator, samples: int,
                      sampling: Sampling, max_new_tokens: int, batch_size: int,
-                     synthetic_share: float, seed: int) -> tuple[list[PreferencePair], dict[str, Any]]:
+                     synthetic_share: float, balance: bool, seed: int
+                     ) -> tuple[list[PreferencePair], dict[str, Any]]:
     """Sample `samples` replies per item, keep the wrong ones as rejected (each distinct reply
-    once), and corrupt the reference for a share of the items without one. Returns the pairs
-    and counts of what was generated and kept, by kind."""
+    once), corrupt the reference for a share of the items without one, and (with `balance`)
+    balance the pairs teaching abstaining and answering. Returns the pairs and counts of what
+    was generated and kept, by kind."""
     from hybridrag.answers.prompt import build_prompt
 
     prompts = [build_prompt(item.question, item.sources) for item in items]
@@ -83,9 +131,15 @@ def preference_pairs(items: Sequence[GroundedItem], generator: ChatGenerator, sa
             if corrupted is not None:
                 rejected[corrupted[0]] = corrupted[1]
         pairs += [PreferencePair(prompt, item.reference, text, kind) for text, kind in rejected.items()]
+    mined = len(pairs)
+    if balance:
+        pairs = balance_abstention(pairs, items, prompts, rng)
     summary = {"prompts": len(items), "sampled_replies": len(replies),
-               "sampled_by_fault": dict(sorted(faults.items())), "pairs": len(pairs),
+               "sampled_by_fault": dict(sorted(faults.items())), "mined_pairs": mined,
+               "pairs": len(pairs),
                "pairs_by_kind": dict(sorted(Counter(p.kind for p in pairs).items())),
+               "pairs_teaching_abstaining": sum(abstains(p.chosen) for p in pairs),
+               "pairs_teaching_answering": sum(abstains(p.rejected) for p in pairs),
                "abstaining_references": sum(item.reference == NO_ANSWER for item in items)}
     return pairs, summary
 
@@ -108,7 +162,7 @@ def train_dpo(items: Sequence[GroundedItem], params: SftParams, answers: Answers
         [items[i] for i in chosen_items], ChatGenerator(model, tokenizer), settings.samples,
         Sampling(settings.temperature, settings.top_p, settings.seed),
         max_new_tokens=answers.max_new_tokens, batch_size=answers.batch_size,
-        synthetic_share=settings.synthetic_share,
+        synthetic_share=settings.synthetic_share, balance=settings.balance_abstention,
         seed=settings.seed)
     if not pairs:
         raise ValueError("DPO: no preference pairs (every sampled reply was right and "
