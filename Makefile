@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental clean-venv
 
 setup: $(STAMP)
 
@@ -54,7 +54,7 @@ lint: setup
 	ruff check src stages bench tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service
+bench: bench-beir bench-learning bench-service bench-incremental
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -69,6 +69,10 @@ bench-learning: setup
 bench-service: setup
 	python -m pip install --quiet -r requirements-bench.txt
 	python bench/service_latency.py
+
+## Embedding cost of a 1% corpus change against a full embed (needs `make repro` first).
+bench-incremental: setup
+	python bench/incremental_embed.py
 
 clean-venv:
 	rm -rf $(VENV)

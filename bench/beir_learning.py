@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ from hybridrag.learning.embedder import finetune  # noqa: E402
 from hybridrag.learning.pairs import ChunkVectors, split_by_document, training_pairs  # noqa: E402
 from hybridrag.learning.reranker import train_reranker  # noqa: E402
 from hybridrag.pipeline import embed_chunks  # noqa: E402
-from hybridrag.reporting import markdown_table, metrics_table, write_json  # noqa: E402
+from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json  # noqa: E402
 from hybridrag.search.searcher import Searcher  # noqa: E402
 from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
 
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                                            "ms_per_query": round(rerank_ms, 1)},
         "settings": f"learning rate {args.learning_rate:g}, {args.epochs:g} epoch(s), "
                     f"{args.max_seq_length}-token passages",
-        "timings": timings, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "timings": timings, "machine": describe_machine(),
         "test": results,
     }
     write_json(args.out / f"{args.dataset}_learned.json", summary)

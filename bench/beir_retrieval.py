@@ -12,7 +12,6 @@ then scored once on test ("hybrid_tuned_on_train"). Writes bench/results/<datase
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from hybridrag.evaluation.retrieval import (  # noqa: E402
 from hybridrag.ingest.beir import read_beir  # noqa: E402
 from hybridrag.jsonl import RowPolicy  # noqa: E402
 from hybridrag.pipeline import index_documents  # noqa: E402
-from hybridrag.reporting import markdown_table, metrics_table, write_json  # noqa: E402
+from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json  # noqa: E402
 from hybridrag.search.searcher import Searcher  # noqa: E402
 from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
 
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         "index_seconds": round(index_seconds, 1),
         "bm25_ms_per_query": round(1000 * test.bm25_seconds / len(test_queries), 2),
         "dense_ms_per_query_batched": round(1000 * test.dense_seconds / len(test_queries), 2),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": describe_machine(),
         **results,
     }
     write_json(args.out / f"{args.dataset}.json", summary)

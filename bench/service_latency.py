@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import sys
@@ -29,7 +27,7 @@ import numpy as np
 
 from hybridrag.atomic import atomic_write_text
 from hybridrag.ingest.beir import read_beir
-from hybridrag.reporting import markdown_table, write_json
+from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.service.process import free_port, start_process, start_service, stop, wait_until_ready
 from hybridrag.service.versions import dvc_directory_hash
 
@@ -116,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
            **dict(item.split("=", 1) for item in args.server_env)}
     logs = args.work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+    results: dict[str, Any] = {"machine": describe_machine(),
                                "queries": len(queries), "k": args.k, "seconds": args.seconds,
                                "hybridrag": {}, "txtai": {}}
 

@@ -1,4 +1,5 @@
-"""Markdown tables, CSV and JSON files, and PNG plots for reports (written atomically)."""
+"""Markdown tables, CSV and JSON files, and PNG plots for reports (written atomically), and the
+machine a timing was taken on."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import csv
 import io
 import json
 import os
+import platform
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from hybridrag.atomic import atomic_open, atomic_write_text
@@ -68,3 +71,16 @@ def save_line_plot(path: str | os.PathLike[str], x: Sequence[float],
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, format="png")
     plt.close(figure)
+
+
+def describe_machine() -> str:
+    """CPU model, core count and AVX-512 or not: the same stage can take 3x longer without it,
+    so a timing is only comparable with one taken on the same machine."""
+    model, avx512 = platform.machine(), False
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name") and model == platform.machine():
+                model = line.split(":", 1)[1].strip()
+            avx512 = avx512 or (line.startswith("flags") and " avx512f" in line)
+    return f"{model}, {os.cpu_count()} CPUs, {'AVX-512' if avx512 else 'no AVX-512'}"
