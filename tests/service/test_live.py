@@ -83,7 +83,8 @@ def test_schema_fuzzing_with_api_key_checks_auth_too(served, tmp_path):
 
 def test_uvicorn_serves_api_main_configured_by_the_environment(indexes, tmp_path, tiny_base):
     """`uvicorn api.main:app`, as the README runs it, from the repository root."""
-    from hybridrag.service.process import free_port, start_process
+    from hybridrag.ports import free_port
+    from hybridrag.service.process import start_process
 
     port = free_port()
     env = {"HYBRIDRAG_INDEX": str(indexes / "index-a"), "HYBRIDRAG_PARAMS": str(

