@@ -7,7 +7,7 @@ import pytest
 from hybridrag.postgres.local import local_server
 from hybridrag.postgres.store import load_index
 
-from ..conftest import RETRIEVAL
+from ..conftest import PARAMS, RETRIEVAL
 
 WEIGHTS = (RETRIEVAL.bm25_title_weight, RETRIEVAL.bm25_text_weight)
 
@@ -22,5 +22,6 @@ def postgres():
 def loaded(postgres, small_index):
     """(connection, schema) with the small index loaded."""
     with psycopg.connect(postgres.dsn, autocommit=True) as connection:
-        load_index(connection, small_index, "small", WEIGHTS)
+        load_index(connection, small_index, "small", WEIGHTS, PARAMS.build_db.hnsw_m,
+                   PARAMS.build_db.hnsw_ef_construction)
         yield connection, "small"

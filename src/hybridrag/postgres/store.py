@@ -1,10 +1,11 @@
-"""A built index (SQLite + FAISS folder) loaded into one PostgreSQL schema, and keyword search
-over it that returns what the SQLite index returns.
+"""A built index (SQLite + FAISS folder) loaded into one PostgreSQL schema, and keyword and dense
+search over it that return what the embedded index returns.
 
 Tables: `documents` (metadata, keywords as an array), `chunks` (text, page, the chunk's BM25
 weights as a `sparsevec` and its term ids with a GIN index for finding candidates), `terms`
-(term, id, rows holding it) and `info` (row count, tokenizer, the column weights the BM25
-weights were made with).
+(term, id, rows holding it), `info` (row count, tokenizer, the column weights the BM25
+weights were made with) and, per embedding set of the index, `vectors_<name>` (chunk id,
+document id, the unit vector) with an HNSW index on inner product.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hybridrag.index import DATABASE, read_manifest
+import numpy as np
+
+from hybridrag.index import DATABASE, read_manifest, vectors_file
 from hybridrag.index.database import connect_readonly
+from hybridrag.index.vectors import load_vector_index
 from hybridrag.postgres.bm25 import KeywordStatistics, QueryTokenizer, chunk_weights, query_weights
+from hybridrag.postgres.filters import filter_condition
+from hybridrag.search.filters import Filters
 from hybridrag.search.fts_query import query_terms
-from hybridrag.search.hits import Hit
+from hybridrag.search.hits import Hit, collapse_chunks
 
 if TYPE_CHECKING:
     import psycopg
@@ -76,8 +82,22 @@ def select(sqlite: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> 
         f" FROM {table}"
 
 
+def indexed_vectors(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(chunk ids, vectors) of one embedding set, read back from its FAISS index."""
+    import faiss
+
+    index = load_vector_index(folder / vectors_file(name))
+    inner = faiss.downcast_index(index.index)
+    return faiss.vector_to_array(index.id_map), inner.reconstruct_n(0, inner.ntotal)
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
 def load_index(connection: psycopg.Connection, folder: str | Path, schema: str,
-               column_weights: tuple[float, float]) -> dict[str, int]:
+               column_weights: tuple[float, float], hnsw_m: int, hnsw_ef_construction: int
+               ) -> dict[str, int]:
     """Create `schema` (which must not exist) and fill it from the index in `folder`, in one
     transaction. Returns row counts."""
     schema = checked_schema(schema)
@@ -110,8 +130,23 @@ def load_index(connection: psycopg.Connection, folder: str | Path, schema: str,
                 connection.execute(f"INSERT INTO {schema}.info VALUES (%s, %s)",
                                    (key, json.dumps(value)))
             connection.execute(INDEXES.format(schema=schema))
+            doc_of = dict(sqlite.execute("SELECT chunk_id, doc_id FROM chunks"))
+            for name, info_of_set in manifest["embeddings"].items():
+                table = f"{schema}.vectors_{checked_schema(name)}"
+                connection.execute(
+                    f"CREATE TABLE {table} (chunk_id BIGINT PRIMARY KEY REFERENCES "
+                    f"{schema}.chunks (chunk_id), doc_id TEXT NOT NULL, "
+                    f"embedding VECTOR({int(info_of_set['dimension'])}) NOT NULL)")
+                with connection.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+                    for chunk_id, vector in zip(*indexed_vectors(Path(folder), name), strict=True):
+                        copy.write_row([int(chunk_id), doc_of[int(chunk_id)], vector_literal(vector)])
+                connection.execute(f"CREATE INDEX ON {table} USING hnsw (embedding vector_ip_ops) "
+                                   f"WITH (m = {int(hnsw_m)}, "
+                                   f"ef_construction = {int(hnsw_ef_construction)})")
+                connection.execute(f"ANALYZE {table}")
+        tables = ["documents", "chunks", "terms"] + [f"vectors_{n}" for n in manifest["embeddings"]]
         counts = {table: connection.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
-                  for table in ("documents", "chunks", "terms")}
+                  for table in tables}
     finally:
         sqlite.close()
     return counts
@@ -147,15 +182,17 @@ class PostgresKeywordRetriever:
         self.stopwords = stopwords
         self.dimensions = max(len(self.statistics.term_ids), 1)
 
-    def search(self, query: str, depth: int) -> list[Hit]:
+    def search(self, query: str, depth: int, filters: Filters | None = None) -> list[Hit]:
         weights = query_weights(query_terms(query, self.stopwords), self.statistics,
                                 self.tokenizer)
         if not weights:
             return []
+        condition, params = filter_condition(filters or Filters())
         sql = f"""
             WITH hits AS MATERIALIZED (
-                SELECT chunk_id, doc_id, bm25 <#> %s::sparsevec AS score
-                FROM {self.schema}.chunks WHERE term_ids && %s::integer[]),
+                SELECT c.chunk_id, c.doc_id, c.bm25 <#> %s::sparsevec AS score
+                FROM {self.schema}.chunks c JOIN {self.schema}.documents d USING (doc_id)
+                WHERE c.term_ids && %s::integer[] AND {condition}),
             best AS (
                 SELECT doc_id, chunk_id, score,
                        row_number() OVER (PARTITION BY doc_id ORDER BY score, chunk_id) AS n
@@ -163,6 +200,52 @@ class PostgresKeywordRetriever:
             SELECT doc_id, chunk_id, score FROM best WHERE n = 1
             ORDER BY score ASC, doc_id COLLATE "C" DESC LIMIT %s"""
         rows = self.connection.execute(
-            sql, (sparse_literal(weights, self.dimensions), sorted(weights), depth)).fetchall()
+            sql, (sparse_literal(weights, self.dimensions), sorted(weights), *params, depth)
+        ).fetchall()
         return [Hit(doc_id=row[0], chunk_id=row[1], score=-row[2], rank=rank)
                 for rank, row in enumerate(rows, start=1)]
+
+
+class PostgresDenseRetriever:
+    """Inner product of unit vectors (pgvector <#>), a document scoring as its best chunk, as
+    DenseRetriever does over FAISS. `exact` scans every vector (FAISS flat's results); else the
+    HNSW index answers with `ef_search`, and with filters its iterative scan keeps going
+    until enough rows pass them."""
+
+    def __init__(self, connection: psycopg.Connection, schema: str, embedding: str,
+                 ef_search: int, exact: bool):
+        self.connection = connection
+        self.schema = checked_schema(schema)
+        self.table = f"{self.schema}.vectors_{checked_schema(embedding)}"
+        self.ef_search = ef_search
+        self.exact = exact
+        self.total = connection.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
+
+    def search(self, vectors: np.ndarray, depth: int, filters: Filters | None = None
+               ) -> list[list[Hit]]:
+        """Document hits for each query vector (one row per query)."""
+        return [self._search_one(vector, depth, filters) for vector in vectors]
+
+    def _search_one(self, vector: np.ndarray, depth: int, filters: Filters | None) -> list[Hit]:
+        condition, params = filter_condition(filters or Filters())
+        where = "" if condition == "TRUE" else (
+            f"WHERE v.doc_id IN (SELECT d.doc_id FROM {self.schema}.documents d WHERE {condition})")
+        sql = (f"SELECT v.chunk_id, v.doc_id, v.embedding <#> %s::vector AS distance "
+               f"FROM {self.table} v {where} ORDER BY distance LIMIT %s")
+        literal = vector_literal(vector)
+        n = min(self.total, 2 * depth)
+        while True:
+            with self.connection.transaction():
+                if self.exact:
+                    self.connection.execute("SET LOCAL enable_indexscan = off")
+                else:
+                    ef_search = max(self.ef_search, min(n, 1000))  # pgvector's ceiling: 1000
+                    self.connection.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+                    self.connection.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                rows = self.connection.execute(sql, (literal, *params, n)).fetchall()
+            hits = collapse_chunks(((row[0], -row[2]) for row in rows),
+                                   {row[0]: row[1] for row in rows}, depth)
+            # a document may own many of the top chunks: widen until `depth` documents
+            if len(hits) >= depth or len(rows) < n or n >= self.total:
+                return hits
+            n = min(self.total, n * 4)
