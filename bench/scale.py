@@ -1,0 +1,240 @@
+"""The index at 100k and 1M chunks: build time, disk, memory, recall, and query latency at
+concurrency 1 and 8, embedded (SQLite FTS5 + FAISS flat / HNSW) and PostgreSQL + pgvector.
+
+    python bench/scale.py                           # after `make repro` (reads data/)
+    python bench/scale.py --sizes 100000 --postgres-max 100000
+
+Each corpus is synthetic but made of real parts: chunk texts sampled (seeded, with
+replacement) from the default corpus, and their real base-model vectors plus seeded noise
+(`--noise` per dimension), so nothing is encoded. Queries are the default corpus's
+query texts (the first --queries), encoded once; latencies are of retrieval only (query encoding, the same for
+every index, is left out). Everything goes through the library: pipeline build_index (SQLite +
+FAISS), FAISS HNSW as build_db makes it, KeywordRetriever, DenseRetriever, the fusion of
+Searcher.search, and the PostgreSQL backend's loader and retrievers.
+Results: bench/results/scale.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import resource
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import faiss  # noqa: E402
+import numpy as np  # noqa: E402
+
+from hybridrag.atomic import atomic_write_text  # noqa: E402
+from hybridrag.chunking import read_chunks  # noqa: E402
+from hybridrag.config import Params, load_params  # noqa: E402
+from hybridrag.embedding import encode, load_encoder  # noqa: E402
+from hybridrag.embedding_store import EmbeddingSet, load_embeddings  # noqa: E402
+from hybridrag.index import DATABASE, build_index, vectors_file  # noqa: E402
+from hybridrag.index.database import ConnectionPool, fetch_chunk_documents  # noqa: E402
+from hybridrag.index.vectors import build_vector_index, load_vector_index, search_vectors  # noqa: E402
+from hybridrag.ingest.beir import read_documents  # noqa: E402
+from hybridrag.jsonl import RowPolicy, read_jsonl  # noqa: E402
+from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
+from hybridrag.scale import measure_latency, recall_at_k, synthetic_corpus  # noqa: E402
+from hybridrag.search.dense import DenseRetriever  # noqa: E402
+from hybridrag.search.fts_query import ENGLISH_STOPWORDS  # noqa: E402
+from hybridrag.search.hybrid import combine  # noqa: E402
+from hybridrag.search.keyword import KeywordRetriever  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+K = 10
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def folder_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def latencies(name: str, search, queries: int, rows: list[dict[str, Any]], size: int,
+              backend: str) -> None:
+    for concurrency in (1, 8):
+        latency = measure_latency(search, queries, concurrency)
+        rows.append({"chunks": size, "backend": backend, "mode": name, **latency.__dict__})
+        print(rows[-1], flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--postgres-max", type=int, default=100_000,
+                        help="load into PostgreSQL only corpora up to this many chunks")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--noise", type=float, default=0.02, help="per-dimension noise on vectors")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "scale")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    documents = read_documents(args.data / "ingested" / "corpus.jsonl", RowPolicy("raise"))
+    chunks = read_chunks(args.data / "chunks.jsonl")
+    base = load_embeddings(args.data / "embeddings")
+    texts = [row["text"] for _, row in read_jsonl(args.data / "ingested" / "queries.jsonl")]
+    encoder = load_encoder(params.embed.model, "cpu", params.embed.max_seq_length)
+    query_vectors = encode(encoder, texts[:args.queries])
+    query_texts = texts[:args.queries]
+    depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
+    builds: list[dict[str, Any]] = []
+    timings: list[dict[str, Any]] = []
+    for size in args.sizes:
+        corpus = synthetic_corpus(documents, chunks, base.vectors, base.chunk_ids, size,
+                                  args.noise, args.seed)
+        embedding = EmbeddingSet(corpus.vectors, np.arange(size, dtype=np.int64), base.info)
+        folder = args.work / str(size)
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        build_index(folder, corpus.documents, corpus.chunks, {"base": embedding},
+                    params.build_db.updated(faiss_index="flat"))
+        builds.append({"chunks": size, "index": "SQLite FTS5 + FAISS flat (build_index)",
+                       "build_s": round(time.perf_counter() - start, 1),
+                       "disk_mb": folder_mb(folder), "peak_rss_mb": peak_rss_mb()})
+        print(builds[-1], flush=True)
+        start = time.perf_counter()
+        hnsw = build_vector_index(corpus.vectors, embedding.chunk_ids, "hnsw",
+                                  params.build_db.hnsw_m, params.build_db.hnsw_ef_construction)
+        builds.append({"chunks": size, "index": f"FAISS HNSW (M {params.build_db.hnsw_m}, "
+                                                f"efConstruction {params.build_db.hnsw_ef_construction})",
+                       "build_s": round(time.perf_counter() - start, 1),
+                       "disk_mb": round(len(faiss.serialize_index(hnsw)) / 2**20, 1),
+                       "peak_rss_mb": peak_rss_mb()})
+        builds[-1]["recall_at_10"] = hnsw_recall(folder, hnsw, query_vectors, ef)
+        print(builds[-1], flush=True)
+        del corpus
+        embedded_run(folder, hnsw, size, params, query_texts, query_vectors, timings)
+        del hnsw
+        if size <= args.postgres_max:
+            postgres_run(folder, size, params, query_texts, query_vectors, builds, timings)
+        shutil.rmtree(folder, ignore_errors=True)
+    summary = {"machine": describe_machine(), "queries": len(query_texts), "noise": args.noise,
+               "seed": args.seed, "depth": depth, "hnsw_ef_search": ef, "builds": builds,
+               "latency": timings}
+    write_json(args.out / "scale.json", summary)
+    atomic_write_text(args.out / "scale.md", report(summary))
+    return 0
+
+
+def hnsw_recall(folder: Path, hnsw: faiss.Index, query_vectors: np.ndarray, ef: int) -> float:
+    """Recall@10 of the HNSW index's chunks against the flat index's (exact) chunks."""
+    _, exact = search_vectors(load_vector_index(folder / vectors_file("base")), query_vectors, K)
+    _, approximate = search_vectors(hnsw, query_vectors, K, ef_search=ef)
+    return round(recall_at_k(approximate, exact, K), 4)
+
+
+def embedded_run(folder: Path, hnsw: faiss.Index, size: int, params: Params,
+                 query_texts: list[str], query_vectors: np.ndarray,
+                 timings: list[dict[str, Any]]) -> None:
+    """bm25, dense and hybrid latency over the built folder, dense by FAISS flat and HNSW."""
+    depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
+    pool = ConnectionPool(folder / DATABASE, 8)
+    with pool.connection() as connection:
+        chunk_doc = fetch_chunk_documents(connection)
+    keyword = KeywordRetriever(pool, params.retrieval.bm25_title_weight,
+                               params.retrieval.bm25_text_weight, ENGLISH_STOPWORDS)
+    n = len(query_texts)
+    latencies("bm25", lambda i: keyword.search(query_texts[i], depth), n, timings, size, "sqlite")
+    for kind, index in (("flat", load_vector_index(folder / vectors_file("base"))), ("hnsw", hnsw)):
+        dense = DenseRetriever(index, pool, chunk_doc, ef)
+        latencies(f"dense {kind}", lambda i, d=dense: d.search(query_vectors[i:i + 1], depth),
+                  n, timings, size, "sqlite + faiss")
+        latencies(f"hybrid {kind}", lambda i, d=dense: combine(
+            keyword.search(query_texts[i], depth), d.search(query_vectors[i:i + 1], depth)[0],
+            "hybrid", params.fusion, K), n, timings, size, "sqlite + faiss")
+    pool.close()
+
+
+def postgres_run(folder: Path, size: int, params: Params, query_texts: list[str],
+                 query_vectors: np.ndarray, builds: list[dict[str, Any]],
+                 timings: list[dict[str, Any]]) -> None:
+    """Load the index into a local PostgreSQL and time its retrievers (a connection per thread)."""
+    import psycopg
+
+    from hybridrag.postgres.local import local_server
+    from hybridrag.postgres.store import PostgresDenseRetriever, PostgresKeywordRetriever, load_index
+
+    depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
+    weights = (params.retrieval.bm25_title_weight, params.retrieval.bm25_text_weight)
+    with local_server() as server:
+        with psycopg.connect(server.dsn, autocommit=True) as connection:
+            start = time.perf_counter()
+            load_index(connection, folder, "scale", weights, params.build_db.hnsw_m,
+                       params.build_db.hnsw_ef_construction)
+            disk = connection.execute("SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c "
+                                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                      "WHERE n.nspname = 'scale' AND c.relkind = 'r'").fetchone()[0]
+            builds.append({"chunks": size, "index": "PostgreSQL 18 + pgvector (load_index: "
+                                                    "tables, GIN, HNSW)",
+                           "build_s": round(time.perf_counter() - start, 1),
+                           "disk_mb": round(disk / 2**20, 1), "peak_rss_mb": None})
+            print(builds[-1], flush=True)
+            exact = PostgresDenseRetriever(connection, "scale", "base", ef, exact=True)
+            hnsw = PostgresDenseRetriever(connection, "scale", "base", ef, exact=False)
+            want = [[h.doc_id for h in hits] for hits in exact.search(query_vectors, K)]
+            got = [[h.doc_id for h in hits] for hits in hnsw.search(query_vectors, K)]
+            builds[-1]["recall_at_10"] = round(recall_at_k(np.array(got), np.array(want), K), 4)
+        # one connection per concurrent caller, opened before timing (psycopg connections
+        # serve one caller at a time)
+        idle: queue.Queue = queue.Queue()
+        for _ in range(8):
+            connection = psycopg.connect(server.dsn, autocommit=True)
+            idle.put((PostgresKeywordRetriever(connection, "scale", ENGLISH_STOPWORDS, weights),
+                      PostgresDenseRetriever(connection, "scale", "base", ef, exact=False)))
+
+        def with_retrievers(call):
+            def run(i: int):
+                pair = idle.get()
+                try:
+                    return call(i, *pair)
+                finally:
+                    idle.put(pair)
+            return run
+
+        n = len(query_texts)
+        latencies("bm25", with_retrievers(lambda i, kw, _: kw.search(query_texts[i], depth)),
+                  n, timings, size, "postgres")
+        latencies("dense hnsw", with_retrievers(
+            lambda i, _, dense: dense.search(query_vectors[i:i + 1], depth)), n, timings, size,
+            "postgres")
+        latencies("hybrid hnsw", with_retrievers(lambda i, kw, dense: combine(
+            kw.search(query_texts[i], depth), dense.search(query_vectors[i:i + 1], depth)[0],
+            "hybrid", params.fusion, K)), n, timings, size, "postgres")
+
+
+def report(summary: dict[str, Any]) -> str:
+    build_header = ["chunks", "index", "build_s", "disk_mb", "peak_rss_mb", "recall_at_10"]
+    latency_header = ["chunks", "backend", "mode", "concurrency", "p50_ms", "p95_ms",
+                      "queries_per_second"]
+    return (
+        "# The index at scale\n\n"
+        f"Machine: {summary['machine']}. Written by `python bench/scale.py` (all rows in one run). "
+        f"{summary['queries']} queries of the default corpus, top {summary['depth']} documents "
+        "per retriever, "
+        f"HNSW efSearch {summary['hnsw_ef_search']}; synthetic corpora of default-corpus chunk "
+        f"texts with their real vectors plus noise {summary['noise']} per dimension. Peak RSS is "
+        "the benchmark process's high-water mark so far (it only grows). Recall@10: HNSW's top "
+        "10 against the exact search's (chunks for FAISS, documents for PostgreSQL).\n\n"
+        "## Build\n\n" + markdown_table(build_header, [[b.get(h) for h in build_header]
+                                                      for b in summary["builds"]]) +
+        "\n\n## Latency (retrieval only, query encoding left out)\n\n" +
+        markdown_table(latency_header, [[t[h] for h in latency_header]
+                                        for t in summary["latency"]]) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
