@@ -26,11 +26,11 @@ import httpx
 import numpy as np
 
 from hybridrag.atomic import atomic_write_text
+from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.ingest.beir import read_beir
 from hybridrag.ports import free_port
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.service.process import start_process, start_service, stop, wait_until_ready
-from hybridrag.service.versions import dvc_directory_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 

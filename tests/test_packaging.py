@@ -18,7 +18,8 @@ ENTRY_POINTS = {
     "core": (["src/hybridrag/cli.py"], []),  # hybridrag search / ask (serve imports lazily)
     "serve": (["api/main.py", "src/hybridrag/service/app.py"], ["serve"]),
     "train": (sorted(str(p.relative_to(ROOT)) for p in (ROOT / "stages").glob("*.py")), ["train"]),
-    "postgres": (["src/hybridrag/postgres/store.py", "src/hybridrag/postgres/local.py"], ["postgres"]),
+    "postgres": (["src/hybridrag/postgres/publish.py", "src/hybridrag/postgres/local.py"],
+                 ["postgres"]),
 }
 # Modules a command imports only where the user asked for that feature, with the extra named
 # in the error they get otherwise.

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
+from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.service.schemas import MAX_QUERY_CHARS
-from hybridrag.service.versions import dvc_directory_hash
 
 from .conftest import make_client, wait_ready
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Literal
 
 from hybridrag.config import AnswersParams, FusionParams, RetrievalParams
 from hybridrag.device import pick_device
+from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.index import MANIFEST
 from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
     IndexVersion,
-    dvc_directory_hash,
     fetch_revision_index,
     fetch_revision_reranker,
     git_commit,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -25,19 +23,6 @@ class IndexVersion:
     requested: str | None  # the tag/branch/commit asked for
     data_hash: str  # DVC's md5 of the index folder, as in dvc.lock
     path: str
-
-
-def dvc_directory_hash(folder: Path) -> str:
-    """The md5 DVC records in dvc.lock for a directory output (md5 of its sorted file list)."""
-    entries = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.md5()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        entries.append({"md5": digest.hexdigest(), "relpath": path.relative_to(folder).as_posix()})
-    entries.sort(key=lambda entry: entry["relpath"])
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 
 
 def git_commit(repo: Path, revision: str = "HEAD") -> str | None:
