@@ -6,8 +6,11 @@ import pytest
 
 from hybridrag.index import DATABASE
 from hybridrag.index.database import ConnectionPool
-from hybridrag.postgres.filters import filter_condition
-from hybridrag.postgres.store import PostgresDenseRetriever, PostgresKeywordRetriever
+from hybridrag.postgres.store import (
+    PostgresDenseRetriever,
+    PostgresKeywordRetriever,
+    filter_condition,
+)
 from hybridrag.search.filters import Filters, parse_filters
 from hybridrag.search.fts_query import ENGLISH_STOPWORDS
 from hybridrag.search.keyword import KeywordRetriever
@@ -18,6 +21,7 @@ from .conftest import WEIGHTS
 QUERIES = ["radioactive elements", "music of the eighteenth century", "how plants use light",
            "an essay by Alan Turing", "heat engines"]
 FILTERS = [[], ["year=1905..1915"], ["language=FR"], ["author=curie"], ["keyword=Physics"],
+           ["author=MARIE C"], ["topic=Music"],
            ["file_type=pdf", "author=Turing"], ["topic=biology", "year=..1910"],
            ["keyword=k1", "keyword=music"], ["year=2050"]]
 
@@ -32,12 +36,12 @@ def test_rows_loaded(loaded, small_index):
     assert connection.execute(f"SELECT count(*) FROM {schema}.vectors_base").fetchone()[0] == expected
 
 
-def test_filter_condition_by_hand():
+def test_filter_condition_is_the_embedded_sql_with_psycopg_placeholders():
     condition, params = filter_condition(parse_filters(["author=50%_x", "year=1990..", "keyword=a"]))
-    assert condition == ("d.author ILIKE %s AND d.year >= %s AND EXISTS (SELECT 1 FROM "
-                         "unnest(d.keywords) k WHERE lower(k) = lower(%s))")
+    assert condition == ("d.author LIKE %s ESCAPE '\\' AND d.year >= %s AND EXISTS (SELECT 1 "
+                         "FROM document_keywords k WHERE k.doc_id = d.doc_id AND k.keyword = %s)")
     assert params == ["%50\\%\\_x%", 1990, "a"]
-    assert filter_condition(Filters()) == ("TRUE", [])
+    assert filter_condition(Filters()) == ("TRUE", []) == filter_condition(None)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
 """A built index (SQLite + FAISS folder) loaded into one PostgreSQL schema, and keyword and dense
 search over it that return what the embedded index returns.
 
-Tables: `documents` (metadata, keywords as an array), `chunks` (text, page, the chunk's BM25
-weights as a `sparsevec` and its term ids with a GIN index for finding candidates), `terms`
-(term, id, rows holding it), `info` (row count, tokenizer, the column weights the BM25
-weights were made with) and, per embedding set of the index, `vectors_<name>` (chunk id,
-document id, the unit vector) with an HNSW index on inner product.
+Tables: `documents` (metadata) and `document_keywords`, as in SQLite, the fields compared
+without case as `citext` (so the embedded index's filter SQL runs unchanged), `chunks` (text,
+page, the chunk's BM25 weights as a `sparsevec` and its term ids with a GIN index for finding
+candidates), `terms` (term, id, rows holding it), `info` (row count, tokenizer, the column
+weights the BM25 weights were made with) and, per embedding set of the index,
+`vectors_<name>` (chunk id, document id, the unit vector) with an HNSW index on inner product.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from hybridrag.index import DATABASE, read_manifest, vectors_file
 from hybridrag.index.database import connect_readonly
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.postgres.bm25 import KeywordStatistics, QueryTokenizer, chunk_weights, query_weights
-from hybridrag.postgres.filters import filter_condition
-from hybridrag.search.filters import Filters
+from hybridrag.search.filters import Filters, filter_sql
 from hybridrag.search.fts_query import query_terms
 from hybridrag.search.hits import Hit, collapse_chunks
 
@@ -37,9 +37,12 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 TABLES = """
 CREATE TABLE {schema}.documents (
-    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, author TEXT, year INTEGER,
-    topic TEXT, language TEXT, source_path TEXT, file_type TEXT, content_hash TEXT,
-    modified TEXT, page_starts TEXT, keywords TEXT[] NOT NULL);
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL,
+    author CITEXT, year INTEGER, topic CITEXT, language CITEXT, source_path TEXT, file_type CITEXT,
+    content_hash TEXT, modified TEXT, page_starts TEXT);
+CREATE TABLE {schema}.document_keywords (
+    doc_id TEXT NOT NULL REFERENCES {schema}.documents (doc_id),
+    keyword CITEXT NOT NULL, PRIMARY KEY (doc_id, keyword));
 CREATE TABLE {schema}.chunks (
     chunk_id BIGINT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES {schema}.documents (doc_id),
     position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
@@ -48,17 +51,34 @@ CREATE TABLE {schema}.terms (term TEXT PRIMARY KEY, term_id INTEGER NOT NULL UNI
                              rows_with_term INTEGER NOT NULL);
 CREATE TABLE {schema}.info (key TEXT PRIMARY KEY, value JSONB NOT NULL);
 """
+# SQLite's NOCASE (ASCII case folding): citext columns compared under the "C" collation,
+# which the embedded index's filter SQL names as NOCASE
+NOCASE = """
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE COLLATION IF NOT EXISTS public.nocase FROM "C";
+"""
 
 INDEXES = """
 CREATE INDEX ON {schema}.chunks USING gin (term_ids);
 CREATE INDEX ON {schema}.chunks (doc_id);
 CREATE INDEX ON {schema}.documents (year);
-CREATE INDEX ON {schema}.documents (lower(topic));
-CREATE INDEX ON {schema}.documents (lower(language));
-CREATE INDEX ON {schema}.documents (lower(file_type));
+CREATE INDEX ON {schema}.documents (topic);
+CREATE INDEX ON {schema}.documents (language);
+CREATE INDEX ON {schema}.documents (file_type);
+CREATE INDEX ON {schema}.document_keywords (keyword);
 ANALYZE {schema}.documents;
 ANALYZE {schema}.chunks;
 """
+
+
+def filter_condition(filters: Filters | None) -> tuple[str, list[object]]:
+    """The embedded index's filter SQL (search.filters.filter_sql), which means the same over
+    this schema's nocase columns, with psycopg's placeholders; run it with the schema first
+    on the search path (it names document_keywords unqualified)."""
+    if filters is None or not filters.active:
+        return "TRUE", []
+    condition, params = filter_sql(filters)
+    return condition.replace("?", "%s"), params
 
 
 def checked_schema(name: str) -> str:
@@ -105,17 +125,17 @@ def load_index(connection: psycopg.Connection, folder: str | Path, schema: str,
     sqlite = connect_readonly(Path(folder) / DATABASE)
     try:
         statistics, weights = chunk_weights(sqlite, manifest["fts_tokenizer"], column_weights)
-        keywords: dict[str, list[str]] = {}
-        for doc_id, keyword in sqlite.execute("SELECT doc_id, keyword FROM document_keywords "
-                                              "ORDER BY doc_id, rowid"):
-            keywords.setdefault(doc_id, []).append(keyword)
         dimensions = max(len(statistics.term_ids), 1)
         with connection.transaction():
+            connection.execute(NOCASE)
             connection.execute(f"CREATE SCHEMA {schema}")
             connection.execute(TABLES.format(schema=schema))
             with connection.cursor().copy(f"COPY {schema}.documents FROM STDIN") as copy:
                 for row in sqlite.execute(select(sqlite, "documents", DOCUMENT_COLUMNS)):
-                    copy.write_row([*row, keywords.get(row[0], [])])
+                    copy.write_row(row)
+            with connection.cursor().copy(f"COPY {schema}.document_keywords FROM STDIN") as copy:
+                for row in sqlite.execute("SELECT doc_id, keyword FROM document_keywords"):
+                    copy.write_row(row)
             with connection.cursor().copy(f"COPY {schema}.chunks FROM STDIN") as copy:
                 for row in sqlite.execute(select(sqlite, "chunks", CHUNK_COLUMNS) +
                                           " ORDER BY chunk_id"):
@@ -187,7 +207,7 @@ class PostgresKeywordRetriever:
                                 self.tokenizer)
         if not weights:
             return []
-        condition, params = filter_condition(filters or Filters())
+        condition, params = filter_condition(filters)
         sql = f"""
             WITH hits AS MATERIALIZED (
                 SELECT c.chunk_id, c.doc_id, c.bm25 <#> %s::sparsevec AS score
@@ -199,9 +219,11 @@ class PostgresKeywordRetriever:
                 FROM hits)
             SELECT doc_id, chunk_id, score FROM best WHERE n = 1
             ORDER BY score ASC, doc_id COLLATE "C" DESC LIMIT %s"""
-        rows = self.connection.execute(
-            sql, (sparse_literal(weights, self.dimensions), sorted(weights), *params, depth)
-        ).fetchall()
+        with self.connection.transaction():
+            self.connection.execute(f"SET LOCAL search_path = {self.schema}, public")
+            rows = self.connection.execute(
+                sql, (sparse_literal(weights, self.dimensions), sorted(weights), *params, depth)
+            ).fetchall()
         return [Hit(doc_id=row[0], chunk_id=row[1], score=-row[2], rank=rank)
                 for rank, row in enumerate(rows, start=1)]
 
@@ -227,7 +249,7 @@ class PostgresDenseRetriever:
         return [self._search_one(vector, depth, filters) for vector in vectors]
 
     def _search_one(self, vector: np.ndarray, depth: int, filters: Filters | None) -> list[Hit]:
-        condition, params = filter_condition(filters or Filters())
+        condition, params = filter_condition(filters)
         where = "" if condition == "TRUE" else (
             f"WHERE v.doc_id IN (SELECT d.doc_id FROM {self.schema}.documents d WHERE {condition})")
         sql = (f"SELECT v.chunk_id, v.doc_id, v.embedding <#> %s::vector AS distance "
@@ -236,6 +258,7 @@ class PostgresDenseRetriever:
         n = min(self.total, 2 * depth)
         while True:
             with self.connection.transaction():
+                self.connection.execute(f"SET LOCAL search_path = {self.schema}, public")
                 if self.exact:
                     self.connection.execute("SET LOCAL enable_indexscan = off")
                 else:
