@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hybridrag.index import DATABASE, read_manifest, vectors_file
-from hybridrag.index.database import connect_readonly
+from hybridrag.index.database import connect_readonly, fetch_chunk_documents
 from hybridrag.index.vectors import load_vector_index
 from hybridrag.postgres.bm25 import KeywordStatistics, QueryTokenizer, chunk_weights, query_weights
 from hybridrag.search.filters import Filters, filter_sql
@@ -150,7 +150,7 @@ def load_index(connection: psycopg.Connection, folder: str | Path, schema: str,
                 connection.execute(f"INSERT INTO {schema}.info VALUES (%s, %s)",
                                    (key, json.dumps(value)))
             connection.execute(INDEXES.format(schema=schema))
-            doc_of = dict(sqlite.execute("SELECT chunk_id, doc_id FROM chunks"))
+            doc_of = fetch_chunk_documents(sqlite)
             for name, info_of_set in manifest["embeddings"].items():
                 table = f"{schema}.vectors_{checked_schema(name)}"
                 connection.execute(
