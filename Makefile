@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-scale clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale clean-venv
 
 setup: $(STAMP)
 
@@ -54,7 +54,7 @@ lint: setup
 	ruff check src stages bench tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-incremental bench-scale
+bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -73,6 +73,10 @@ bench-service: setup
 ## Embedding cost of a 1% corpus change against a full embed (needs `make repro` first).
 bench-incremental: setup
 	python bench/incremental_embed.py
+
+## Bulk embedding by torch, ONNX fp32 and ONNX int8: speed and retrieval quality (needs `make repro` first).
+bench-embed: setup
+	python bench/embed_backends.py
 
 ## The index at 100k and 1M chunks, embedded and PostgreSQL (needs `make repro` first).
 bench-scale: setup

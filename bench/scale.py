@@ -1,5 +1,5 @@
 """The index at 100k and 1M chunks: build time, disk, memory, recall, and query latency at
-concurrency 1 and 8, embedded (SQLite FTS5 + FAISS flat / HNSW) and PostgreSQL + pgvector.
+concurrency 1 and 8, embedded (SQLite FTS5 + FAISS flat / HNSW / IVF) and PostgreSQL + pgvector.
 
     python bench/scale.py                           # after `make repro` (reads data/)
     python bench/scale.py --sizes 100000 --postgres-max 100000
@@ -9,7 +9,7 @@ replacement) from the default corpus, and their real base-model vectors plus see
 (`--noise` per dimension), so nothing is encoded. Queries are the default corpus's
 query texts (the first --queries), encoded once; latencies are of retrieval only (query encoding, the same for
 every index, is left out). Everything goes through the library: pipeline build_index (SQLite +
-FAISS), FAISS HNSW as build_db makes it, KeywordRetriever, DenseRetriever, the fusion of
+FAISS), FAISS HNSW and IVF as build_db makes them, KeywordRetriever, DenseRetriever, the fusion of
 Searcher.search, and the PostgreSQL backend's loader and retrievers.
 Results: bench/results/scale.json and .md.
 """
@@ -38,7 +38,12 @@ from hybridrag.embedding import encode, load_encoder  # noqa: E402
 from hybridrag.embedding_store import EmbeddingSet, load_embeddings  # noqa: E402
 from hybridrag.index import DATABASE, build_index, vectors_file  # noqa: E402
 from hybridrag.index.database import ConnectionPool, fetch_chunk_documents  # noqa: E402
-from hybridrag.index.vectors import build_vector_index, load_vector_index, search_vectors  # noqa: E402
+from hybridrag.index.vectors import (  # noqa: E402
+    build_vector_index,
+    ivf_list_count,
+    load_vector_index,
+    search_vectors,
+)
 from hybridrag.ingest.beir import read_documents  # noqa: E402
 from hybridrag.jsonl import RowPolicy, read_jsonl  # noqa: E402
 from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
@@ -106,41 +111,55 @@ def main() -> int:
                        "build_s": round(time.perf_counter() - start, 1),
                        "disk_mb": folder_mb(folder), "peak_rss_mb": peak_rss_mb()})
         print(builds[-1], flush=True)
-        start = time.perf_counter()
-        hnsw = build_vector_index(corpus.vectors, embedding.chunk_ids, "hnsw",
-                                  params.build_db.hnsw_m, params.build_db.hnsw_ef_construction)
-        builds.append({"chunks": size, "index": f"FAISS HNSW (M {params.build_db.hnsw_m}, "
-                                                f"efConstruction {params.build_db.hnsw_ef_construction})",
-                       "build_s": round(time.perf_counter() - start, 1),
-                       "disk_mb": round(len(faiss.serialize_index(hnsw)) / 2**20, 1),
-                       "peak_rss_mb": peak_rss_mb()})
-        builds[-1]["recall_at_10"] = hnsw_recall(folder, hnsw, query_vectors, ef)
-        print(builds[-1], flush=True)
+        approximate: dict[str, faiss.Index] = {}
+        for kind in ("hnsw", "ivf"):
+            start = time.perf_counter()
+            approximate[kind] = build_vector_index(
+                corpus.vectors, embedding.chunk_ids, kind, params.build_db.hnsw_m,
+                params.build_db.hnsw_ef_construction, params.build_db.ivf_lists)
+            builds.append({"chunks": size, "index": describe_index(kind, params, size),
+                           "build_s": round(time.perf_counter() - start, 1),
+                           "disk_mb": round(len(faiss.serialize_index(approximate[kind])) / 2**20, 1),
+                           "peak_rss_mb": peak_rss_mb(),
+                           "recall_at_10": approximate_recall(folder, approximate[kind],
+                                                              query_vectors, params)})
+            print(builds[-1], flush=True)
         del corpus
-        embedded_run(folder, hnsw, size, params, query_texts, query_vectors, timings)
-        del hnsw
+        embedded_run(folder, approximate, size, params, query_texts, query_vectors, timings)
+        del approximate
         if size <= args.postgres_max:
             postgres_run(folder, size, params, query_texts, query_vectors, builds, timings)
         shutil.rmtree(folder, ignore_errors=True)
     summary = {"machine": describe_machine(), "queries": len(query_texts), "noise": args.noise,
-               "seed": args.seed, "depth": depth, "hnsw_ef_search": ef, "builds": builds,
+               "seed": args.seed, "depth": depth, "hnsw_ef_search": ef,
+               "ivf_nprobe": params.retrieval.ivf_nprobe, "builds": builds,
                "latency": timings}
     write_json(args.out / "scale.json", summary)
     atomic_write_text(args.out / "scale.md", report(summary))
     return 0
 
 
-def hnsw_recall(folder: Path, hnsw: faiss.Index, query_vectors: np.ndarray, ef: int) -> float:
-    """Recall@10 of the HNSW index's chunks against the flat index's (exact) chunks."""
+def describe_index(kind: str, params: Params, size: int) -> str:
+    if kind == "hnsw":
+        return (f"FAISS HNSW (M {params.build_db.hnsw_m}, efConstruction "
+                f"{params.build_db.hnsw_ef_construction})")
+    return f"FAISS IVF ({ivf_list_count(size, params.build_db.ivf_lists)} lists, k-means)"
+
+
+def approximate_recall(folder: Path, index: faiss.Index, query_vectors: np.ndarray,
+                       params: Params) -> float:
+    """Recall@10 of an approximate index's chunks against the flat index's (exact) chunks,
+    searched with the query-time settings of params.yaml (efSearch, nprobe)."""
     _, exact = search_vectors(load_vector_index(folder / vectors_file("base")), query_vectors, K)
-    _, approximate = search_vectors(hnsw, query_vectors, K, ef_search=ef)
-    return round(recall_at_k(approximate, exact, K), 4)
+    _, found = search_vectors(index, query_vectors, K, ef_search=params.retrieval.hnsw_ef_search,
+                              nprobe=params.retrieval.ivf_nprobe)
+    return round(recall_at_k(found, exact, K), 4)
 
 
-def embedded_run(folder: Path, hnsw: faiss.Index, size: int, params: Params,
+def embedded_run(folder: Path, approximate: dict[str, faiss.Index], size: int, params: Params,
                  query_texts: list[str], query_vectors: np.ndarray,
                  timings: list[dict[str, Any]]) -> None:
-    """bm25, dense and hybrid latency over the built folder, dense by FAISS flat and HNSW."""
+    """bm25, dense and hybrid latency over the built folder, dense by FAISS flat, HNSW and IVF."""
     depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
     pool = ConnectionPool(folder / DATABASE, 8)
     with pool.connection() as connection:
@@ -149,8 +168,9 @@ def embedded_run(folder: Path, hnsw: faiss.Index, size: int, params: Params,
                                params.retrieval.bm25_text_weight, ENGLISH_STOPWORDS)
     n = len(query_texts)
     latencies("bm25", lambda i: keyword.search(query_texts[i], depth), n, timings, size, "sqlite")
-    for kind, index in (("flat", load_vector_index(folder / vectors_file("base"))), ("hnsw", hnsw)):
-        dense = DenseRetriever(index, pool, chunk_doc, ef)
+    flat = load_vector_index(folder / vectors_file("base"))
+    for kind, index in {"flat": flat, **approximate}.items():
+        dense = DenseRetriever(index, pool, chunk_doc, ef, params.retrieval.ivf_nprobe)
         latencies(f"dense {kind}", lambda i, d=dense: d.search(query_vectors[i:i + 1], depth),
                   n, timings, size, "sqlite + faiss")
         latencies(f"hybrid {kind}", lambda i, d=dense: combine(
@@ -225,10 +245,12 @@ def report(summary: dict[str, Any]) -> str:
         f"Machine: {summary['machine']}. Written by `python bench/scale.py` (all rows in one run). "
         f"{summary['queries']} queries of the default corpus, top {summary['depth']} documents "
         "per retriever, "
-        f"HNSW efSearch {summary['hnsw_ef_search']}; synthetic corpora of default-corpus chunk "
+        f"HNSW efSearch {summary['hnsw_ef_search']}, IVF nprobe {summary['ivf_nprobe']}; "
+        "synthetic corpora of default-corpus chunk "
         f"texts with their real vectors plus noise {summary['noise']} per dimension. Peak RSS is "
-        "the benchmark process's high-water mark so far (it only grows). Recall@10: HNSW's top "
-        "10 against the exact search's (chunks for FAISS, documents for PostgreSQL).\n\n"
+        "the benchmark process's high-water mark so far (it only grows). Recall@10: an "
+        "approximate index's top 10 against the exact search's (chunks for FAISS, documents "
+        "for PostgreSQL).\n\n"
         "## Build\n\n" + markdown_table(build_header, [[b.get(h) for h in build_header]
                                                       for b in summary["builds"]]) +
         "\n\n## Latency (retrieval only, query encoding left out)\n\n" +

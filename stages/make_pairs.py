@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     from hybridrag.atomic import atomic_directory
     from hybridrag.chunking import read_chunks
-    from hybridrag.embedding import encode, load_encoder
+    from hybridrag.embedding import batch_encoder, load_encoder
     from hybridrag.embedding_store import load_embeddings
     from hybridrag.ingest.beir import read_beir
     from hybridrag.learning.pairs import ChunkVectors, make_pairs, write_pairs
@@ -33,13 +33,15 @@ def main(argv: list[str] | None = None) -> None:
                           embeddings.info.include_title)
     encoder = load_encoder(embeddings.info.model, params.pairs.device,
                            embeddings.info.max_seq_length)
+    encode_questions = batch_encoder(encoder, embeddings.info.backend)  # as the chunks were
     generator = None
     if params.pairs.synthetic_chunks:
         from hybridrag.answers.generation import ChatGenerator
 
         generator = ChatGenerator.load(args.chat_model, args.chat_model, params.pairs.device)
     train, validation, summary = make_pairs(
-        dataset, chunks, lambda texts: encode(encoder, texts, params.pairs.encode_batch_size), generator,
+        dataset, chunks, lambda texts: encode_questions(texts, params.pairs.encode_batch_size, False),
+        generator,
         params.pairs)
     with atomic_directory(args.out) as staging:
         write_pairs(staging / "train.jsonl", train)

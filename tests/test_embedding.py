@@ -47,6 +47,22 @@ def test_onnx_encoder_matches_torch(encoder):
     assert np.abs(OnnxTextEncoder(encoder).encode(texts) - encode(encoder, texts)).max() < 1e-5
 
 
+def test_bulk_onnx_keeps_the_order_of_texts_and_int8_stays_close_but_not_equal(encoder):
+    from hybridrag.embedding import batch_encoder
+
+    texts = [f"{'long ' * (i % 7)}passage {i} about radium and glaciers" for i in range(23)] + ["x"]
+    reference = encode(encoder, texts)
+    fp32 = batch_encoder(encoder, "onnx")(texts, 5, False)
+    assert fp32.shape == reference.shape and np.abs(fp32 - reference).max() < 1e-5
+    int8 = batch_encoder(encoder, "onnx_int8")(texts, 5, False)
+    cosines = (int8 * reference).sum(1)
+    assert cosines.min() > 0.95 and np.abs(int8 - reference).max() > 1e-3
+    assert np.linalg.norm(int8, axis=1) == pytest.approx(1.0, abs=1e-5)
+    assert batch_encoder(encoder, "onnx")([], 5, False).shape == (0, 384)
+    with pytest.raises(ValueError, match="unknown encoder backend"):
+        batch_encoder(encoder, "tensorrt")
+
+
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_query_encoder_batches_concurrent_callers_without_changing_vectors(encoder, backend):
     from concurrent.futures import ThreadPoolExecutor

@@ -26,6 +26,8 @@ def test_keys_follow_text_weights_and_token_limit():
     assert keys.dtype == np.dtype("S16") and keys[0] == keys[2] and keys[0] != keys[1]
     assert cache_keys(["a"], "w2", 128)[0] != keys[0]
     assert cache_keys(["a"], "w1", 256)[0] != keys[0]
+    assert cache_keys(["a"], "w1", 128, "torch")[0] == keys[0]  # caches from before the backends
+    assert len({cache_keys(["a"], "w1", 128, b)[0] for b in ("torch", "onnx", "onnx_int8")}) == 3
 
 
 def test_fingerprint_changes_with_any_file_of_the_model(tmp_path):
@@ -96,3 +98,28 @@ def test_index_from_reused_vectors_answers_like_a_full_rebuild(corpora, tmp_path
                         for mode in ("dense", "hybrid")])
     assert results[0] == results[1]
     assert results[0][0][0][0] == "new"
+
+
+def test_int8_embeddings_say_so_and_the_index_encodes_its_queries_in_int8(encoder, tmp_path):
+    documents = make_documents()
+    chunks = list(chunk_documents(documents, CHUNK.size, CHUNK.overlap))
+    torch_set, _ = embed_chunks_reusing(documents, chunks, EMBED, None, encoder)
+    int8_set, encoded = embed_chunks_reusing(documents, chunks, EMBED.updated(backend="onnx_int8"),
+                                             torch_set, encoder)
+    assert encoded == len(chunks)  # a new backend re-encodes everything
+    assert (torch_set.info.backend, int8_set.info.backend) == ("torch", "onnx_int8")
+    build_index(tmp_path / "int8", documents, chunks, {"base": int8_set}, PARAMS.build_db)
+    searcher = open_searcher(tmp_path / "int8")
+    assert searcher.embedding.backend == "onnx_int8"
+    assert searcher.query_encoder.backend == "onnx_int8"
+    query = "radium decay"
+    vector = searcher.encode_queries([query])[0]
+    np.testing.assert_allclose(vector, searcher.query_encoder.encode(query), atol=1e-6)
+    assert searcher.search(query, k=1, mode="dense")[0].doc_id == \
+        open_searcher_over(tmp_path / "torch", documents, chunks, torch_set).search(
+            query, k=1, mode="dense")[0].doc_id
+
+
+def open_searcher_over(folder, documents, chunks, embeddings):
+    build_index(folder, documents, chunks, {"base": embeddings}, PARAMS.build_db)
+    return open_searcher(folder)

@@ -94,12 +94,14 @@ class EmbedParams(Section):
     device: Device
     include_title: bool  # embed "title text" rather than the chunk text alone
     max_seq_length: Positive | None  # None keeps the model's own limit
+    backend: Literal["torch", "onnx", "onnx_int8"]  # onnx*: ONNX Runtime on CPU
 
 
 class BuildDbParams(Section):
-    faiss_index: Literal["flat", "hnsw"]
+    faiss_index: Literal["flat", "hnsw", "ivf"]
     hnsw_m: Positive
     hnsw_ef_construction: Positive
+    ivf_lists: Positive | None  # None: round(sqrt(chunks))
     fts_tokenizer: str  # an FTS5 tokenize= value, or auto: follows the corpus's main language
 
 
@@ -111,6 +113,7 @@ class RetrievalParams(Section):
     bm25_text_weight: Float
     stopwords: Literal["auto", "english", "none"]  # auto: english for an English index
     hnsw_ef_search: Positive
+    ivf_nprobe: Positive  # IVF lists searched per query
     embedding: str  # which of the index's embedding sets dense retrieval uses
 
 

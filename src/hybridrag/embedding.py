@@ -6,7 +6,9 @@ import importlib
 import importlib.util
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -54,12 +56,30 @@ def passage_text(title: str, text: str, include_title: bool) -> str:
     return f"{title} {text}".strip() if include_title and title else text
 
 
-def encode(encoder: SentenceTransformer, texts: list[str], batch_size: int = 64,
+EncoderBackend = Literal["torch", "onnx", "onnx_int8"]
+BatchEncode = Callable[[Sequence[str], int, bool], np.ndarray]  # (texts, batch_size, progress)
+
+
+def encode(encoder: SentenceTransformer, texts: Sequence[str], batch_size: int = 64,
            progress: bool = False) -> np.ndarray:
     """Unit-length float32 embeddings, one row per text."""
-    vectors = encoder.encode(texts, batch_size=batch_size, show_progress_bar=progress,
+    vectors = encoder.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                              convert_to_numpy=True, normalize_embeddings=True)
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def batch_encoder(encoder: SentenceTransformer, backend: EncoderBackend,
+                  threads: int | None = None) -> BatchEncode:
+    """`encode` run by `backend`: torch on the encoder's device, or ONNX Runtime on CPU in
+    fp32 (the same vectors to ~1e-6) or with int8 weights (slightly different vectors).
+    `threads` (ONNX only): None uses every core."""
+    if backend == "torch":
+        return partial(encode, encoder)
+    if backend in ("onnx", "onnx_int8"):
+        from hybridrag.onnx_encoder import OnnxTextEncoder
+
+        return OnnxTextEncoder(encoder, threads, quantize=backend == "onnx_int8").encode_many
+    raise ValueError(f"unknown encoder backend {backend!r}; use 'torch', 'onnx' or 'onnx_int8'")
 
 
 class QueryEncoder:
@@ -68,22 +88,17 @@ class QueryEncoder:
     Torch's OpenMP threads run best when one thread calls the model: calls rotating over
     a web server's worker threads ran twice as slow on 2 cores. Concurrent callers also
     share one forward pass, which raises throughput under load. With backend "onnx" the
-    model runs in ONNX Runtime (CPU only; the same vectors, about 3x faster per query).
+    model runs in ONNX Runtime on one thread (CPU only; the same vectors, about 3x faster per
+    query); "onnx_int8" is the int8 model an index embedded with it needs for its queries.
     """
 
-    def __init__(self, encoder: SentenceTransformer, backend: Literal["torch", "onnx"] = "torch",
+    def __init__(self, encoder: SentenceTransformer, backend: EncoderBackend = "torch",
                  max_batch: int = 64):
         self.encoder = encoder
         self.backend = backend
         self.max_batch = max_batch
-        if backend == "onnx":
-            from hybridrag.onnx_encoder import OnnxTextEncoder
-
-            self._encode_batch = OnnxTextEncoder(encoder).encode
-        elif backend == "torch":
-            self._encode_batch = lambda texts: encode(encoder, texts, batch_size=len(texts))
-        else:
-            raise ValueError(f"unknown encoder backend {backend!r}; use 'torch' or 'onnx'")
+        self.encode_many = batch_encoder(encoder, backend, threads=1)
+        self._encode_batch = lambda texts: self.encode_many(texts, len(texts), False)
         self.batches = 0  # forward passes run so far (fewer than queries when callers overlap)
         self._requests: queue.SimpleQueue[tuple[str, Future[np.ndarray]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="query-encoder", daemon=True)

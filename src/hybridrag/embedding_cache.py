@@ -1,6 +1,7 @@
 """Reuse of chunk vectors across runs: each vector is keyed by a hash of exactly what was encoded
-(the passage text with its title), the encoder's weights and its token limit, so a changed
-corpus re-encodes only new or changed chunks and a changed model re-encodes everything."""
+(the passage text with its title), the encoder's weights, its token limit and the backend that
+ran it, so a changed corpus re-encodes only new or changed chunks and a changed model or
+backend re-encodes everything."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ def model_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def cache_keys(texts: Sequence[str], fingerprint: str, max_seq_length: int) -> np.ndarray:
-    """One fixed-width key per text (numpy bytes, saved beside the vectors)."""
-    prefix = f"{fingerprint}\0{max_seq_length}\0".encode()
+def cache_keys(texts: Sequence[str], fingerprint: str, max_seq_length: int,
+               backend: str = "torch") -> np.ndarray:
+    """One fixed-width key per text (numpy bytes, saved beside the vectors). Torch keys carry
+    no backend, so caches written before ONNX embedding stay valid."""
+    runner = "" if backend == "torch" else f"{backend}\0"
+    prefix = f"{fingerprint}\0{max_seq_length}\0{runner}".encode()
     return np.array([hashlib.blake2b(prefix + text.encode(), digest_size=KEY_BYTES).digest()
                      for text in texts], dtype=f"S{KEY_BYTES}")
 

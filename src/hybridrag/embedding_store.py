@@ -22,6 +22,7 @@ class EmbeddingInfo:
     include_title: bool
     max_seq_length: int
     normalized: bool = True
+    backend: str = "torch"  # embed.backend: torch | onnx | onnx_int8 (sets saved before it: torch)
 
 
 @dataclass(frozen=True)

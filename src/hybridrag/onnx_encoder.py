@@ -1,20 +1,25 @@
-"""A sentence-transformers text encoder run by ONNX Runtime, for fast single queries on CPU.
+"""A sentence-transformers text encoder run by ONNX Runtime on CPU: single queries for the
+service, and bulk passages for the embed stage (embed.backend: onnx | onnx_int8).
 
 The transformer, mean pooling and unit normalisation are exported together; the vectors
 match torch's to ~1e-6 (tested), while one short query takes about a third of the time.
-Import this module only when needed: it imports torch and onnxruntime.
+`quantize=True` dynamically quantises the weights of the exported graph to int8 (per output
+channel), which changes the vectors slightly: bench/embed_backends.py measures the speed and
+the retrieval quality. Import this module only when needed: it imports torch and onnxruntime.
 """
 
 from __future__ import annotations
 
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import torch
 from sentence_transformers import SentenceTransformer
+from tqdm.auto import tqdm
 
 
 def exportable(encoder: SentenceTransformer) -> bool:
@@ -43,23 +48,30 @@ class MeanPooledUnitEncoder(torch.nn.Module):
 
 
 class OnnxTextEncoder:
-    """Unit-length embeddings from an ONNX export of `encoder` (which must be `exportable`)."""
+    """Unit-length embeddings from an ONNX export of `encoder` (which must be `exportable`).
 
-    def __init__(self, encoder: SentenceTransformer, threads: int = 1):
+    `threads`: None lets ONNX Runtime use every core (bulk encoding); a number fixes the
+    thread count, with helper threads that sleep when idle (a service sharing its cores).
+    """
+
+    def __init__(self, encoder: SentenceTransformer, threads: int | None = 1,
+                 quantize: bool = False):
         if not exportable(encoder):
             raise ValueError("only transformer + mean pooling models can be exported to ONNX")
         self.tokenizer = encoder.tokenizer
         self.max_length = encoder.max_seq_length
+        self.dimension = int(encoder.get_embedding_dimension())
         sample = self.tokenizer(["an example query"], return_tensors="pt")
         self.input_names = tuple(name for name in ("input_ids", "attention_mask", "token_type_ids")
                                  if name in sample)
         model = MeanPooledUnitEncoder(encoder[0].auto_model, self.input_names).eval()
         options = onnxruntime.SessionOptions()
-        # One thread that sleeps when idle: the encoder shares the cores with SQLite, FAISS and
-        # the HTTP server, and spinning helper threads slowed everything (measured in
-        # bench/service_latency.py: hybrid p50 13.0 -> 9.8 ms, 2 cores).
-        options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads is not None:
+            # One thread that sleeps when idle: the encoder shares the cores with SQLite, FAISS
+            # and the HTTP server, and spinning helper threads slowed everything (measured in
+            # bench/service_latency.py: hybrid p50 13.0 -> 9.8 ms, 2 cores).
+            options.intra_op_num_threads = threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's tracer warnings are not ours to fix
             path = Path(folder) / "encoder.onnx"
@@ -70,11 +82,31 @@ class OnnxTextEncoder:
                     opset_version=17, dynamo=False,
                     dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in self.input_names},
                                   "embedding": {0: "batch"}})
+            if quantize:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                quantized = Path(folder) / "encoder.int8.onnx"
+                quantize_dynamic(path, quantized, weight_type=QuantType.QInt8, per_channel=True)
+                path = quantized
             self.session = onnxruntime.InferenceSession(str(path), options,
                                                         providers=["CPUExecutionProvider"])
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        tokens = self.tokenizer(texts, return_tensors="np", padding=True, truncation=True,
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One forward pass over `texts`, padded to the longest."""
+        tokens = self.tokenizer(list(texts), return_tensors="np", padding=True, truncation=True,
                                 max_length=self.max_length)
         feed = {name: tokens[name].astype(np.int64) for name in self.input_names}
         return np.ascontiguousarray(self.session.run(None, feed)[0], dtype=np.float32)
+
+    def encode_many(self, texts: Sequence[str], batch_size: int = 64,
+                    progress: bool = False) -> np.ndarray:
+        """Batches of similar length (longest first, as sentence-transformers does), so little
+        padding is computed; rows come back in the order of `texts`."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        rows: list[np.ndarray] = []
+        for start in tqdm(range(0, len(order), batch_size), desc="Batches", disable=not progress):
+            rows.append(self.encode([texts[i] for i in order[start:start + batch_size]]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        if rows:
+            vectors[order] = np.concatenate(rows)
+        return vectors

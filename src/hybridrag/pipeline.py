@@ -10,7 +10,7 @@ import numpy as np
 
 from hybridrag.chunking import chunk_documents
 from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams
-from hybridrag.embedding import encode, load_encoder, passage_text, resolve_model_path
+from hybridrag.embedding import batch_encoder, load_encoder, passage_text, resolve_model_path
 from hybridrag.embedding_cache import cache_keys, cached_rows, model_fingerprint
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
 from hybridrag.index import build_index
@@ -37,19 +37,19 @@ def embed_chunks_reusing(documents: Sequence[Document], chunks: Sequence[Chunk],
     titles = {d.doc_id: d.title for d in documents}
     texts = [passage_text(titles[c.doc_id], c.text, params.include_title) for c in chunks]
     keys = cache_keys(texts, model_fingerprint(resolve_model_path(params.model)),
-                      int(encoder.max_seq_length))
+                      int(encoder.max_seq_length), params.backend)
     reused = cached_rows(previous, keys)
     missing = [i for i in range(len(texts)) if i not in reused]
     dimension = int(encoder.get_embedding_dimension())
     vectors = np.empty((len(texts), dimension), dtype=np.float32)
     if missing:
-        vectors[missing] = encode(encoder, [texts[i] for i in missing], params.batch_size,
-                                  progress=progress)
+        run = batch_encoder(encoder, params.backend)
+        vectors[missing] = run([texts[i] for i in missing], params.batch_size, progress)
     if reused and previous is not None:
         vectors[list(reused)] = previous.vectors[list(reused.values())]
     info = EmbeddingInfo(model=params.model, dimension=dimension,
                          include_title=params.include_title,
-                         max_seq_length=int(encoder.max_seq_length))
+                         max_seq_length=int(encoder.max_seq_length), backend=params.backend)
     chunk_ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
     return EmbeddingSet(vectors, chunk_ids, info, keys), len(missing)
 

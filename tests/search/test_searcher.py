@@ -82,9 +82,10 @@ def test_unknown_mode_is_refused(searcher):
         searcher.search("x", mode="fuzzy")
 
 
-def test_hnsw_index_agrees_with_flat_and_filters_exactly(tmp_path, encoder, searcher):
-    folder = tmp_path / "hnsw"
-    build_small_index(folder, make_documents(), encoder, faiss_index="hnsw")
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_index_agrees_with_flat_and_filters_exactly(tmp_path, encoder, searcher, kind):
+    folder = tmp_path / kind
+    build_small_index(folder, make_documents(), encoder, faiss_index=kind)
     with open_searcher(folder, retrieval=RETRIEVAL.updated(depth=30)) as hnsw:
         for query in ("baroque fugue", "DNA structure"):
             assert ([r.doc_id for r in hnsw.search(query, k=3, mode="dense")]

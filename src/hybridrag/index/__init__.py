@@ -67,7 +67,8 @@ def build_index(folder: str | os.PathLike[str], documents: Sequence[Document],
         for name, embedding in embeddings.items():
             manifest["embeddings"][name].update(bundle_encoder(embedding.info.model, staging, name))
             index = build_vector_index(embedding.vectors, embedding.chunk_ids, params.faiss_index,
-                                       params.hnsw_m, params.hnsw_ef_construction)
+                                       params.hnsw_m, params.hnsw_ef_construction,
+                                       params.ivf_lists)
             save_vector_index(index, staging / vectors_file(name))
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -17,11 +17,12 @@ class DenseRetriever:
     """Cosine similarity of unit vectors; a document scores as its best chunk."""
 
     def __init__(self, index: faiss.Index, pool: ConnectionPool, chunk_doc: Mapping[int, str],
-                 ef_search: int = 128):
+                 ef_search: int = 128, nprobe: int = 32):
         self.index = index
         self.pool = pool
         self.chunk_doc = chunk_doc
         self.ef_search = ef_search
+        self.nprobe = nprobe
         if len(self.chunk_doc) != index.ntotal:
             raise ValueError(f"index mismatch: {len(self.chunk_doc)} chunks in the database but "
                              f"{index.ntotal} vectors in FAISS; rebuild the index")
@@ -56,7 +57,7 @@ class DenseRetriever:
 
     def _search(self, vectors: np.ndarray, n: int, allowed: np.ndarray | None, depth: int
                 ) -> list[list[Hit]]:
-        scores, ids = search_vectors(self.index, vectors, n, allowed, self.ef_search)
+        scores, ids = search_vectors(self.index, vectors, n, allowed, self.ef_search, self.nprobe)
         return [collapse_chunks(((int(c), float(s))
                                  for c, s in zip(id_row, score_row, strict=True) if c >= 0),
                                 self.chunk_doc, depth)

@@ -60,7 +60,7 @@ class Searcher:
             stopwords_for(self.retrieval.stopwords, self.manifest.get("main_language")))
         self.dense = DenseRetriever(
             load_vector_index(self.index_dir / vectors_file(self.retrieval.embedding)), self.pool,
-            chunk_doc, self.retrieval.hnsw_ef_search)
+            chunk_doc, self.retrieval.hnsw_ef_search, self.retrieval.ivf_nprobe)
         self.device = device
         self.encoder_backend = encoder_backend
         self._reranker = reranker
@@ -71,8 +71,10 @@ class Searcher:
     @cached_property
     def query_encoder(self) -> QueryEncoder:
         """The query encoder, loaded on first dense search (BM25-only use never pays for it)."""
+        # Queries of an index embedded with int8 weights need the same int8 model.
+        backend = "onnx_int8" if self.embedding.backend == "onnx_int8" else self.encoder_backend
         return QueryEncoder(load_encoder(self.embedding.model, self.device,
-                                         self.embedding.max_seq_length), self.encoder_backend)
+                                         self.embedding.max_seq_length), backend)
 
     @property
     def has_reranker(self) -> bool:
@@ -89,6 +91,8 @@ class Searcher:
     def encode_queries(self, queries: list[str], batch_size: int = 256,
                        progress: bool = False) -> np.ndarray:
         """Unit vectors for many queries at once, encoded in the calling thread."""
+        if self.embedding.backend == "onnx_int8":
+            return self.query_encoder.encode_many(queries, batch_size, progress)
         return encode(self.query_encoder.encoder, queries, batch_size=batch_size, progress=progress)
 
     def retrieve(self, query: str, depth: int | None = None, filters: Filters | None = None,

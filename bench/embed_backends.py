@@ -1,0 +1,79 @@
+"""Bulk embedding by torch fp32, ONNX Runtime fp32 and ONNX Runtime int8 (embed.backend), in one
+run on one machine: chunks/s, how close the vectors stay to torch's, and nDCG@10 of dense and
+hybrid retrieval over an index built from each.
+
+    python bench/embed_backends.py       # the default corpus (after `make repro`'s ingest) and SciFact
+
+Every other setting comes from params.yaml (chunk, build_db, retrieval, fusion; the base
+model, embed.model). The default corpus is scored on its test known-item queries, SciFact on
+its test qrels (../shared/benchmarks, skipped when absent). Each backend encodes every chunk
+once, in the order torch, onnx, onnx_int8. Results: bench/results/embed_backends.json/.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from hybridrag.atomic import atomic_write_text  # noqa: E402
+from hybridrag.config import load_params  # noqa: E402
+from hybridrag.embedding import load_encoder  # noqa: E402
+from hybridrag.evaluation.embed_backends import compare_backends  # noqa: E402
+from hybridrag.ingest.beir import read_beir  # noqa: E402
+from hybridrag.jsonl import RowPolicy  # noqa: E402
+from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["backend", "chunks", "seconds", "chunks_per_second", "speed_vs_reference",
+           "mean_cosine_to_reference", "min_cosine_to_reference", "dense_ndcg@10", "hybrid_ndcg@10"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--default-corpus", type=Path, default=ROOT / "data/ingested",
+                        help="the ingest stage's BEIR folder")
+    parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
+    parser.add_argument("--datasets", nargs="*", default=["scifact"], help="under --benchmarks")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "embed_backends")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    params = load_params(args.params)
+    folders = {"default corpus": args.default_corpus,
+               **{name: args.benchmarks / name for name in args.datasets}}
+    encoder = load_encoder(params.embed.model, "cpu", params.embed.max_seq_length)
+    results = {}
+    for name, folder in folders.items():
+        if not (folder / "corpus.jsonl").is_file():
+            print(f"SKIPPED: {name}: no BEIR folder at {folder}")
+            continue
+        policy = RowPolicy("skip")
+        rows = compare_backends(read_beir(folder, policy), "test", params,
+                                args.work / folder.name, encoder, progress=True)
+        results[name] = rows
+        print(name, *rows, sep="\n", flush=True)
+    summary = {"machine": describe_machine(), "device": "cpu", "model": params.embed.model,
+               "batch_size": params.embed.batch_size, "chunk": params.chunk.model_dump(),
+               "fusion": params.fusion.model_dump(), "results": results}
+    write_json(args.out / "embed_backends.json", summary)
+    tables = "\n".join(f"## {name}\n\n" + markdown_table(COLUMNS, [[row[c] for c in COLUMNS]
+                                                                    for row in rows]) + "\n"
+                       for name, rows in results.items())
+    atomic_write_text(args.out / "embed_backends.md", (
+        "# Bulk embedding: torch fp32, ONNX fp32, ONNX int8\n\n"
+        f"Machine: {summary['machine']} (CPU); model {params.embed.model}, batch "
+        f"{params.embed.batch_size}, chunks of {params.chunk.size} words. Written by "
+        "`python bench/embed_backends.py` (`make bench-embed`); every row of a table in one "
+        "run. Cosines are against torch's vector of the same chunk; nDCG@10 is on the test "
+        "queries, with each index's queries encoded by its own backend (int8 queries for the "
+        f"int8 index); hybrid is fusion.method={params.fusion.method}.\n\n" + tables))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
