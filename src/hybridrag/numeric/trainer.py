@@ -1,0 +1,89 @@
+"""TRL's SFTTrainer with a regression loss on the number of the reply: loss = token
+cross-entropy + weight * regression loss (mse | mae | huber) of a RegressionHead on the final
+hidden state at the last prompt token, against the normalised target."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from trl import SFTTrainer
+
+from hybridrag.numeric.head import Normalizer, RegressionHead, value_positions
+
+RegressionLoss = Literal["mse", "mae", "huber"]
+TARGET = "target"  # the dataset column (and batch key) holding each row's number
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor, kind: RegressionLoss
+                    ) -> torch.Tensor:
+    if kind == "mse":
+        return torch.nn.functional.mse_loss(prediction, target)
+    if kind == "mae":
+        return torch.nn.functional.l1_loss(prediction, target)
+    if kind == "huber":
+        return torch.nn.functional.huber_loss(prediction, target, delta=1.0)
+    raise ValueError(f"unknown regression loss {kind!r}; use mse, mae or huber")
+
+
+class TargetCollator:
+    """Wraps the trainer's collator: each row's number travels beside its tokens."""
+
+    def __init__(self, collator: Any):
+        self.collator = collator
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.collator([{k: v for k, v in e.items() if k != TARGET} for e in examples])
+        batch[TARGET] = torch.tensor([float(e[TARGET]) for e in examples], dtype=torch.float32)
+        return batch
+
+
+def final_norm(model: torch.nn.Module) -> torch.nn.Module:
+    """The decoder's last normalisation: its output is the final hidden state, whatever path
+    (fused or not) the trainer's forward takes to the logits."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    norm = getattr(base.get_decoder(), "norm", None)
+    if norm is None:
+        raise ValueError(f"{type(base).__name__} has no final norm to read hidden states from")
+    return norm
+
+
+class RegressionSFTTrainer(SFTTrainer):
+    """SFTTrainer whose loss adds `weight` * the head's regression loss. The head is attached to
+    the model (`model.regression_head`), so the optimizer trains it with the adapter."""
+
+    def __init__(self, *args: Any, head: RegressionHead, normalizer: Normalizer, weight: float,
+                 loss: RegressionLoss, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.model.regression_head = head.to(next(self.model.parameters()).device)
+        self.normalizer, self.weight, self.loss_kind = normalizer, weight, loss
+        self.data_collator = TargetCollator(self.data_collator)
+        self._norm = final_norm(self.model)
+        self.last_losses: dict[str, float] = {}
+
+    def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                     num_items_in_batch: Any = None) -> Any:
+        targets = inputs.pop(TARGET)
+        captured: list[torch.Tensor] = []
+        hook = self._norm.register_forward_hook(lambda _m, _i, output: captured.append(output))
+        try:
+            # return_outputs only when the caller asks (evaluation): TRL's fused LM head builds
+            # no logits, and asking for outputs costs a second forward pass.
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
+        finally:
+            hook.remove()
+        hidden = captured[-1]
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        head = self.model.regression_head
+        prediction = head(hidden[rows, value_positions(inputs["labels"]).to(hidden.device)])
+        regression = regression_loss(prediction.float(),
+                                     self.normalizer.normalize(targets.to(prediction.device)),
+                                     self.loss_kind)
+        cross_entropy, outputs = result if return_outputs else (result, None)
+        loss = cross_entropy + self.weight * regression
+        self.last_losses = {"cross_entropy": float(cross_entropy.detach()),
+                            "regression": float(regression.detach())}
+        mode = "train" if model.training else "eval"
+        self._metrics[mode]["regression_loss"].append(self.last_losses["regression"])
+        return (loss, outputs) if return_outputs else loss

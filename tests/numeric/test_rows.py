@@ -1,0 +1,55 @@
+"""The numeric source: a reply's number or a target field, and bad rows named by file and line."""
+
+import json
+
+import pytest
+
+from hybridrag.answers.prompt import Source
+from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.numeric.numbers import parse_number
+from hybridrag.numeric.rows import question_row, read_numeric_rows
+from hybridrag.numeric.years import YearQuestion
+
+
+def write_rows(path, rows):
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def chat(reply, **extra):
+    return {"messages": [{"role": "user", "content": "How many?"},
+                         {"role": "assistant", "content": reply}], **extra}
+
+
+def test_targets_come_from_the_field_or_the_reply(tmp_path):
+    path = write_rows(tmp_path / "n.jsonl", [chat("About 1,200 of them."),
+                                             chat("Roughly a dozen", target=12),
+                                             chat("c. 1500", target="1500")])
+    assert [row.target for row in read_numeric_rows(path, RowPolicy("raise"))] == [1200.0, 12.0, 1500.0]
+
+
+def test_a_row_without_a_number_stops_the_stage_naming_file_and_line(tmp_path):
+    path = write_rows(tmp_path / "n.jsonl", [chat("42"), chat("I cannot say.")])
+    with pytest.raises(InputError, match=r"n\.jsonl:2: .*no number in its last assistant reply"):
+        list(read_numeric_rows(path, RowPolicy("raise")))
+
+
+def test_bad_rows_are_skipped_and_counted_when_asked(tmp_path):
+    path = write_rows(tmp_path / "n.jsonl", [chat("42"), chat("none"), chat("7", target="many"),
+                                             "{not json", chat("3")])
+    policy = RowPolicy("skip")
+    assert [row.target for row in read_numeric_rows(path, policy)] == [42.0, 3.0]
+    assert policy.skipped == {"field 'messages'": 1, "field 'target'": 1, "invalid JSON": 1}
+    assert any("n.jsonl:3" in where for where in policy.skipped_where["field 'target'"])
+
+
+def test_a_corpus_question_becomes_a_grounded_row_whose_reply_parses_back():
+    question = YearQuestion("q#born", "d", "In what year was Mark Antony born?", -83.0, "(83–30 BC)")
+    source = Source(1, "d", 5, "Mark Antony", "Marcus Antonius was a Roman politician.")
+    row = question_row(question, [source])
+    assert row.messages[0]["role"] == "system" and "[1] Mark Antony:" in row.messages[0]["content"]
+    assert row.messages[0]["content"].endswith("Answer with the number only.")
+    assert row.messages[1] == {"role": "user", "content": "In what year was Mark Antony born?"}
+    assert row.messages[2] == {"role": "assistant", "content": "83 BC"}
+    assert parse_number(row.messages[2]["content"]) == row.target == -83.0
+    assert question_row(question, []).messages[0]["content"] == "Answer with the number only."
