@@ -75,7 +75,7 @@ def year_questions(dataset: Dataset, split: str) -> Iterable[YearQuestion]:
     """Every year question of `split`'s known-item queries (one relevant document each)."""
     documents = {d.doc_id: d for d in dataset.documents}
     for query in dataset.queries:
-        relevant = [doc for doc, grade in dataset.qrels[split].get(query.query_id, {}).items()
+        relevant = [doc for doc, grade in dataset.qrels.get(split, {}).get(query.query_id, {}).items()
                     if grade > 0]
         if len(relevant) == 1 and relevant[0] in documents:
             yield from year_questions_for(documents[relevant[0]], query.query_id, query.text)

@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from hybridrag.answers.ask import as_sources
 from hybridrag.answers.prompt import Source, Trim, build_prompt, sentences
@@ -144,8 +144,7 @@ def split_questions(dataset: Dataset, synthetic: Iterable[tuple[str, str]], para
     """Train questions from the train judgements (and make_pairs' synthetic ones, given as
     (question, document) pairs) on documents judged nowhere else; a seeded share of those
     documents is held out for validation; test questions are the test split's."""
-    judged = {split: {q: frozenset(d for d, g in docs.items() if g > 0)
-                      for q, docs in qrels.items()} for split, qrels in dataset.qrels.items()}
+    judged = judged_documents(dataset)
     elsewhere = {d for split, qrels in judged.items() if split != "train"
                  for docs in qrels.values() for d in docs}
     texts = {q.query_id: q.text for q in dataset.queries}
@@ -153,9 +152,7 @@ def split_questions(dataset: Dataset, synthetic: Iterable[tuple[str, str]], para
             if docs and q in texts and not docs & elsewhere]
     pool += [Question(f"synthetic:{i}", text, frozenset({doc})) for i, (text, doc)
              in enumerate(synthetic) if doc not in elsewhere] if params.synthetic_questions else []
-    documents = sorted({d for q in pool for d in q.relevant})
-    random.Random(seed).shuffle(documents)
-    held = set(documents[:round(validation_fraction * len(documents))])
+    held = held_out_documents((d for q in pool for d in q.relevant), validation_fraction, seed)
     train = [q for q in pool if not q.relevant & held]
     validation = [q for q in pool if q.relevant <= held]
     test = [Question(q, texts[q], docs) for q, docs in sorted(judged.get("test", {}).items())
@@ -165,13 +162,29 @@ def split_questions(dataset: Dataset, synthetic: Iterable[tuple[str, str]], para
                           sample(test, params.max_test, split_rng(seed, "test")))
 
 
+def judged_documents(dataset: Dataset) -> dict[str, dict[str, frozenset[str]]]:
+    """split -> query id -> the documents judged relevant to it."""
+    return {split: {q: frozenset(d for d, g in docs.items() if g > 0) for q, docs in qrels.items()}
+            for split, qrels in dataset.qrels.items()}
+
+
+def held_out_documents(documents: Iterable[str], fraction: float, seed: int) -> set[str]:
+    """A seeded share of the training documents, held out for validation."""
+    ordered = sorted(set(documents))
+    random.Random(seed).shuffle(ordered)
+    return set(ordered[:round(fraction * len(ordered))])
+
+
 def split_rng(seed: int, split: str) -> random.Random:
     """One generator per split, so that a change to one split's size leaves the others as
     they were."""
     return random.Random(f"{seed}:{split}")
 
 
-def sample(questions: list[Question], limit: int | None, rng: random.Random) -> list[Question]:
+Item = TypeVar("Item")
+
+
+def sample(questions: list[Item], limit: int | None, rng: random.Random) -> list[Item]:
     """A seeded subset in a seeded order, so that the first n of a split are a random n too."""
     return rng.sample(questions, len(questions) if limit is None else min(limit, len(questions)))
 
