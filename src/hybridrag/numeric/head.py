@@ -88,3 +88,13 @@ def value_positions(labels: torch.Tensor) -> torch.Tensor:
     if not bool(trained.any(dim=1).all()):
         raise ValueError("a row has no trained reply token, so there is no position to read")
     return (trained.int().argmax(dim=1) - 1).clamp(min=0)
+
+
+def final_norm(model: torch.nn.Module) -> torch.nn.Module:
+    """The decoder's last normalisation: its output is the final hidden state, whatever path
+    (fused or not) a forward takes to the logits. Training and prediction read it alike."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    norm = getattr(base.get_decoder(), "norm", None)
+    if norm is None:
+        raise ValueError(f"{type(base).__name__} has no final norm to read hidden states from")
+    return norm

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 from trl import SFTTrainer
 
-from hybridrag.numeric.head import Normalizer, RegressionHead, value_positions
+from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm, value_positions
 
 RegressionLoss = Literal["mse", "mae", "huber"]
 TARGET = "target"  # the dataset column (and batch key) holding each row's number
@@ -36,16 +36,6 @@ class TargetCollator:
         batch = self.collator([{k: v for k, v in e.items() if k != TARGET} for e in examples])
         batch[TARGET] = torch.tensor([float(e[TARGET]) for e in examples], dtype=torch.float32)
         return batch
-
-
-def final_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """The decoder's last normalisation: its output is the final hidden state, whatever path
-    (fused or not) the trainer's forward takes to the logits."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    norm = getattr(base.get_decoder(), "norm", None)
-    if norm is None:
-        raise ValueError(f"{type(base).__name__} has no final norm to read hidden states from")
-    return norm
 
 
 class RegressionSFTTrainer(SFTTrainer):

@@ -1,0 +1,51 @@
+"""Numeric predictions: replies parsed, and the head read from the generation's own forward pass
+equals the head on the last prompt token of a separate forward."""
+
+import pytest
+import torch
+
+from hybridrag.numeric.data import numeric_rows
+from hybridrag.numeric.evaluation import NumericPrediction, predict_numbers, score_predictions
+from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
+from hybridrag.numeric.years import YearQuestion
+
+QUESTIONS = [YearQuestion("a#born", "a", "In what year was Ada Lovelace born?", 1815.0, ""),
+             YearQuestion("b#year", "b", "In what year was Dracula published, as a novel?", 1897.0, "")]
+
+
+def test_head_values_come_from_the_last_prompt_token(tiny_base):
+    from hybridrag.answers.generation import ChatGenerator
+
+    generator = ChatGenerator.load(tiny_base, tiny_base, "cpu")
+    torch.manual_seed(0)
+    head, normalizer = RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0)
+    rows = numeric_rows(QUESTIONS, None)
+    predictions = predict_numbers(generator, rows, max_new_tokens=4, batch_size=2,
+                                  head=(head, normalizer))
+    assert [p.question_id for p in predictions] == ["a#born", "b#year"]
+    assert [p.target for p in predictions] == [1815.0, 1897.0]
+    tokenizer = generator.tokenizer
+    captured = []
+    hook = final_norm(generator.model).register_forward_hook(lambda _m, _i, o: captured.append(o))
+    for row in rows:
+        text = tokenizer.apply_chat_template(row.messages[:-1], tokenize=False,
+                                             add_generation_prompt=True)
+        ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            generator.model(input_ids=ids)
+    hook.remove()
+    with torch.no_grad():
+        expected = [float(normalizer.denormalize(head(c[:, -1]).double())) for c in captured]
+    assert [p.head for p in predictions] == pytest.approx(expected, abs=1e-3)
+    plain = predict_numbers(generator, rows, max_new_tokens=4, batch_size=2)
+    assert all(p.head is None for p in plain)
+    assert [p.reply for p in plain] == [p.reply for p in predictions]  # the hook changes nothing
+
+
+def test_scores_cover_the_head_only_when_every_row_has_one():
+    predictions = [NumericPrediction("a", 1815.0, "1815", 1815.0, 1820.0),
+                   NumericPrediction("b", 1897.0, "no idea", None, 1890.0)]
+    scores = score_predictions(predictions, [5])
+    assert scores["generated"]["exact_match"] == 0.5 and scores["generated"]["parse_failure_rate"] == 0.5
+    assert scores["head"]["within_5"] == 0.5 and scores["head"]["mae"] == 6.0
+    assert "head" not in score_predictions([NumericPrediction("a", 1.0, "1", 1.0, None)], [1])
