@@ -341,6 +341,58 @@ class AnswersParams(Section):
     device: Device
 
 
+class NumericDataParams(Section):
+    """Questions whose answer is a number, as ChatML rows (with or without retrieved sources)."""
+
+    source: Literal["corpus_years", "messages"]  # the corpus's dated descriptions | a JSONL file
+    path: str | None  # messages: JSONL rows {"messages": [...], "target": optional}
+    on_error: Literal["raise", "skip"]  # messages: a row without a number stops, or is counted
+    stated_only: bool  # corpus_years: only questions whose article text gives the year
+    validation_fraction: Share  # share of training documents (messages: rows) held out
+    test_fraction: Share  # messages only: share of rows for test (the corpus has its test split)
+    max_train: Positive | None  # seeded subsets; None keeps all
+    max_validation: Positive | None
+    max_test: Positive | None
+    sources: Positive  # retrieved sources in a prompt with context
+    source_tokens: Positive  # each source cut to this many tokens
+    rerank: bool  # rerank the sources with the trained cross-encoder
+    context_share: Share  # training rows that carry retrieved sources (the rest: none)
+    seed: int
+
+    @model_validator(mode="after")
+    def path_for_messages(self) -> NumericDataParams:
+        if self.source == "messages" and not self.path:
+            raise ValueError("numeric.data.path is required when numeric.data.source is 'messages'")
+        return self
+
+
+class RegressionParams(Section):
+    """The hybrid loss: cross-entropy + weight * loss(head(hidden), normalised target)."""
+
+    weight: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0)]
+    loss: Literal["mse", "mae", "huber"]
+    normalization: Literal["zscore", "none"]  # zscore: training-split mean and std
+    head_hidden: Positive  # the head's inner width
+
+
+class NumericEvaluateParams(Section):
+    tolerances: tuple_of(Float)  # accuracy within +-t for each t
+    max_new_tokens: Positive
+    batch_size: Positive
+    bootstrap: Positive  # resamples for the paired differences' intervals
+    samples: Annotated[int, Field(ge=0)]  # questions shown side by side in the report
+    seed: int
+
+
+class NumericParams(Section):
+    method: Literal["lora", "qlora"]  # the adapter both runs (plain SFT, hybrid loss) train
+    data: NumericDataParams
+    train: SftTrainParams
+    adapter: QloraParams  # LoRA settings (quant_type and double_quant: qlora only)
+    regression: RegressionParams
+    evaluate: NumericEvaluateParams
+
+
 class Params(Section):
     ingest: IngestParams
     chunk: ChunkParams
@@ -354,6 +406,7 @@ class Params(Section):
     finetune_embed: FinetuneEmbedParams
     rerank: RerankParams
     answers: AnswersParams
+    numeric: NumericParams
 
 
 def describe_errors(error: ValidationError) -> str:
