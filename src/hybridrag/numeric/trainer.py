@@ -9,7 +9,14 @@ from typing import Any, Literal
 import torch
 from trl import SFTTrainer
 
-from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm, value_positions
+from hybridrag.numeric.head import (
+    Normalizer,
+    RegressionHead,
+    final_norm,
+    load_head,
+    save_head,
+    value_positions,
+)
 
 RegressionLoss = Literal["mse", "mae", "huber"]
 TARGET = "target"  # the dataset column (and batch key) holding each row's number
@@ -40,7 +47,8 @@ class TargetCollator:
 
 class RegressionSFTTrainer(SFTTrainer):
     """SFTTrainer whose loss adds `weight` * the head's regression loss. The head is attached to
-    the model (`model.regression_head`), so the optimizer trains it with the adapter."""
+    the model (`model.regression_head`), so the optimizer trains it with the adapter; it is
+    saved beside the adapter in every checkpoint and the final folder, and restored on resume."""
 
     def __init__(self, *args: Any, head: RegressionHead, normalizer: Normalizer, weight: float,
                  loss: RegressionLoss, **kwargs: Any):
@@ -77,3 +85,14 @@ class RegressionSFTTrainer(SFTTrainer):
         mode = "train" if model.training else "eval"
         self._metrics[mode]["regression_loss"].append(self.last_losses["regression"])
         return (loss, outputs) if return_outputs else loss
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call)
+        if self.args.should_save:
+            save_head(output_dir or self.args.output_dir, self.model.regression_head,
+                      self.normalizer)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        head, _ = load_head(resume_from_checkpoint, str(next(self.model.parameters()).device))
+        self.model.regression_head.load_state_dict(head.state_dict())
