@@ -6,7 +6,6 @@ source [1]", with paired differences against the base model."""
 from __future__ import annotations
 
 import gc
-import random
 import statistics
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from hybridrag.answers.scoring import (
     top_source_reply,
 )
 from hybridrag.config import AnswersParams, CompareParams, SftParams
+from hybridrag.metrics.bootstrap import mean_difference
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
 from hybridrag.sft.models import load_tokenizer, load_trained
 
@@ -116,13 +116,7 @@ def paired_difference(model: ModelAnswers, base: ModelAnswers, items: Sequence[G
             theirs = per_item_flags(items[index], base_scores[index])[metric]
             if mine is not None and theirs is not None:
                 pairs.append(mine - theirs)
-    if not pairs:
-        return None
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(pairs, k=len(pairs))) for _ in range(resamples))
-    return {"difference": round(statistics.fmean(pairs), 4), "items": len(pairs),
-            "ci95": [round(means[int(0.025 * resamples)], 4),
-                     round(means[int(0.975 * resamples) - 1], 4)]}
+    return mean_difference(pairs, resamples, seed)
 
 
 def last_reply_scores(generator: ChatGenerator, conversations: Sequence[list[dict[str, str]]],
