@@ -16,7 +16,7 @@ from .conftest import save_tiny_base
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore",
-          "data/documents"]
+          "data/documents", "data/numeric_questions.jsonl"]
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +44,15 @@ def tiny_fine_tuning(params: dict, base_model: Path) -> None:
     params["answers"].update(max_new_tokens=8, max_queries=3, device="cpu")
 
 
+def tiny_numeric(params: dict) -> None:
+    """The numeric runs in seconds: a few questions, two steps each."""
+    numeric = params["numeric"]
+    numeric["data"].update(max_train=8, max_validation=2, max_test=6)
+    numeric["train"].update(max_length=256, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
+                            eval_samples=2, device="cpu")
+    numeric["evaluate"].update(max_new_tokens=6, bootstrap=50, samples=2)
+
+
 def tiny_learning(params: dict) -> None:
     """Pairs, embedder, reranker and answers in seconds: few examples, few steps."""
     params["pairs"].update(synthetic_chunks=6, max_new_tokens=8)
@@ -66,6 +75,7 @@ def tiny_project(tmp_path_factory, smol_tokenizer) -> Path:
     params["ingest"]["max_documents"] = 300
     tiny_fine_tuning(params, save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer))
     tiny_learning(params)
+    tiny_numeric(params)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh("git", "init", "-q", cwd=root)
     sh("dvc", "remote", "add", "--local", "-f", "-d", "local", str(root.parent / "remote"), cwd=root)
@@ -91,12 +101,13 @@ LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_rer
 SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
               "infer_compare"]
+NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "eval_numeric"]
 
 
 def test_repro_runs_every_stage_and_measures_every_mode(project):
     root, result = project
     ran = stages_run(result.stdout)
-    assert sorted(ran) == sorted(RETRIEVAL_STAGES + LEARNING_STAGES + SFT_STAGES)
+    assert sorted(ran) == sorted(RETRIEVAL_STAGES + LEARNING_STAGES + SFT_STAGES + NUMERIC_STAGES)
     assert [s for s in ran if s in RETRIEVAL_STAGES] == RETRIEVAL_STAGES
     order = {stage: i for i, stage in enumerate(ran)}
     assert order["embed"] < order["make_pairs"] < order["finetune_embed"] < order["embed_finetuned"]
@@ -295,3 +306,28 @@ def test_fine_tuning_half_compares_every_method(project):
     assert "| prefix_tuning |" in report and "| dpo |" in report and "Sample answers" in report
     for png in ("sft_loss_curves.png", "dpo_reward_margins.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_numeric_stages_compare_base_sft_and_hybrid_with_and_without_sources(project):
+    root, _ = project
+    data = json.loads((root / "metrics/numeric/data.json").read_text())
+    assert data["source"] == "corpus_years" and data["rows"]["train"] == 8
+    assert data["rows"]["test_none"] == data["rows"]["test_retrieved"] == 6
+    test_docs = {line.split("\t")[1] for line in
+                 (root / "data/ingested/qrels/test.tsv").read_text().splitlines()[1:]}
+    trained = [json.loads(line) for line in (root / "data/numeric/train.jsonl").read_text().splitlines()]
+    assert trained and not {row["doc_id"] for row in trained} & test_docs
+    compare = json.loads((root / "metrics/numeric/compare.json").read_text())
+    assert set(compare["scores"]) == {f"{m} / {c}" for m in ("base", "sft", "hybrid")
+                                      for c in ("none", "retrieved")}
+    assert set(compare["scores"]["hybrid / retrieved"]) == {"generated", "head"}
+    assert set(compare["scores"]["sft / none"]) == {"generated"}
+    assert compare["scores"]["base / none"]["generated"]["questions"] == 6
+    assert "retrieved: hybrid - sft, absolute error" in compare["comparisons"]
+    for run in ("sft", "hybrid"):
+        training = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
+        assert training["train_steps"] == 2
+    assert (root / "models/numeric/hybrid/head.json").is_file()
+    assert not (root / "models/numeric/sft/head.json").exists()
+    assert "| hybrid | retrieved | head |" in (root / "reports/numeric.md").read_text()
+    assert (root / "reports/numeric_scatter.png").read_bytes()[:4] == b"\x89PNG"

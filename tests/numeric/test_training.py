@@ -15,6 +15,8 @@ from hybridrag.sft.training import run_paths
 
 from ..conftest import PARAMS
 
+pytestmark = pytest.mark.slow  # two training runs
+
 QUESTIONS = [YearQuestion(f"q{i}#born", f"d{i}", f"In what year was person {i} born?",
                           1800.0 + 7 * i, "") for i in range(8)]
 PARAMS_TINY = PARAMS.numeric.updated(

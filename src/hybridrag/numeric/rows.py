@@ -11,7 +11,7 @@ from typing import Any
 from hybridrag.answers.prompt import Messages, Source, system_message
 from hybridrag.ingest.fields import FieldError
 from hybridrag.jsonl import InputError, RowPolicy, read_jsonl
-from hybridrag.numeric.numbers import format_number, parse_number
+from hybridrag.numeric.numbers import format_number, numbers_in, parse_number
 from hybridrag.numeric.years import YearQuestion
 from hybridrag.sft.conversations import validate
 
@@ -26,10 +26,16 @@ class NumericRow:
     target: float
     question_id: str | None = None
     doc_id: str | None = None
+    answer_in_sources: bool | None = None  # the year is in the prompt's sources (None: none)
 
     def as_json(self) -> dict[str, Any]:
-        return {"messages": self.messages, "target": self.target,
-                "question_id": self.question_id, "doc_id": self.doc_id}
+        return {"messages": self.messages, "target": self.target, "question_id": self.question_id,
+                "doc_id": self.doc_id, "answer_in_sources": self.answer_in_sources}
+
+
+def read_rows(path: str | os.PathLike[str]) -> list[NumericRow]:
+    """Rows the numeric_data stage wrote (trusted: written by as_json)."""
+    return [NumericRow(**record) for _, record in read_jsonl(path)]
 
 
 def target_of(record: dict[str, Any], messages: Messages) -> float:
@@ -73,4 +79,5 @@ def question_row(question: YearQuestion, sources: Sequence[Source]) -> NumericRo
     """A training or test row: the prompt, and the year as the reply ("1770", "323 BC")."""
     messages = [*question_messages(question.question, sources),
                 {"role": "assistant", "content": format_number(question.target)}]
-    return NumericRow(messages, question.target, question.question_id, question.doc_id)
+    stated = (question.target in numbers_in(" ".join(s.text for s in sources))) if sources else None
+    return NumericRow(messages, question.target, question.question_id, question.doc_id, stated)

@@ -1,0 +1,54 @@
+"""Stage numeric_data: questions whose answer is a number, as ChatML rows with a target.
+
+The default source, corpus_years, asks the years the default corpus's Wikidata descriptions give
+(births, deaths, releases), split by document as the grounded conversations are; training rows
+carry the index's retrieved sources or none, and every test question is written both ways.
+The messages source reads a JSONL file of conversations whose last reply holds the number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridrag.config import load_params
+from hybridrag.stage import run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--data", default="data/ingested", help="corpus_years: queries and qrels")
+    parser.add_argument("--index", default="data/index", help="corpus_years: retrieves the sources")
+    parser.add_argument("--reranker", default="models/reranker",
+                        help="reranks the sources when numeric.data.rerank is set")
+    parser.add_argument("--base-model", default="models/base", help="its tokenizer cuts the sources")
+    parser.add_argument("--out", default="data/numeric")
+    parser.add_argument("--metrics", default="metrics/numeric/data.json")
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    from hybridrag.numeric.data import corpus_rows, file_rows, write_numeric_data
+
+    settings = params.numeric.data
+    if settings.source == "messages":
+        rows, summary = file_rows(settings)
+    else:
+        from hybridrag.answers.ask import as_sources
+        from hybridrag.answers.prompt import token_trimmer
+        from hybridrag.ingest.beir import read_beir
+        from hybridrag.search.searcher import Searcher
+        from hybridrag.sft.models import load_tokenizer
+
+        trim = token_trimmer(load_tokenizer(args.base_model), settings.source_tokens)
+        with Searcher(Path(args.index), params.retrieval, params.rerank.first_stage,
+                      device=params.numeric.train.device,
+                      reranker=Path(args.reranker) if settings.rerank else None,
+                      rerank_depth=params.rerank.depth) as searcher:
+            rows, summary = corpus_rows(settings, read_beir(args.data), lambda question: as_sources(
+                searcher, searcher.search(question, k=settings.sources, rerank=settings.rerank),
+                trim))
+    write_numeric_data(rows, summary, Path(args.out), Path(args.metrics))
+    print(f"numeric_data: {settings.source} -> { {name: len(part) for name, part in rows.items()} } "
+          f"rows -> {args.out}")
+
+
+if __name__ == "__main__":
+    run(main)

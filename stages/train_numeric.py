@@ -1,0 +1,36 @@
+"""Stage train_numeric@<loss>: a LoRA (or QLoRA) adapter on the numeric rows, trained with token
+cross-entropy alone (cross_entropy: plain SFT) or with the hybrid loss (hybrid: cross-entropy +
+numeric.regression.weight * the regression loss of a head on the number)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hybridrag.config import load_params
+from hybridrag.stage import add_training_arguments, run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--loss", required=True, choices=("cross_entropy", "hybrid"))
+    add_training_arguments(parser)
+    args = parser.parse_args(argv)
+    from hybridrag.numeric.rows import read_rows
+    from hybridrag.numeric.training import train_numeric
+    from hybridrag.sft.training import run_paths
+
+    name = {"cross_entropy": "sft", "hybrid": "hybrid"}[args.loss]  # dvc.yaml's folder names
+    paths = run_paths(name, args.base_model, args.out or f"models/numeric/{name}",
+                      args.checkpoints or f"checkpoints/numeric_{name}",
+                      args.live or f"dvclive/numeric_{name}",
+                      args.metrics or f"metrics/numeric/train_{name}.json")
+    data = Path(args.data)
+    metrics = train_numeric(args.loss, load_params(args.params).numeric,
+                            read_rows(data / "train.jsonl"), read_rows(data / "validation.jsonl"),
+                            paths)
+    print(f"train_numeric@{args.loss}: {metrics['train_steps']} steps in "
+          f"{metrics['train_seconds']} s, loss {metrics['train_loss']} -> {paths.out_dir}")
+
+
+if __name__ == "__main__":
+    run(main)
