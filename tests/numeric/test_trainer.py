@@ -119,3 +119,15 @@ def test_saved_head_reloads_to_identical_predictions(tmp_path):
     assert torch.equal(loaded(hidden), head.eval()(hidden)) and loaded_normalizer == normalizer
     with pytest.raises(FileNotFoundError, match="cross-entropy loss only"):
         load_head(tmp_path / "plain")
+
+
+def test_a_row_cut_before_its_reply_is_left_out_of_the_regression(trainer):
+    model = trainer.model.train()
+    batch = next(iter(trainer.get_train_dataloader()))
+    full = {k: v.clone() for k, v in batch.items()}
+    trainer.compute_loss(model, full)
+    both = trainer.last_losses["regression"]
+    batch["labels"][0] = -100  # as if max_length had cut row 0's reply
+    trainer.compute_loss(model, batch)
+    assert trainer.last_losses["regression"] != both and torch.isfinite(torch.tensor(
+        trainer.last_losses["regression"]))

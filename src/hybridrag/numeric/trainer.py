@@ -72,12 +72,18 @@ class RegressionSFTTrainer(SFTTrainer):
         finally:
             hook.remove()
         hidden = captured[-1]
-        rows = torch.arange(hidden.shape[0], device=hidden.device)
-        head = self.model.regression_head
-        prediction = head(hidden[rows, value_positions(inputs["labels"]).to(hidden.device)])
-        regression = regression_loss(prediction.float(),
-                                     self.normalizer.normalize(targets.to(prediction.device)),
-                                     self.loss_kind)
+        # A row truncated before its reply (max_length) has no prompt end to read: left out.
+        kept = (inputs["labels"] != -100).any(dim=1).to(hidden.device)
+        if kept.any():
+            labels, hidden, targets = inputs["labels"][kept], hidden[kept], targets[kept.cpu()]
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            prediction = self.model.regression_head(
+                hidden[rows, value_positions(labels).to(hidden.device)])
+            regression = regression_loss(prediction.float(),
+                                         self.normalizer.normalize(targets.to(prediction.device)),
+                                         self.loss_kind)
+        else:
+            regression = hidden.new_zeros(()).float()
         cross_entropy, outputs = result if return_outputs else (result, None)
         loss = cross_entropy + self.weight * regression
         self.last_losses = {"cross_entropy": float(cross_entropy.detach()),
