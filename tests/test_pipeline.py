@@ -48,8 +48,8 @@ def tiny_numeric(params: dict) -> None:
     """The numeric runs in seconds: a few questions, two steps each."""
     numeric = params["numeric"]
     numeric["data"].update(max_train=8, max_validation=2, max_test=6)
-    numeric["train"].update(max_length=256, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
-                            eval_samples=2, device="cpu")
+    numeric["train"].update(batch_size=2, max_steps=2, save_steps=2, eval_steps=2, eval_samples=2,
+                            device="cpu")
     numeric["evaluate"].update(max_new_tokens=6, bootstrap=50, samples=2)
 
 
