@@ -15,8 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss", required=True, choices=("cross_entropy", "hybrid"))
     add_training_arguments(parser)
     args = parser.parse_args(argv)
-    from hybridrag.numeric.rows import read_rows
-    from hybridrag.numeric.training import train_numeric
+    from hybridrag.numeric.training import train_or_skip
     from hybridrag.sft.training import run_paths
 
     name = {"cross_entropy": "sft", "hybrid": "hybrid"}[args.loss]  # dvc.yaml's folder names
@@ -24,12 +23,7 @@ def main(argv: list[str] | None = None) -> None:
                       args.checkpoints or f"checkpoints/numeric_{name}",
                       args.live or f"dvclive/numeric_{name}",
                       args.metrics or f"metrics/numeric/train_{name}.json")
-    data = Path(args.data)
-    metrics = train_numeric(args.loss, load_params(args.params).numeric,
-                            read_rows(data / "train.jsonl"), read_rows(data / "validation.jsonl"),
-                            paths)
-    print(f"train_numeric@{args.loss}: {metrics['train_steps']} steps in "
-          f"{metrics['train_seconds']} s, loss {metrics['train_loss']} -> {paths.out_dir}")
+    print(train_or_skip(args.loss, load_params(args.params).numeric, Path(args.data), paths))
 
 
 if __name__ == "__main__":

@@ -70,6 +70,10 @@ def test_learning_without_questions_keeps_the_start_models_and_says_so(files_pro
         recorded = json.loads((root / f"metrics/sft/{name}.json").read_text())
         assert recorded["skipped"] is True and "no training conversations" in recorded["reason"]
     assert json.loads((root / "metrics/sft/compare.json").read_text())["test_rows"] == 0
+    for run in ("sft", "hybrid"):  # files date nothing: no numeric questions to train on
+        recorded = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
+        assert recorded["skipped"] is True and "no training rows" in recorded["reason"]
+    assert json.loads((root / "metrics/numeric/compare.json").read_text())["questions"] == 0
     assert json.loads((root / "metrics/answers.json").read_text())["queries"] == 0
 
 

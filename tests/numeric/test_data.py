@@ -100,3 +100,22 @@ def test_file_rows_split_a_users_file_by_seeded_shares(tmp_path):
     path.write_text("")
     with pytest.raises(ValueError, match="gave no usable row"):
         file_rows(settings)
+
+
+def test_without_training_rows_both_runs_are_skipped_and_load_as_the_base(tmp_path):
+    import json
+
+    from hybridrag.numeric.training import train_or_skip
+    from hybridrag.sft.training import run_paths
+
+    from ..conftest import PARAMS
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.jsonl").write_text("")
+    paths = run_paths("hybrid", "models/base", out=str(tmp_path / "out"),
+                      checkpoints=str(tmp_path / "ck"), live=str(tmp_path / "live"),
+                      metrics=str(tmp_path / "metrics.json"))
+    line = train_or_skip("hybrid", PARAMS.numeric, tmp_path / "data", paths)
+    assert "skipped (no training rows" in line
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["kind"] == "skipped"
+    assert json.loads((tmp_path / "metrics.json").read_text())["skipped"] is True

@@ -40,3 +40,12 @@ def test_report_holds_every_row_and_the_plot_is_a_png(tmp_path):
     assert "within_5" in report and "| q? | 1900 | 1920 |" in report
     plot_scatter(tmp_path / "scatter.png", PREDICTIONS)
     assert (tmp_path / "scatter.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nothing_held_out_still_writes_a_report_and_a_plot(tmp_path):
+    summary = {"questions": 0, "answer_in_sources": 0.0, "scores": {}, "comparisons": {},
+               "seconds": 0.0, "machine": "test"}
+    write_report(tmp_path / "numeric.md", summary, [1], [])
+    assert "0 held-out questions" in (tmp_path / "numeric.md").read_text()
+    plot_scatter(tmp_path / "scatter.png", {})
+    assert (tmp_path / "scatter.png").read_bytes()[:4] == b"\x89PNG"

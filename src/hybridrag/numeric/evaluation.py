@@ -126,6 +126,8 @@ def evaluate_models(models: dict[str, Path], base_dir: Path, rows: dict[str, lis
     from hybridrag.numeric.head import HEAD_CONFIG, load_head
 
     predictions: dict[tuple[str, str], list[NumericPrediction]] = {}
+    if not any(rows.values()):
+        return predictions  # nothing held out: no model needs loading
     for name, folder in models.items():
         generator = ChatGenerator.load(folder, base_dir, device)
         head = (load_head(folder, str(generator.model.device))
@@ -143,6 +145,8 @@ def sample_rows(predictions: dict[tuple[str, str], list[NumericPrediction]], que
                 count: int) -> list[dict[str, Any]]:
     """The first `count` questions side by side: the true year and every model's reply."""
     keys = sorted(predictions)
+    if not keys:
+        return []
     first = predictions[keys[0]]
     return [{"question": questions[i], "true": first[i].target,
              **{f"{model} / {context}": predictions[model, context][i].reply

@@ -38,8 +38,11 @@ def plot_scatter(path: str | os.PathLike[str],
     import matplotlib.pyplot as plt
 
     keys = sorted(predictions)
-    figure, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.4), squeeze=False)
-    for axis, key in zip(axes[0], keys, strict=True):
+    figure, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 3.4),
+                                squeeze=False)
+    if not keys:
+        axes[0][0].text(0.5, 0.5, "no held-out questions", ha="center", va="center")
+    for axis, key in zip(axes[0], keys, strict=False):
         rows = predictions[key]
         targets = [p.target for p in rows]
         low, high = min(targets), max(targets)
@@ -52,7 +55,8 @@ def plot_scatter(path: str | os.PathLike[str],
         axis.set_title(f"{key[0]} / {key[1]}", fontsize=9)
         axis.set_xlabel("true")
     axes[0][0].set_ylabel("predicted")
-    axes[0][-1].legend(fontsize=7)
+    if keys:
+        axes[0][-1].legend(fontsize=7)
     figure.tight_layout()
     target = Path(path)
     staging = target.with_name(f".{target.name}.tmp.png")

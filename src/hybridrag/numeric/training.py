@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from hybridrag.config import NumericParams
 from hybridrag.device import pick_device
 from hybridrag.numeric.head import Normalizer, RegressionHead
-from hybridrag.numeric.rows import NumericRow
+from hybridrag.numeric.rows import NumericRow, read_rows
 from hybridrag.numeric.trainer import TARGET, RegressionSFTTrainer
 from hybridrag.reporting import write_json
 from hybridrag.sft.memory import PeakMemory
@@ -23,6 +24,7 @@ from hybridrag.sft.training import (
     latest_checkpoint,
     peft_config,
     save_run,
+    skip,
     trainer_arguments,
 )
 
@@ -88,3 +90,16 @@ def train_numeric(loss: Loss, params: NumericParams, train_rows: Sequence[Numeri
     write_json(paths.metrics, metrics)
     shutil.rmtree(paths.checkpoints, ignore_errors=True)  # done: nothing left to resume
     return metrics
+
+
+def train_or_skip(loss: Loss, params: NumericParams, data_dir: Path, paths: RunPaths) -> str:
+    """Train on data_dir's train/validation rows, or, without training rows (a corpus whose
+    queries date nothing), write a skipped run that loads as the base model; a summary line."""
+    train_rows = read_rows(data_dir / "train.jsonl")
+    if not train_rows:
+        skip(loss, paths, f"no training rows in {data_dir}")
+        return f"train_numeric@{loss}: skipped (no training rows in {data_dir})"
+    metrics = train_numeric(loss, params, train_rows, read_rows(data_dir / "validation.jsonl"),
+                            paths)
+    return (f"train_numeric@{loss}: {metrics['train_steps']} steps in {metrics['train_seconds']} s, "
+            f"loss {metrics['train_loss']} -> {paths.out_dir}")
