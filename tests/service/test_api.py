@@ -177,3 +177,13 @@ def test_rerank_and_ask(small_index, small_reranker, tiny_base):
         assert bad.status_code == 422
         assert {e["loc"][-1] for e in bad.json()["detail"]} == {"query", "sources"}
         assert "/ask" in served.get("/openapi.json").json()["paths"]
+
+
+def test_the_loaded_query_encoder_is_reused_only_for_the_same_model_limit_and_backend():
+    from hybridrag.service.state import same_query_encoder
+
+    entry = {"model": "m", "max_seq_length": 256, "file": "vectors-base.faiss"}
+    assert same_query_encoder(entry, {**entry, "backend": "torch"})  # older sets were torch
+    assert not same_query_encoder(entry, {**entry, "backend": "onnx_int8"})
+    assert not same_query_encoder(entry, {**entry, "max_seq_length": 128})
+    assert not same_query_encoder({**entry, "bundled_sha256": "a"}, {**entry, "bundled_sha256": "b"})

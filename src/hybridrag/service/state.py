@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hybridrag.config import AnswersParams, FusionParams, RetrievalParams
 from hybridrag.device import pick_device
@@ -66,6 +66,14 @@ def _fingerprint(index_dir: Path) -> tuple[int, int] | None:
     return stat.st_ino, stat.st_mtime_ns
 
 
+def same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Two manifest entries of an embedding set encode queries alike: the same model (package or
+    bundled contents), token limit, and int8 or not (sets saved before backends were torch)."""
+    same_keys = ("model", "bundled_sha256", "max_seq_length")
+    return (all(new.get(key) == old.get(key) for key in same_keys)
+            and new.get("backend", "torch") == old.get("backend", "torch"))
+
+
 class IndexHolder:
     """Holds the current ServedIndex; `reload` builds the next one fully before swapping."""
 
@@ -118,14 +126,13 @@ class IndexHolder:
 
     def _same_model(self, previous: ServedIndex, folder: Path) -> bool:
         """Whether the new index encodes queries with the same model (same package, or a
-        bundled encoder with the same contents), so the loaded encoder can be reused."""
+        bundled encoder with the same contents, run in int8 or not as its passages were), so
+        the loaded encoder can be reused."""
         from hybridrag.index import read_manifest
 
         name = self.config.retrieval.embedding
-        new = read_manifest(folder)["embeddings"].get(name, {})
-        old = previous.searcher.manifest["embeddings"][name]
-        same_keys = ("model", "bundled_sha256", "max_seq_length")
-        return all(new.get(key) == old.get(key) for key in same_keys)
+        return same_query_encoder(previous.searcher.manifest["embeddings"][name],
+                                  read_manifest(folder)["embeddings"].get(name, {}))
 
     def start_watching(self) -> None:
         """In workspace mode, poll the index folder and reload when `dvc repro` replaces it."""
