@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from hybridrag.atomic import atomic_write_text
+from hybridrag.atomic import atomic_open, atomic_write_text
 from hybridrag.numeric.evaluation import NumericPrediction
 from hybridrag.reporting import markdown_table
 
@@ -58,11 +57,9 @@ def plot_scatter(path: str | os.PathLike[str],
     if keys:
         axes[0][-1].legend(fontsize=7)
     figure.tight_layout()
-    target = Path(path)
-    staging = target.with_name(f".{target.name}.tmp.png")
-    figure.savefig(staging, dpi=110)
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110)
     plt.close(figure)
-    os.replace(staging, target)
 
 
 def write_report(path: str | os.PathLike[str], summary: dict[str, Any], tolerances: Sequence[float],
