@@ -125,6 +125,16 @@ STANDARD_FUSION: dict[str, dict[str, Any]] = {
 }
 
 
+class StoreParams(Section):
+    """Where search reads a built index: its own folder, or PostgreSQL (README: Beyond one
+    machine). Connection strings come from the environment, never from here."""
+
+    backend: Literal["sqlite", "postgres"]
+    served_name: Annotated[str, Field(min_length=1)]  # postgres: the name a version is served as
+    grace_seconds: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0)]
+    postgres_dense: Literal["hnsw", "exact"]  # exact: scan every vector (FAISS flat's results)
+
+
 class FusionParams(Section):
     method: Literal["rrf", "weighted"]
     rrf_k: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0)]
@@ -399,6 +409,7 @@ class Params(Section):
     embed: EmbedParams
     build_db: BuildDbParams
     retrieval: RetrievalParams
+    store: StoreParams
     fusion: FusionParams
     eval_retrieval: EvalParams
     sft: SftParams
