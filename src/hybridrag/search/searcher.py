@@ -12,35 +12,28 @@ import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text
-from hybridrag.index import DATABASE, embedding_info, read_manifest, vectors_file
-from hybridrag.index.database import (
-    ConnectionPool,
-    fetch_chunk_documents,
-    fetch_chunks,
-    fetch_document_chunks,
-    fetch_documents,
-)
-from hybridrag.index.vectors import load_vector_index
+from hybridrag.index import embedding_info, read_manifest
 from hybridrag.records import Chunk, Document
-from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.filters import Filters
 from hybridrag.search.fts_query import query_terms, stopwords_for
 from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import MODES, Mode, SearchResult, combine
-from hybridrag.search.keyword import KeywordRetriever
 from hybridrag.search.rerank import Reranker
-from hybridrag.search.snippets import highlighted_snippets
+from hybridrag.search.store import IndexStore, SqliteStore
 
 
 class Searcher:
-    """Opens an index built by `build_db`; the query encoder is the one that built it."""
+    """Searches an index built by `build_db`, read from its folder or from the PostgreSQL
+    schema it was published to (`store`); the query encoder is the one that built it."""
 
     def __init__(self, index_dir: str | os.PathLike[str], retrieval: RetrievalParams,
                  fusion: FusionParams, device: str = "auto",
                  connections: int = 1, query_encoder: QueryEncoder | None = None,
                  encoder_backend: Literal["torch", "onnx"] = "torch",
-                 reranker: str | os.PathLike[str] | Reranker | None = None, rerank_depth: int = 10):
+                 reranker: str | os.PathLike[str] | Reranker | None = None, rerank_depth: int = 10,
+                 store: IndexStore | None = None):
         """`connections`: SQLite connections for concurrent callers (one per thread in use).
+        `store`: where the index is read (default: its folder; see hybridrag.search.stores).
 
         `query_encoder` reuses an already loaded query encoder (it must be the index's model);
         otherwise one is loaded on first use, run by `encoder_backend`. `reranker` (a folder
@@ -52,15 +45,11 @@ class Searcher:
         self.fusion = fusion
         self.manifest = read_manifest(self.index_dir)
         self.embedding = embedding_info(self.manifest, self.retrieval.embedding, self.index_dir)
-        self.pool = ConnectionPool(self.index_dir / DATABASE, connections)
-        with self.pool.connection() as connection:
-            chunk_doc = fetch_chunk_documents(connection)
-        self.keyword = KeywordRetriever(
-            self.pool, self.retrieval.bm25_title_weight, self.retrieval.bm25_text_weight,
-            stopwords_for(self.retrieval.stopwords, self.manifest.get("main_language")))
-        self.dense = DenseRetriever(
-            load_vector_index(self.index_dir / vectors_file(self.retrieval.embedding)), self.pool,
-            chunk_doc, self.retrieval.hnsw_ef_search, self.retrieval.ivf_nprobe)
+        self.stopwords = stopwords_for(self.retrieval.stopwords, self.manifest.get("main_language"))
+        self.store = store if store is not None else SqliteStore(
+            self.index_dir, self.retrieval, self.stopwords, connections)
+        self.keyword = self.store.keyword
+        self.dense = self.store.dense
         self.device = device
         self.encoder_backend = encoder_backend
         self._reranker = reranker
@@ -123,17 +112,14 @@ class Searcher:
         return self.reranker.rerank(query, candidates, self.passages(candidates))[:k]
 
     def documents(self, doc_ids: list[str]) -> dict[str, Document]:
-        with self.pool.connection() as connection:
-            return fetch_documents(connection, doc_ids)
+        return self.store.documents(doc_ids)
 
     def chunks(self, chunk_ids: list[int]) -> dict[int, Chunk]:
-        with self.pool.connection() as connection:
-            return fetch_chunks(connection, chunk_ids)
+        return self.store.chunks(chunk_ids)
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """A document's chunks in order."""
-        with self.pool.connection() as connection:
-            return fetch_document_chunks(connection, doc_id)
+        return self.store.document_chunks(doc_id)
 
     def passages(self, results: list[SearchResult]) -> list[str]:
         """What the reranker reads for each result: its best chunk, titled as it was embedded."""
@@ -144,12 +130,10 @@ class Searcher:
 
     def snippets(self, query: str, chunk_ids: list[int], words: int = 40) -> dict[int, str]:
         """HTML-escaped snippets of the chunks with the query's words in <mark>, per chunk id."""
-        with self.pool.connection() as connection:
-            return highlighted_snippets(connection, chunk_ids,
-                                        query_terms(query, self.keyword.stopwords), words)
+        return self.store.snippets(query_terms(query, self.stopwords), chunk_ids, words)
 
     def close(self) -> None:
-        self.pool.close()
+        self.store.close()
 
     def __enter__(self) -> Searcher:
         return self
