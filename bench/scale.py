@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import resource
 import shutil
 import time
@@ -182,8 +181,10 @@ def embedded_run(folder: Path, approximate: dict[str, faiss.Index], size: int, p
 def postgres_run(folder: Path, size: int, params: Params, query_texts: list[str],
                  query_vectors: np.ndarray, builds: list[dict[str, Any]],
                  timings: list[dict[str, Any]]) -> None:
-    """Load the index into a local PostgreSQL and time its retrievers (a connection per thread)."""
+    """Load the index into a local PostgreSQL and time its retrievers (a pooled connection
+    per concurrent caller)."""
     import psycopg
+    from psycopg_pool import ConnectionPool
 
     from hybridrag.postgres.local import local_server
     from hybridrag.postgres.store import PostgresDenseRetriever, PostgresKeywordRetriever, load_index
@@ -203,37 +204,23 @@ def postgres_run(folder: Path, size: int, params: Params, query_texts: list[str]
                            "build_s": round(time.perf_counter() - start, 1),
                            "disk_mb": round(disk / 2**20, 1), "peak_rss_mb": None})
             print(builds[-1], flush=True)
-            exact = PostgresDenseRetriever(connection, "scale", "base", ef, exact=True)
-            hnsw = PostgresDenseRetriever(connection, "scale", "base", ef, exact=False)
+        # the backend's own pooled retrievers, one connection per concurrent caller
+        with ConnectionPool(server.dsn, min_size=8, max_size=8,
+                            kwargs={"autocommit": True}) as pool:
+            exact = PostgresDenseRetriever(pool, "scale", "base", ef, exact=True)
+            keyword = PostgresKeywordRetriever(pool, "scale", ENGLISH_STOPWORDS, weights)
+            dense = PostgresDenseRetriever(pool, "scale", "base", ef, exact=False)
             want = [[h.doc_id for h in hits] for hits in exact.search(query_vectors, K)]
-            got = [[h.doc_id for h in hits] for hits in hnsw.search(query_vectors, K)]
+            got = [[h.doc_id for h in hits] for hits in dense.search(query_vectors, K)]
             builds[-1]["recall_at_10"] = round(recall_at_k(np.array(got), np.array(want), K), 4)
-        # one connection per concurrent caller, opened before timing (psycopg connections
-        # serve one caller at a time)
-        idle: queue.Queue = queue.Queue()
-        for _ in range(8):
-            connection = psycopg.connect(server.dsn, autocommit=True)
-            idle.put((PostgresKeywordRetriever(connection, "scale", ENGLISH_STOPWORDS, weights),
-                      PostgresDenseRetriever(connection, "scale", "base", ef, exact=False)))
-
-        def with_retrievers(call):
-            def run(i: int):
-                pair = idle.get()
-                try:
-                    return call(i, *pair)
-                finally:
-                    idle.put(pair)
-            return run
-
-        n = len(query_texts)
-        latencies("bm25", with_retrievers(lambda i, kw, _: kw.search(query_texts[i], depth)),
-                  n, timings, size, "postgres")
-        latencies("dense hnsw", with_retrievers(
-            lambda i, _, dense: dense.search(query_vectors[i:i + 1], depth)), n, timings, size,
-            "postgres")
-        latencies("hybrid hnsw", with_retrievers(lambda i, kw, dense: combine(
-            kw.search(query_texts[i], depth), dense.search(query_vectors[i:i + 1], depth)[0],
-            "hybrid", params.fusion, K)), n, timings, size, "postgres")
+            n = len(query_texts)
+            latencies("bm25", lambda i: keyword.search(query_texts[i], depth), n, timings, size,
+                      "postgres")
+            latencies("dense hnsw", lambda i: dense.search(query_vectors[i:i + 1], depth), n,
+                      timings, size, "postgres")
+            latencies("hybrid hnsw", lambda i: combine(
+                keyword.search(query_texts[i], depth), dense.search(query_vectors[i:i + 1], depth)[0],
+                "hybrid", params.fusion, K), n, timings, size, "postgres")
 
 
 def report(summary: dict[str, Any]) -> str:

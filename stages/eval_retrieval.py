@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from hybridrag.config import load_params
 from hybridrag.evaluation.report import write_evaluation, write_unjudged
 from hybridrag.evaluation.retrieval import CUTOFF, evaluate_index, select_queries
 from hybridrag.ingest.beir import read_beir
+from hybridrag.search.backends import open_store
 from hybridrag.stage import run, stage_parser
 
 
@@ -31,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
                               sorted(dataset.qrels))
         print(f"warning: {note}", file=sys.stderr)
         return
-    evaluation = evaluate_index(args.index, queries, qrels, params, args.reranker)
+    evaluation = evaluate_index(args.index, queries, qrels, params, args.reranker,
+                                open_store=partial(open_store, params.store, args.index))
     write_evaluation(evaluation, params, Path(args.metrics), Path(args.per_query), Path(args.reports))
     top_k = max(settings.k_values)
     for mode, values in evaluation.means.items():

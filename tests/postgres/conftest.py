@@ -3,19 +3,13 @@ session, and the small test index loaded into it."""
 
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
-from hybridrag.postgres.local import local_server
 from hybridrag.postgres.store import load_index
 
 from ..conftest import PARAMS, RETRIEVAL
 
 WEIGHTS = (RETRIEVAL.bm25_title_weight, RETRIEVAL.bm25_text_weight)
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    with local_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +19,10 @@ def loaded(postgres, small_index):
         load_index(connection, small_index, "small", WEIGHTS, PARAMS.build_db.hnsw_m,
                    PARAMS.build_db.hnsw_ef_construction)
         yield connection, "small"
+
+
+@pytest.fixture(scope="session")
+def pool(postgres):
+    """Pooled connections to the session's server, as the backend's retrievers use them."""
+    with ConnectionPool(postgres.dsn, min_size=2, max_size=8, kwargs={"autocommit": True}) as pool:
+        yield pool

@@ -52,16 +52,16 @@ def test_schema_names_are_plain_identifiers():
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_postgres_ranks_documents_as_sqlite_does(loaded, small_index, query):
-    connection, schema = loaded
+def test_postgres_ranks_documents_as_sqlite_does(loaded, pool, small_index, query):
+    _, schema = loaded
     sqlite = KeywordRetriever(ConnectionPool(small_index / DATABASE), *WEIGHTS, ENGLISH_STOPWORDS)
-    postgres = PostgresKeywordRetriever(connection, schema, ENGLISH_STOPWORDS, WEIGHTS)
+    postgres = PostgresKeywordRetriever(pool, schema, ENGLISH_STOPWORDS, WEIGHTS)
     expected, got = sqlite.search(query, 10), postgres.search(query, 10)
     assert [(h.doc_id, h.chunk_id) for h in got] == [(h.doc_id, h.chunk_id) for h in expected]
     assert [h.score for h in got] == pytest.approx([h.score for h in expected], rel=1e-6)
 
 
-def test_other_column_weights_are_refused(loaded):
-    connection, schema = loaded
+def test_other_column_weights_are_refused(loaded, pool):
+    _, schema = loaded
     with pytest.raises(ValueError, match="load the index again"):
-        PostgresKeywordRetriever(connection, schema, ENGLISH_STOPWORDS, (1.0, 1.0))
+        PostgresKeywordRetriever(pool, schema, ENGLISH_STOPWORDS, (1.0, 1.0))

@@ -51,11 +51,11 @@ def searcher(small_index):
 
 
 @pytest.mark.parametrize("specs", FILTERS, ids=lambda specs: ",".join(specs) or "none")
-def test_exact_dense_equals_faiss_flat(loaded, searcher, specs):
-    connection, schema = loaded
+def test_exact_dense_equals_faiss_flat(loaded, pool, searcher, specs):
+    _, schema = loaded
     filters = parse_filters(specs)
     vectors = searcher.encode_queries(QUERIES)
-    postgres = PostgresDenseRetriever(connection, schema, "base", ef_search=128, exact=True)
+    postgres = PostgresDenseRetriever(pool, schema, "base", ef_search=128, exact=True)
     for vector, expected, got in zip(vectors, searcher.dense.search(vectors, 10, filters),
                                      postgres.search(vectors, 10, filters), strict=True):
         assert [h.doc_id for h in got] == [h.doc_id for h in expected]
@@ -65,21 +65,21 @@ def test_exact_dense_equals_faiss_flat(loaded, searcher, specs):
         assert chunk_scores == pytest.approx([h.score for h in expected], abs=1e-6)
 
 
-def test_hnsw_finds_what_the_exact_scan_finds_on_the_small_index(loaded, searcher):
-    connection, schema = loaded
+def test_hnsw_finds_what_the_exact_scan_finds_on_the_small_index(loaded, pool, searcher):
+    _, schema = loaded
     vectors = searcher.encode_queries(QUERIES)
-    exact = PostgresDenseRetriever(connection, schema, "base", ef_search=128, exact=True)
-    hnsw = PostgresDenseRetriever(connection, schema, "base", ef_search=128, exact=False)
+    exact = PostgresDenseRetriever(pool, schema, "base", ef_search=128, exact=True)
+    hnsw = PostgresDenseRetriever(pool, schema, "base", ef_search=128, exact=False)
     for want, got in zip(exact.search(vectors, 10), hnsw.search(vectors, 10), strict=True):
         assert {h.doc_id for h in got} == {h.doc_id for h in want}
 
 
 @pytest.mark.parametrize("specs", FILTERS, ids=lambda specs: ",".join(specs) or "none")
-def test_filtered_keyword_search_equals_sqlite(loaded, small_index, specs):
-    connection, schema = loaded
+def test_filtered_keyword_search_equals_sqlite(loaded, pool, small_index, specs):
+    _, schema = loaded
     filters = parse_filters(specs)
     sqlite = KeywordRetriever(ConnectionPool(small_index / DATABASE), *WEIGHTS, ENGLISH_STOPWORDS)
-    postgres = PostgresKeywordRetriever(connection, schema, ENGLISH_STOPWORDS, WEIGHTS)
+    postgres = PostgresKeywordRetriever(pool, schema, ENGLISH_STOPWORDS, WEIGHTS)
     for query in QUERIES:
         expected, got = sqlite.search(query, 10, filters), postgres.search(query, 10, filters)
         assert [(h.doc_id, h.chunk_id) for h in got] == [(h.doc_id, h.chunk_id) for h in expected]

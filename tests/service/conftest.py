@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from hybridrag.service.app import create_app
 from hybridrag.service.state import ServiceConfig
 
-from ..conftest import FUSION, PARAMS, RETRIEVAL
+from ..conftest import FUSION, PARAMS, POSTGRES_STORE, RETRIEVAL
 
 ANSWERS = PARAMS.answers.updated(rerank=False)  # tests ask for reranking explicitly
 
@@ -20,14 +20,20 @@ def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeou
     raise TimeoutError("the service never became ready")
 
 
-def make_client(index_dir, **config) -> TestClient:
-    return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, ANSWERS, index_dir=index_dir,
-                                               repo=index_dir.parent, watch_seconds=0,
-                                               device="cpu", **config)))
+def make_client(index_dir, store=PARAMS.store, **config) -> TestClient:
+    return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, ANSWERS, store,
+                                               index_dir=index_dir, repo=index_dir.parent,
+                                               watch_seconds=0, device="cpu", **config)))
 
 
-@pytest.fixture(scope="module")
-def client(small_index):
-    with make_client(small_index) as test_client:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def client(request, small_index):
+    """The service over the small index, read from its folder or from a real PostgreSQL."""
+    store = PARAMS.store
+    if request.param == "postgres":
+        request.getfixturevalue("published_small_index")
+        store = POSTGRES_STORE
+    with make_client(small_index, store) as test_client:
         wait_ready(test_client)
+        test_client.backend = request.param
         yield test_client

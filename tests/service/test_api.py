@@ -5,6 +5,7 @@ import time
 import pytest
 
 from hybridrag.dvc_hash import dvc_directory_hash
+from hybridrag.postgres.publish import schema_for
 from hybridrag.service.schemas import MAX_QUERY_CHARS
 
 from .conftest import make_client, wait_ready
@@ -17,6 +18,8 @@ def test_search_returns_explained_results_and_the_index_version(client, small_in
     assert body["mode"] == "hybrid" and body["k"] == 3 and body["took_ms"] > 0
     assert body["index"]["data_hash"] == dvc_directory_hash(small_index)
     assert body["index"]["source"] == "workspace" and body["index"]["documents"] == 24
+    assert body["index"]["store"] == ("sqlite" if client.backend == "sqlite" else
+                                      f"postgres:{schema_for(dvc_directory_hash(small_index))}")
     first = body["results"][0]
     assert first["doc_id"] in {"d00", "d01"} and first["rank"] == 1
     assert first["bm25"]["rank"] >= 1 and first["dense"]["rank"] >= 1

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from hybridrag.config import EvalParams, FusionParams, Params
+from hybridrag.config import EvalParams, FusionParams, Params, RetrievalParams
 from hybridrag.metrics import evaluate
 from hybridrag.ranking import rank_scores
 from hybridrag.records import Qrels, Query
@@ -18,6 +19,7 @@ from hybridrag.reporting import markdown_table
 from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import Mode, combine, mode_scores
 from hybridrag.search.searcher import Searcher
+from hybridrag.search.store import IndexStore
 
 CUTOFF = 10  # for MRR and nDCG
 RERANK_INPUT = "hybrid@rerank_queries"  # the hybrid run on the queries that were also reranked
@@ -241,16 +243,23 @@ def evaluation_depth(params: Params) -> int:
 
 def evaluate_index(index_dir: str | os.PathLike[str], queries: list[Query], qrels: Qrels,
                    params: Params, reranker: str | os.PathLike[str] | None = None,
-                   progress: bool = True) -> RetrievalEvaluation:
+                   progress: bool = True,
+                   open_store: Callable[[RetrievalParams], IndexStore] | None = None
+                   ) -> RetrievalEvaluation:
     """The eval_retrieval stage: every mode of the configured embedding set on all `queries`,
     the reranker on a seeded subset of them, the index's other embedding sets side by side
-    (modes named `mode@set`), and the fusion sweep."""
+    (modes named `mode@set`), and the fusion sweep. `open_store` opens the backend the index
+    is read from for given retrieval settings (default: its folder)."""
+
+    def store(retrieval: RetrievalParams) -> IndexStore | None:
+        return open_store(retrieval) if open_store is not None else None
+
     settings = params.eval_retrieval
     qrels = {q.query_id: qrels[q.query_id] for q in queries}
     depth = evaluation_depth(params)
     per_query_ms = 1000 / max(len(queries), 1)
     with Searcher(index_dir, params.retrieval, params.fusion, reranker=reranker,
-                  rerank_depth=params.rerank.depth) as searcher:
+                  rerank_depth=params.rerank.depth, store=store(params.retrieval)) as searcher:
         candidates = retrieve_candidates(searcher, queries, depth, settings.batch_size, progress)
         result = RetrievalEvaluation(
             queries, qrels, searcher.manifest,
@@ -266,7 +275,7 @@ def evaluate_index(index_dir: str | os.PathLike[str], queries: list[Query], qrel
             result.timing[f"rerank top {params.rerank.depth} (cross-encoder)"] = rerank_ms
     for name in sorted(set(result.manifest["embeddings"]) - {params.retrieval.embedding}):
         other = params.retrieval.updated(embedding=name)
-        with Searcher(index_dir, other, params.fusion) as searcher:
+        with Searcher(index_dir, other, params.fusion, store=store(other)) as searcher:
             result.merge(side_by_side(retrieve_candidates(searcher, queries, depth,
                                                           settings.batch_size, progress),
                                       qrels, params.fusion, settings.k_values, name))

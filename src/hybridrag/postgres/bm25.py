@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,19 +72,29 @@ def chunk_weights(connection: sqlite3.Connection, tokenizer: str,
 
 
 class QueryTokenizer:
-    """FTS5's tokenizer on query terms (an in-memory FTS5 table), one connection per instance."""
+    """FTS5's tokenizer on query terms (an in-memory FTS5 table), one per calling thread."""
 
     def __init__(self, tokenizer: str):
-        self.connection = sqlite3.connect(":memory:", check_same_thread=False)
-        quoted = tokenizer.replace("'", "''")
-        self.connection.execute(f"CREATE VIRTUAL TABLE q USING fts5(t, tokenize='{quoted}')")
-        self.connection.execute("CREATE VIRTUAL TABLE q_vocab USING fts5vocab(q, instance)")
+        self.tokenizer = tokenizer
+        self._local = threading.local()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(":memory:")
+            quoted = self.tokenizer.replace("'", "''")
+            connection.execute(f"CREATE VIRTUAL TABLE q USING fts5(t, tokenize='{quoted}')")
+            connection.execute("CREATE VIRTUAL TABLE q_vocab USING fts5vocab(q, instance)")
+            self._local.connection = connection
+        return connection
 
     def tokens(self, term: str) -> list[str]:
-        with self.connection:
-            self.connection.execute("DELETE FROM q")
-            self.connection.execute("INSERT INTO q (t) VALUES (?)", (term,))
-            return [row[0] for row in self.connection.execute(
+        connection = self.connection
+        with connection:
+            connection.execute("DELETE FROM q")
+            connection.execute("INSERT INTO q (t) VALUES (?)", (term,))
+            return [row[0] for row in connection.execute(
                 "SELECT term FROM q_vocab ORDER BY offset")]
 
 

@@ -4,6 +4,8 @@ replaced longer ago than a grace period are dropped.
 
     HYBRIDRAG_POSTGRES_DSN="host=... dbname=..." python -m hybridrag.postgres.publish --index data/index
 
+(the pipeline's publish_postgres stage does the same when params.yaml has store.backend: postgres).
+
 The load is one transaction (PostgreSQL's DDL is transactional), so a publish that is killed
 leaves no partial schema and the served one untouched; the switch is one UPDATE. The
 connection string comes from the environment only and is never printed.
@@ -18,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridrag.config import Params, load_params
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.postgres.store import checked_schema, load_index
 
@@ -94,35 +97,46 @@ def drop_expired(connection, grace_seconds: float) -> tuple[str, ...]:
     return tuple(expired)
 
 
+def dsn_from_environment() -> str:
+    """The write connection string (never logged)."""
+    dsn = os.environ.get(DSN_VARIABLE)
+    if not dsn:
+        raise RuntimeError(f"publishing to PostgreSQL needs {DSN_VARIABLE}: set it to the "
+                           "server's libpq connection string (\"host=... dbname=... user=...\")")
+    return dsn
+
+
+def publish_index(folder: Path, params: Params) -> Published:
+    """Publish `folder` with the BM25 weights, HNSW settings and `store` section of `params`."""
+    import psycopg
+
+    with psycopg.connect(dsn_from_environment(), autocommit=True) as connection:
+        return publish(connection, folder,
+                       (params.retrieval.bm25_title_weight, params.retrieval.bm25_text_weight),
+                       params.build_db.hnsw_m, params.build_db.hnsw_ef_construction,
+                       params.store.grace_seconds, params.store.served_name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path("data/index"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--name", default="default", help="what the service asks for")
-    parser.add_argument("--grace-seconds", type=float, default=3600,
-                        help="keep a replaced version this long for requests still on it")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="BM25 weights, HNSW settings, store.served_name and grace_seconds")
     args = parser.parse_args(argv)
-    dsn = os.environ.get(DSN_VARIABLE)
-    if not dsn:
-        print(f"publish: set {DSN_VARIABLE} to the PostgreSQL connection string", file=sys.stderr)
-        return 2
-    import psycopg
-
-    from hybridrag.config import load_params
-
-    params = load_params(args.params)
     started = time.perf_counter()
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        result = publish(connection, args.index,
-                         (params.retrieval.bm25_title_weight, params.retrieval.bm25_text_weight),
-                         params.build_db.hnsw_m, params.build_db.hnsw_ef_construction,
-                         args.grace_seconds, args.name)
-    print(f"publish: {args.index} ({result.data_hash}) "
-          f"{'loaded into' if result.loaded else 'already in'} schema {result.schema}, now served "
-          f"as {args.name!r}; dropped {len(result.dropped)} old version(s) "
-          f"in {time.perf_counter() - started:.1f} s")
+    try:
+        result = publish_index(args.index, load_params(args.params))
+    except RuntimeError as error:
+        print(f"publish: {error}", file=sys.stderr)
+        return 2
+    print(f"publish: {describe(args.index, result)} in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def describe(folder: Path, result: Published) -> str:
+    return (f"{folder} ({result.data_hash}) {'loaded into' if result.loaded else 'already in'} "
+            f"schema {result.schema}; dropped {len(result.dropped)} old version(s)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from hybridrag.search.hits import Hit, collapse_chunks
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg_pool import ConnectionPool
 
 DOCUMENT_COLUMNS = ("doc_id", "title", "text", "author", "year", "topic", "language", "source_path",
                     "file_type", "content_hash", "modified", "page_starts")
@@ -42,7 +43,7 @@ CREATE TABLE {schema}.documents (
     content_hash TEXT, modified TEXT, page_starts TEXT);
 CREATE TABLE {schema}.document_keywords (
     doc_id TEXT NOT NULL REFERENCES {schema}.documents (doc_id),
-    keyword CITEXT NOT NULL, PRIMARY KEY (doc_id, keyword));
+    keyword CITEXT NOT NULL, position INTEGER NOT NULL, PRIMARY KEY (doc_id, keyword));
 CREATE TABLE {schema}.chunks (
     chunk_id BIGINT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES {schema}.documents (doc_id),
     position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
@@ -134,7 +135,7 @@ def load_index(connection: psycopg.Connection, folder: str | Path, schema: str,
                 for row in sqlite.execute(select(sqlite, "documents", DOCUMENT_COLUMNS)):
                     copy.write_row(row)
             with connection.cursor().copy(f"COPY {schema}.document_keywords FROM STDIN") as copy:
-                for row in sqlite.execute("SELECT doc_id, keyword FROM document_keywords"):
+                for row in sqlite.execute("SELECT doc_id, keyword, rowid FROM document_keywords"):
                     copy.write_row(row)
             with connection.cursor().copy(f"COPY {schema}.chunks FROM STDIN") as copy:
                 for row in sqlite.execute(select(sqlite, "chunks", CHUNK_COLUMNS) +
@@ -187,13 +188,16 @@ def read_statistics(connection: psycopg.Connection, schema: str) -> KeywordStati
 class PostgresKeywordRetriever:
     """FTS5's bm25() ranking over a loaded schema: the chunk weights dotted with the query's
     IDFs (pgvector's <#> is the negated inner product), best chunk per document, documents
-    ordered as the SQLite retriever orders them (score, then doc id descending)."""
+    ordered as the SQLite retriever orders them (score, then doc id descending).
 
-    def __init__(self, connection: psycopg.Connection, schema: str,
+    `pool` lends one connection per search (psycopg_pool.ConnectionPool, autocommit)."""
+
+    def __init__(self, pool: ConnectionPool, schema: str,
                  stopwords: frozenset[str], column_weights: tuple[float, float]):
-        self.connection = connection
+        self.pool = pool
         self.schema = checked_schema(schema)
-        self.statistics = read_statistics(connection, schema)
+        with pool.connection() as connection:
+            self.statistics = read_statistics(connection, schema)
         if tuple(column_weights) != self.statistics.column_weights:
             raise ValueError(f"schema {schema} holds BM25 weights for column weights "
                              f"{self.statistics.column_weights}, not {tuple(column_weights)}: "
@@ -219,9 +223,9 @@ class PostgresKeywordRetriever:
                 FROM hits)
             SELECT doc_id, chunk_id, score FROM best WHERE n = 1
             ORDER BY score ASC, doc_id COLLATE "C" DESC LIMIT %s"""
-        with self.connection.transaction():
-            self.connection.execute(f"SET LOCAL search_path = {self.schema}, public")
-            rows = self.connection.execute(
+        with self.pool.connection() as connection, connection.transaction():
+            connection.execute(f"SET LOCAL search_path = {self.schema}, public")
+            rows = connection.execute(
                 sql, (sparse_literal(weights, self.dimensions), sorted(weights), *params, depth)
             ).fetchall()
         return [Hit(doc_id=row[0], chunk_id=row[1], score=-row[2], rank=rank)
@@ -234,14 +238,15 @@ class PostgresDenseRetriever:
     HNSW index answers with `ef_search`, and with filters its iterative scan keeps going
     until enough rows pass them."""
 
-    def __init__(self, connection: psycopg.Connection, schema: str, embedding: str,
+    def __init__(self, pool: ConnectionPool, schema: str, embedding: str,
                  ef_search: int, exact: bool):
-        self.connection = connection
+        self.pool = pool
         self.schema = checked_schema(schema)
         self.table = f"{self.schema}.vectors_{checked_schema(embedding)}"
         self.ef_search = ef_search
         self.exact = exact
-        self.total = connection.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
+        with pool.connection() as connection:
+            self.total = connection.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
 
     def search(self, vectors: np.ndarray, depth: int, filters: Filters | None = None
                ) -> list[list[Hit]]:
@@ -257,15 +262,15 @@ class PostgresDenseRetriever:
         literal = vector_literal(vector)
         n = min(self.total, 2 * depth)
         while True:
-            with self.connection.transaction():
-                self.connection.execute(f"SET LOCAL search_path = {self.schema}, public")
+            with self.pool.connection() as connection, connection.transaction():
+                connection.execute(f"SET LOCAL search_path = {self.schema}, public")
                 if self.exact:
-                    self.connection.execute("SET LOCAL enable_indexscan = off")
+                    connection.execute("SET LOCAL enable_indexscan = off")
                 else:
                     ef_search = max(self.ef_search, min(n, 1000))  # pgvector's ceiling: 1000
-                    self.connection.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
-                    self.connection.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-                rows = self.connection.execute(sql, (literal, *params, n)).fetchall()
+                    connection.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+                    connection.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                rows = connection.execute(sql, (literal, *params, n)).fetchall()
             hits = collapse_chunks(((row[0], -row[2]) for row in rows),
                                    {row[0]: row[1] for row in rows}, depth)
             # a document may own many of the top chunks: widen until `depth` documents

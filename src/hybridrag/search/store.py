@@ -42,6 +42,7 @@ class DenseSearch(Protocol):
 class IndexStore(Protocol):
     """An index's contents as search reads them; fusion and reranking stay in the Searcher."""
 
+    name: str  # what responses report: "sqlite", or "postgres:<schema>"
     keyword: KeywordSearch
     dense: DenseSearch
 
@@ -60,6 +61,8 @@ class IndexStore(Protocol):
 
 class SqliteStore:
     """The index folder itself: FTS5 for BM25, FAISS for vectors, SQLite for the rest."""
+
+    name = "sqlite"
 
     def __init__(self, index_dir: str | os.PathLike[str], retrieval: RetrievalParams,
                  stopwords: frozenset[str], connections: int = 1):

@@ -94,6 +94,7 @@ def index_info(served: ServedIndex) -> IndexInfo:
     manifest = served.searcher.manifest
     return IndexInfo(source=served.version.source, revision=served.version.revision,
                      requested=served.version.requested, data_hash=served.version.data_hash,
+                     store=served.searcher.store.name,
                      documents=manifest["documents"], chunks=manifest["chunks"],
                      embedding_model=served.searcher.embedding.model, loaded_at=served.loaded_at)
 

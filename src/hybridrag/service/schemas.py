@@ -83,6 +83,7 @@ class IndexInfo(BaseModel):
     revision: str | None = Field(description="git commit the index belongs to")
     requested: str | None = Field(description="the revision asked for, if any")
     data_hash: str = Field(description="DVC's md5 of the index folder, as in dvc.lock")
+    store: str = Field(description="where it is read: sqlite (the folder) or postgres:<schema>")
     documents: int
     chunks: int
     embedding_model: str

@@ -18,7 +18,9 @@ ENVIRONMENT = {
     "HYBRIDRAG_INDEX": ("data/index", "the workspace index folder"),
     "HYBRIDRAG_REVISION": ("", "serve this git tag/branch/commit's index (fetched through DVC)"),
     "HYBRIDRAG_REPO": (".", "the git + DVC repository"),
-    "HYBRIDRAG_PARAMS": ("params.yaml", "retrieval, fusion, rerank and answers settings"),
+    "HYBRIDRAG_PARAMS": ("params.yaml", "retrieval, fusion, rerank, answers and store settings "
+                                        "(store.backend: postgres reads $HYBRIDRAG_POSTGRES_"
+                                        "READ_DSN, else $HYBRIDRAG_POSTGRES_DSN)"),
     "HYBRIDRAG_API_KEY": ("", "when set, every route but /health needs the X-API-Key header"),
     "HYBRIDRAG_WATCH_SECONDS": ("2", "reload when the workspace index is rebuilt; 0 turns it off"),
     "HYBRIDRAG_DEVICE": ("auto", "model device"),
@@ -63,6 +65,7 @@ def make_config(index: str = "data/index", revision: str | None = None, repo: st
     repo_path = Path(repo).resolve()
     return ServiceConfig(
         retrieval=loaded.retrieval, fusion=loaded.fusion, answers=loaded.answers,
+        store=loaded.store,
         index_dir=Path(index), revision=revision or None, repo=repo_path,
         cache_dir=Path(cache_dir) if cache_dir else repo_path / ".hybridrag-cache" / "indexes",
         api_key=api_key or None, watch_seconds=watch_seconds, connections=connections,

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hybridrag.config import AnswersParams, FusionParams, RetrievalParams
+from hybridrag.config import AnswersParams, FusionParams, RetrievalParams, StoreParams
 from hybridrag.device import pick_device
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.index import MANIFEST
+from hybridrag.search.backends import open_searcher
 from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
@@ -35,13 +36,14 @@ class ServiceConfig:
     retrieval: RetrievalParams  # query-time settings from params.yaml
     fusion: FusionParams
     answers: AnswersParams  # /ask's defaults (sources, rerank, token budget)
+    store: StoreParams  # where the index is read: its folder, or its PostgreSQL schema
     index_dir: Path = Path("data/index")  # the workspace index
     revision: str | None = None  # serve this git revision's index instead
     repo: Path = Path(".")  # git + DVC repository holding the revisions
     cache_dir: Path = Path(".hybridrag-cache/indexes")  # fetched revisions
     api_key: str | None = None
     watch_seconds: float = 2.0  # workspace mode: reload when the index folder is replaced; 0 = off
-    connections: int = 8  # SQLite connections per loaded index
+    connections: int = 8  # SQLite (or PostgreSQL) connections per loaded index
     device: str = "auto"
     encoder_backend: Literal["auto", "torch", "onnx"] = "auto"  # auto: onnx on CPU, else torch
     reranker: Path | None = None  # workspace mode: a train_reranker folder, enables rerank=true
@@ -104,10 +106,11 @@ class IndexHolder:
             previous = self.current
             encoder = (previous.searcher.query_encoder
                        if previous and self._same_model(previous, folder) else None)
-            searcher = Searcher(folder, self.config.retrieval, self.config.fusion,
-                                device=self.config.device, connections=self.config.connections,
-                                query_encoder=encoder, encoder_backend=self._backend(),
-                                reranker=reranker, rerank_depth=self.config.rerank_depth)
+            searcher = open_searcher(self.config.store, folder, self.config.retrieval,
+                                     self.config.fusion, self.config.connections,
+                                     device=self.config.device, query_encoder=encoder,
+                                     encoder_backend=self._backend(), reranker=reranker,
+                                     rerank_depth=self.config.rerank_depth)
             searcher.query_encoder.encode("warm up")  # load the models before taking traffic
             if reranker is not None:
                 searcher.reranker.scores("warm up", ["warm up"])

@@ -1,0 +1,34 @@
+"""The store a Searcher reads, chosen by params.yaml's `store` section: the index folder
+(sqlite, the default) or the PostgreSQL schema it was published to (postgres)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hybridrag.config import FusionParams, RetrievalParams, StoreParams
+from hybridrag.index import read_manifest
+from hybridrag.search.fts_query import stopwords_for
+from hybridrag.search.searcher import Searcher
+from hybridrag.search.store import IndexStore, SqliteStore
+
+
+def open_store(store: StoreParams, index_dir: str | os.PathLike[str],
+               retrieval: RetrievalParams, connections: int = 1) -> IndexStore:
+    stopwords = stopwords_for(retrieval.stopwords,
+                              read_manifest(Path(index_dir)).get("main_language"))
+    if store.backend == "sqlite":
+        return SqliteStore(index_dir, retrieval, stopwords, connections)
+    from hybridrag.postgres.backend import PostgresStore
+
+    return PostgresStore.for_index(index_dir, retrieval, stopwords,
+                                   store.postgres_dense == "exact", connections)
+
+
+def open_searcher(store: StoreParams, index_dir: str | os.PathLike[str],
+                  retrieval: RetrievalParams, fusion: FusionParams, connections: int = 1,
+                  **options) -> Searcher:
+    """A Searcher over `index_dir` that reads from the backend `store` names (options: as
+    Searcher's)."""
+    return Searcher(index_dir, retrieval, fusion, connections=connections,
+                    store=open_store(store, index_dir, retrieval, connections), **options)
