@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends clean-venv
 
 setup: $(STAMP)
 
@@ -54,7 +54,7 @@ lint: setup
 	ruff check src stages bench tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale
+bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -81,6 +81,10 @@ bench-embed: setup
 ## The index at 100k and 1M chunks, embedded and PostgreSQL (needs `make repro` first).
 bench-scale: setup
 	python bench/scale.py
+
+## The default corpus read from its folder and from PostgreSQL: latency and agreement.
+bench-backends: setup
+	python bench/backends.py
 
 clean-venv:
 	rm -rf $(VENV)

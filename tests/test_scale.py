@@ -41,3 +41,21 @@ def test_latency_times_every_call():
     assert sorted(seen) == list(range(40))
     assert latency.queries == 40 and latency.concurrency == 4
     assert 0 <= latency.p50_ms <= latency.p95_ms and latency.queries_per_second > 0
+
+
+def test_retrieval_calls_answer_as_searcher_search(small_index):
+    from hybridrag.scale import retrieval_calls
+    from hybridrag.search.hybrid import MODES
+
+    from .conftest import open_searcher
+
+    queries = ["radium decay", "jazz in New Orleans", "green plants and light"]
+    with open_searcher(small_index) as searcher:
+        vectors = searcher.encode_queries(queries)
+        calls = retrieval_calls(searcher.store, searcher.fusion, queries, vectors,
+                                searcher.retrieval.depth, 5)
+        assert set(calls) == set(MODES)
+        for mode in MODES:
+            for i, query in enumerate(queries):
+                expected = [r.doc_id for r in searcher.search(query, k=5, mode=mode)]
+                assert calls[mode](i) == expected and expected

