@@ -43,6 +43,7 @@ class ServiceConfig:
     cache_dir: Path = Path(".hybridrag-cache/indexes")  # fetched revisions
     api_key: str | None = None
     watch_seconds: float = 2.0  # workspace mode: reload when the index folder is replaced; 0 = off
+    retire_seconds: float = 30.0  # a replaced index is closed this long after the swap
     connections: int = 8  # SQLite (or PostgreSQL) connections per loaded index
     device: str = "auto"
     encoder_backend: Literal["auto", "torch", "onnx"] = "auto"  # auto: onnx on CPU, else torch
@@ -99,7 +100,7 @@ class IndexHolder:
                 source = "revision"
             else:
                 folder, commit, source = self.config.index_dir, git_commit(self.config.repo), "workspace"
-                self._fingerprint = _fingerprint(folder)
+                fingerprint = _fingerprint(folder)
                 reranker = self.config.reranker
                 if reranker is not None and not (reranker / RERANK_CONFIG).is_file():
                     reranker = None  # not trained (yet); rerank=true gets a 400 that says so
@@ -117,7 +118,13 @@ class IndexHolder:
             version = IndexVersion(source=source, revision=commit, requested=revision,
                                    data_hash=dvc_directory_hash(folder), path=str(folder))
             self.current = ServedIndex(searcher, version, datetime.now(UTC).isoformat(timespec="seconds"))
+            if not revision:
+                self._fingerprint = fingerprint
             self.last_error = None
+            if previous is not None:  # requests still on it finish first; then free its pool
+                retire = threading.Timer(self.config.retire_seconds, previous.searcher.close)
+                retire.daemon = True
+                retire.start()
             log.info("serving %s index %s (%s)", source, version.data_hash, commit or "no git")
             return self.current
 
@@ -152,6 +159,10 @@ class IndexHolder:
             time.sleep(0.2)  # let a swap that is under way finish
             try:
                 self.load()
+            except LookupError as error:  # postgres: not published yet; try again next poll
+                if self.last_error != f"waiting: {error}":
+                    log.info("new index not in PostgreSQL yet; still serving the previous one")
+                self.last_error = f"waiting: {error}"
             except Exception as error:  # keep serving the old index; say why
                 self.last_error = f"reload failed: {error}"
                 self._fingerprint = fingerprint
