@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = {"search": search_command, "ask": ask_command, "serve": serve_command}
     try:
         commands[args.command](args)
-    except (FilterError, ParamsError, FileNotFoundError, ValueError) as error:
+    except (FilterError, ParamsError, FileNotFoundError, ValueError, LookupError) as error:
         print(f"hybridrag: error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -2,6 +2,7 @@
 index folder: every mode, with and without filters, the lookups and snippets, under concurrent
 callers; an unpublished index and a missing connection string are named."""
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -86,5 +87,29 @@ def test_an_unpublished_index_is_named(published_small_index, tmp_path):
 def test_a_missing_connection_string_names_the_variables(small_index, monkeypatch):
     monkeypatch.delenv(DSN_VARIABLE, raising=False)
     monkeypatch.delenv(READ_DSN_VARIABLE, raising=False)
-    with pytest.raises(RuntimeError, match=DSN_VARIABLE):
+    with pytest.raises(LookupError, match=DSN_VARIABLE):
         open_store(POSTGRES_STORE, small_index, RETRIEVAL)
+
+
+def test_the_cli_searches_either_backend_alike(published_small_index, tmp_path, capsys,
+                                               monkeypatch):
+    from hybridrag.cli import main
+
+    from ..conftest import write_test_params
+
+    params = str(write_test_params(tmp_path))
+    outputs = {}
+    for backend in ("sqlite", "postgres"):
+        main(["search", "radium decay", "--index", str(published_small_index), "--params", params,
+              "--device", "cpu", "--backend", backend, "--json", "-k", "5"])
+        outputs[backend] = json.loads(capsys.readouterr().out)
+    sqlite, postgres = outputs["sqlite"], outputs["postgres"]
+    assert [h["doc_id"] for h in postgres] == [h["doc_id"] for h in sqlite]
+    assert sqlite[0]["doc_id"] in {"d00", "d01"} and len(sqlite) == 5
+    assert [h["score"] for h in postgres] == pytest.approx([h["score"] for h in sqlite], abs=1e-6)
+    assert [h["snippet"] for h in postgres] == [h["snippet"] for h in sqlite]
+    monkeypatch.delenv(DSN_VARIABLE)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "radium", "--index", str(published_small_index), "--params", params,
+              "--backend", "postgres"])
+    assert exit_info.value.code == 2 and DSN_VARIABLE in capsys.readouterr().err

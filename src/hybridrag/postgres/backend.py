@@ -34,7 +34,7 @@ def read_dsn() -> str:
     """The connection string searches use, from the environment (never logged)."""
     dsn = os.environ.get(READ_DSN_VARIABLE) or os.environ.get(DSN_VARIABLE)
     if not dsn:
-        raise RuntimeError(f"the postgres backend reads the index from PostgreSQL: set "
+        raise LookupError(f"the postgres backend reads the index from PostgreSQL: set "
                            f"{DSN_VARIABLE} (and optionally {READ_DSN_VARIABLE} for replicas) "
                            "to a libpq connection string")
     return dsn
