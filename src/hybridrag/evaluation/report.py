@@ -105,6 +105,12 @@ def describe_fusion(fusion: FusionParams) -> str:
     return f"weighted ({fusion.normalization}, dense weight {fusion.dense_weight:g})"
 
 
+def describe_store(params: Params, manifest: dict[str, Any]) -> str:
+    if params.store.backend == "postgres":
+        return f"PostgreSQL + pgvector (dense: {params.store.postgres_dense})"
+    return f"the index folder (SQLite FTS5 + FAISS `{manifest['faiss_index']}`)"
+
+
 def report(params: Params, manifest: dict[str, Any], n_queries: int,
            means: dict[str, dict[str, float]], sweep: list[dict[str, Any]],
            timing: dict[str, float], learned: list[list[Any]]) -> str:
@@ -117,7 +123,7 @@ def report(params: Params, manifest: dict[str, Any], n_queries: int,
         f"{n_queries} queries of split `{params.eval_retrieval.split}`; index of "
         f"{manifest['documents']} documents / {manifest['chunks']} chunks; embedding sets: "
         f"{embeddings}; dense retrieval uses `{params.retrieval.embedding}` (modes named "
-        f"`mode@set` use another set); FAISS `{manifest['faiss_index']}`; each "
+        f"`mode@set` use another set); read from {describe_store(params, manifest)}; each "
         f"retriever hands its top {evaluation_depth(params)} documents to fusion. `hybrid` is "
         f"the configured fusion: {describe_fusion(params.fusion)}. `{RERANKED}` rescores the "
         f"top {params.rerank.depth} hybrid results with the trained cross-encoder, on a seeded "
