@@ -95,7 +95,7 @@ def stages_run(output: str) -> list[str]:
     return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
-RETRIEVAL_STAGES = ["ingest", "chunk", "embed", "build_db", "eval_retrieval"]
+RETRIEVAL_STAGES = ["ingest", "chunk", "embed", "build_db", "publish_postgres", "eval_retrieval"]
 LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_reranker",
                    "eval_answers"]
 SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
@@ -187,6 +187,31 @@ def test_fusion_param_reruns_only_evaluation(project):
     assert '"method": "rrf"' in shown
     diff = json.loads(sh("dvc", "params", "diff", "--json", cwd=root).stdout)
     assert diff["params.yaml"]["fusion.method"] == {"old": "weighted", "new": "rrf"}
+    sh("git", "checkout", "--", ".", cwd=root)  # back to the committed results
+    sh("dvc", "checkout", cwd=root)
+
+
+def test_the_postgres_backend_gives_the_same_retrieval_metrics(project, postgres, monkeypatch):
+    """README: `dvc exp run -S store.backend=postgres` with a server in the environment."""
+    from hybridrag.dvc_hash import dvc_directory_hash
+    from hybridrag.postgres.publish import DSN_VARIABLE, schema_for
+
+    root, _ = project
+    embedded = json.loads((root / "metrics/retrieval.json").read_text())
+    assert json.loads((root / "metrics/postgres.json").read_text()) == {"backend": "sqlite"}
+    monkeypatch.setenv(DSN_VARIABLE, postgres.dsn)
+    result = sh("dvc", "exp", "run", "-S", "store.backend=postgres", "-S",
+                "store.postgres_dense=exact", cwd=root)
+    assert sorted(stages_run(result.stdout)) == ["eval_retrieval", "publish_postgres"]
+    published = json.loads((root / "metrics/postgres.json").read_text())
+    assert published["schema"] == schema_for(dvc_directory_hash(root / "data/index"))
+    assert DSN_VARIABLE not in result.stdout + result.stderr and postgres.dsn not in result.stdout
+    read_back = json.loads((root / "metrics/retrieval.json").read_text())
+    assert set(read_back) == set(embedded) and read_back["queries"] == embedded["queries"] > 0
+    for mode, values in embedded.items():
+        if isinstance(values, dict):
+            assert read_back[mode] == pytest.approx(values, abs=1e-9), mode
+    assert "PostgreSQL + pgvector (dense: exact)" in (root / "reports/retrieval_metrics.md").read_text()
     sh("git", "checkout", "--", ".", cwd=root)  # back to the committed results
     sh("dvc", "checkout", cwd=root)
 
