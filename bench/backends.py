@@ -92,7 +92,7 @@ def main() -> int:
         finally:
             for store in stores.values():
                 store.close()
-    summary = {"machine": describe_machine(), "index": str(args.index),
+    summary = {"machine": describe_machine(), "index": os.path.relpath(args.index, ROOT),
                "chunks": manifest["chunks"], "documents": manifest["documents"],
                "embedding": retrieval.embedding, "queries": len(texts), "depth": depth,
                "postgres_dense": params.store.postgres_dense,
