@@ -113,3 +113,14 @@ def test_the_cli_searches_either_backend_alike(published_small_index, tmp_path, 
         main(["search", "radium", "--index", str(published_small_index), "--params", params,
               "--backend", "postgres"])
     assert exit_info.value.code == 2 and DSN_VARIABLE in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_a_clear_error(small_index, monkeypatch):
+    from hybridrag.ports import free_port
+
+    monkeypatch.setenv(DSN_VARIABLE, f"host=127.0.0.1 port={free_port()} dbname=x user=x "
+                                     "connect_timeout=1")
+    monkeypatch.delenv(READ_DSN_VARIABLE, raising=False)
+    with pytest.raises(LookupError, match="no PostgreSQL server answered") as error:
+        open_store(POSTGRES_STORE, small_index, RETRIEVAL)
+    assert "dbname=x" not in str(error.value)  # the connection string is never shown

@@ -28,6 +28,7 @@ from hybridrag.records import Chunk, Document
 from hybridrag.search.snippets import highlighted_snippets
 
 READ_DSN_VARIABLE = "HYBRIDRAG_POSTGRES_READ_DSN"  # where searches read (replicas), optional
+CONNECT_SECONDS = 10  # how long opening a store waits for its first connections
 
 
 def read_dsn() -> str:
@@ -46,13 +47,19 @@ class PostgresStore:
 
     def __init__(self, dsn: str, schema: str, retrieval: RetrievalParams,
                  stopwords: frozenset[str], exact_dense: bool, connections: int = 1):
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self.schema = checked_schema(schema)
         self.name = f"postgres:{self.schema}"
         self.pool = ConnectionPool(dsn, min_size=connections, max_size=connections,
                                    kwargs={"autocommit": True}, open=False)
-        self.pool.open(wait=True, timeout=30)
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_SECONDS)
+        except PoolTimeout:
+            self.pool.close()
+            raise LookupError(f"no PostgreSQL server answered the read connection string within "
+                              f"{CONNECT_SECONDS} s (${READ_DSN_VARIABLE} or ${DSN_VARIABLE}: "
+                              "check host, port, database and user)") from None
         try:
             with self.pool.connection() as connection:
                 found = connection.execute("SELECT to_regclass(%s)",
