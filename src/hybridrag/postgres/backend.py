@@ -47,7 +47,11 @@ class PostgresStore:
 
     def __init__(self, dsn: str, schema: str, retrieval: RetrievalParams,
                  stopwords: frozenset[str], exact_dense: bool, connections: int = 1):
-        from psycopg_pool import ConnectionPool, PoolTimeout
+        try:
+            from psycopg_pool import ConnectionPool, PoolTimeout
+        except ImportError as error:
+            raise ImportError("store.backend: postgres needs psycopg and psycopg-pool: "
+                              "pip install 'hybridrag[postgres]'") from error
 
         self.schema = checked_schema(schema)
         self.name = f"postgres:{self.schema}"

@@ -108,7 +108,11 @@ def dsn_from_environment() -> str:
 
 def publish_index(folder: Path, params: Params) -> Published:
     """Publish `folder` with the BM25 weights, HNSW settings and `store` section of `params`."""
-    import psycopg
+    try:
+        import psycopg
+    except ImportError as error:
+        raise ImportError("publishing to PostgreSQL needs psycopg: "
+                          "pip install 'hybridrag[postgres]'") from error
 
     with psycopg.connect(dsn_from_environment(), autocommit=True) as connection:
         return publish(connection, folder,

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from hybridrag.config import FusionParams, RetrievalParams, StoreParams
-from hybridrag.index import read_manifest
+from hybridrag.index import embedding_info, read_manifest
 from hybridrag.search.fts_query import stopwords_for
 from hybridrag.search.searcher import Searcher
 from hybridrag.search.store import IndexStore, SqliteStore
@@ -15,8 +15,9 @@ from hybridrag.search.store import IndexStore, SqliteStore
 
 def open_store(store: StoreParams, index_dir: str | os.PathLike[str],
                retrieval: RetrievalParams, connections: int = 1) -> IndexStore:
-    stopwords = stopwords_for(retrieval.stopwords,
-                              read_manifest(Path(index_dir)).get("main_language"))
+    manifest = read_manifest(Path(index_dir))
+    embedding_info(manifest, retrieval.embedding)  # an unknown embedding set is named first
+    stopwords = stopwords_for(retrieval.stopwords, manifest.get("main_language"))
     if store.backend == "sqlite":
         return SqliteStore(index_dir, retrieval, stopwords, connections)
     from hybridrag.postgres.backend import PostgresStore
