@@ -83,11 +83,12 @@ class PostgresStore:
 
     @classmethod
     def for_index(cls, index_dir: str | os.PathLike[str], retrieval: RetrievalParams,
-                  stopwords: frozenset[str], exact_dense: bool, connections: int = 1
-                  ) -> PostgresStore:
-        """The schema the index folder was published to (named by its DVC hash)."""
-        return cls(read_dsn(), schema_for(dvc_directory_hash(Path(index_dir))), retrieval,
-                   stopwords, exact_dense, connections)
+                  stopwords: frozenset[str], exact_dense: bool, connections: int = 1,
+                  data_hash: str | None = None) -> PostgresStore:
+        """The schema the index folder was published to, named by its DVC hash (`data_hash`
+        when the caller has computed it already: hashing reads the whole folder)."""
+        return cls(read_dsn(), schema_for(data_hash or dvc_directory_hash(Path(index_dir))),
+                   retrieval, stopwords, exact_dense, connections)
 
     def _rows(self, sql: str, params: tuple[object, ...]) -> list[tuple]:
         with self.pool.connection() as connection:

@@ -14,7 +14,9 @@ from hybridrag.search.store import IndexStore, SqliteStore
 
 
 def open_store(store: StoreParams, index_dir: str | os.PathLike[str],
-               retrieval: RetrievalParams, connections: int = 1) -> IndexStore:
+               retrieval: RetrievalParams, connections: int = 1,
+               data_hash: str | None = None) -> IndexStore:
+    """`data_hash`: the folder's DVC hash, if known (postgres names its schema by it)."""
     manifest = read_manifest(Path(index_dir))
     embedding_info(manifest, retrieval.embedding)  # an unknown embedding set is named first
     stopwords = stopwords_for(retrieval.stopwords, manifest.get("main_language"))
@@ -23,13 +25,14 @@ def open_store(store: StoreParams, index_dir: str | os.PathLike[str],
     from hybridrag.postgres.backend import PostgresStore
 
     return PostgresStore.for_index(index_dir, retrieval, stopwords,
-                                   store.postgres_dense == "exact", connections)
+                                   store.postgres_dense == "exact", connections, data_hash)
 
 
 def open_searcher(store: StoreParams, index_dir: str | os.PathLike[str],
                   retrieval: RetrievalParams, fusion: FusionParams, connections: int = 1,
-                  **options) -> Searcher:
+                  data_hash: str | None = None, **options) -> Searcher:
     """A Searcher over `index_dir` that reads from the backend `store` names (options: as
     Searcher's)."""
     return Searcher(index_dir, retrieval, fusion, connections=connections,
-                    store=open_store(store, index_dir, retrieval, connections), **options)
+                    store=open_store(store, index_dir, retrieval, connections, data_hash),
+                    **options)

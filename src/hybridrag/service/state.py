@@ -107,8 +107,9 @@ class IndexHolder:
             previous = self.current
             encoder = (previous.searcher.query_encoder
                        if previous and self._same_model(previous, folder) else None)
+            data_hash = dvc_directory_hash(folder)  # once: the postgres store is named by it
             searcher = open_searcher(self.config.store, folder, self.config.retrieval,
-                                     self.config.fusion, self.config.connections,
+                                     self.config.fusion, self.config.connections, data_hash,
                                      device=self.config.device, query_encoder=encoder,
                                      encoder_backend=self._backend(), reranker=reranker,
                                      rerank_depth=self.config.rerank_depth)
@@ -116,7 +117,7 @@ class IndexHolder:
             if reranker is not None:
                 searcher.reranker.scores("warm up", ["warm up"])
             version = IndexVersion(source=source, revision=commit, requested=revision,
-                                   data_hash=dvc_directory_hash(folder), path=str(folder))
+                                   data_hash=data_hash, path=str(folder))
             self.current = ServedIndex(searcher, version, datetime.now(UTC).isoformat(timespec="seconds"))
             if not revision:
                 self._fingerprint = fingerprint
