@@ -40,7 +40,7 @@ repro: setup
 test: setup browser
 	pytest
 
-## The fast lane for day-to-day work: everything but the tests marked slow (under 2 minutes).
+## The fast lane for day-to-day work: everything but the tests marked slow (about 3 minutes with .venv installed).
 test-fast: setup
 	pytest -m "not slow" -q
 
@@ -51,40 +51,40 @@ serve: setup
 
 ## Static checks.
 lint: setup
-	ruff check src stages bench tests api notebooks
+	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
 bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
-	python bench/beir_retrieval.py --dataset scifact
-	python bench/beir_retrieval.py --dataset cranfield
+	python -m bench.beir_retrieval --dataset scifact
+	python -m bench.beir_retrieval --dataset cranfield
 
 ## Fine-tuned embedder and trained reranker on SciFact's train qrels, scored on test.
 bench-learning: setup
-	python bench/beir_learning.py --dataset scifact
+	python -m bench.beir_learning --dataset scifact
 
 ## Service latency and throughput against txtai, on loopback (needs `make repro` first).
 bench-service: setup
 	python -m pip install --quiet -r requirements-bench.txt
-	python bench/service_latency.py
+	python -m bench.service_latency
 
 ## Embedding cost of a 1% corpus change against a full embed (needs `make repro` first).
 bench-incremental: setup
-	python bench/incremental_embed.py
+	python -m bench.incremental_embed
 
 ## Bulk embedding by torch, ONNX fp32 and ONNX int8: speed and retrieval quality (needs `make repro` first).
 bench-embed: setup
-	python bench/embed_backends.py
+	python -m bench.embed_backends
 
 ## The index at 100k and 1M chunks, embedded and PostgreSQL (needs `make repro` first).
 bench-scale: setup
-	python bench/scale.py
+	python -m bench.scale
 
 ## The default corpus read from its folder and from PostgreSQL: latency and agreement.
 bench-backends: setup
-	python bench/backends.py
+	python -m bench.backends
 
 clean-venv:
 	rm -rf $(VENV)
