@@ -3,35 +3,42 @@ numbered in the retriever's order, batched generation equal to one at a time, ci
 
 import pytest
 
-from hybridrag.answers.ask import answer, as_sources, chat_model_folder
-from hybridrag.answers.generation import ChatGenerator, Sampling
-from hybridrag.answers.prompt import token_trimmer
+from hybridrag.answers.ask import answer
+from hybridrag.chat.generation import ChatGenerator, Sampling
 
-from ..conftest import PARAMS, open_searcher
+from ..conftest import PARAMS, make_documents, open_searcher
 
 SETTINGS = PARAMS.answers.updated(sources=2, max_new_tokens=12, batch_size=4, rerank=False,
                                   device="cpu")
-
-
-def test_chat_model_names_map_to_the_pipeline_folders(tmp_path):
-    assert str(chat_model_folder("base")) == "models/base"
-    assert str(chat_model_folder("lora")) == "models/sft/lora"
-    assert str(chat_model_folder("dpo")) == "models/dpo"
-    assert chat_model_folder(str(tmp_path / "mine")) == tmp_path / "mine"
 
 
 def test_answer_retrieves_numbered_trimmed_sources_and_generates(tiny_base, smol_tokenizer,
                                                                   small_index):
     generator = ChatGenerator.load(tiny_base, tiny_base, device="cpu")
     questions = ["edible berry", "jazz in New Orleans"]
+    titles = {d.doc_id: d.title for d in make_documents()}
+    budget = 8  # tokens: shorter than the index's 12-word chunks, so passages are cut
+    settings = SETTINGS.updated(source_tokens=budget)
+    cut = 0
     with open_searcher(small_index) as searcher:
-        replies = answer(generator, searcher, questions, SETTINGS)
-        trim = token_trimmer(smol_tokenizer, SETTINGS.source_tokens)
-        expected = [as_sources(searcher, searcher.search(q, k=2), trim) for q in questions]
-        single = answer(generator, searcher, questions[1:], SETTINGS)
-    assert [r.sources for r in replies] == expected
-    assert all([s.number for s in r.sources] == [1, 2] for r in replies)
-    assert all(set(r.cited) <= {1, 2} for r in replies)
+        replies = answer(generator, searcher, questions, settings)
+        retrieved = [searcher.search(q, k=2) for q in questions]
+        passages = [searcher.chunks([r.chunk_id for r in results]) for results in retrieved]
+        single = answer(generator, searcher, questions[1:], settings)
+    for reply, results, chunks in zip(replies, retrieved, passages, strict=True):
+        assert [(s.number, s.doc_id, s.chunk_id, s.title) for s in reply.sources] == [
+            (n, r.doc_id, r.chunk_id, titles[r.doc_id]) for n, r in enumerate(results, start=1)]
+        for source in reply.sources:  # the passage's start: within the budget, whole words
+            passage = chunks[source.chunk_id].text
+            words, shown = passage.split(), source.text.split()
+            assert words[:len(shown)] == shown
+            assert len(smol_tokenizer(source.text, add_special_tokens=False)["input_ids"]) <= budget
+            if len(shown) < len(words):  # one more word would not fit
+                cut += 1
+                longer = " ".join(words[:len(shown) + 1])
+                assert len(smol_tokenizer(longer, add_special_tokens=False)["input_ids"]) > budget
+        assert set(reply.cited) <= {1, 2}
+    assert cut > 0
     assert single[0].text == replies[1].text  # batched (left padding) = one at a time
 
 

@@ -4,7 +4,6 @@ switches once publish_postgres has loaded it."""
 
 import shutil
 import threading
-import time
 
 import psycopg
 
@@ -12,16 +11,10 @@ from hybridrag.atomic import atomic_directory
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.postgres.publish import publish, schema_for
 from hybridrag.service.state import IndexHolder, ServiceConfig
+from support.waiting import wait_for
 
 from ..conftest import FUSION, PARAMS, POSTGRES_STORE, RETRIEVAL
 from .conftest import WEIGHTS
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_the_service_waits_for_the_publish_then_swaps(postgres, published_small_index, tmp_path):
@@ -33,6 +26,14 @@ def test_the_service_waits_for_the_publish_then_swaps(postgres, published_small_
     first = holder.load()
     old_hash = first.version.data_hash
     assert first.searcher.store.name == f"postgres:{schema_for(old_hash)}"
+    attempts = []  # the watcher's reloads: each retries while the new version is not published
+    load = holder.load
+
+    def counted_load(revision=None):
+        attempts.append(revision)
+        return load(revision)
+
+    holder.load = counted_load
     holder.start_watching()
     answers, failures, stop = [], [], threading.Event()
 
@@ -53,16 +54,18 @@ def test_the_service_waits_for_the_publish_then_swaps(postgres, published_small_
             shutil.copytree(published_small_index, staging, dirs_exist_ok=True)
             (staging / "rebuilt.txt").write_text("a new version")
         new_hash = dvc_directory_hash(served_dir)
-        wait_for(lambda: (holder.last_error or "").startswith("waiting"))
-        time.sleep(0.5)  # several polls: still the old version
-        assert holder.current.version.data_hash == old_hash
+        wait_for(lambda: (holder.last_error or "").startswith("waiting"), what="the first retry")
+        waiting_since = len(attempts)
+        wait_for(lambda: len(attempts) >= waiting_since + 3, what="three more polls")
+        assert holder.current.version.data_hash == old_hash  # still the old version
         with psycopg.connect(postgres.dsn, autocommit=True) as connection:
             publish(connection, served_dir, WEIGHTS, PARAMS.build_db.hnsw_m,
                     PARAMS.build_db.hnsw_ef_construction, grace_seconds=3600)
-        wait_for(lambda: holder.current.version.data_hash == new_hash)
+        wait_for(lambda: holder.current.version.data_hash == new_hash, what="the swap")
         assert holder.current.searcher.store.name == f"postgres:{schema_for(new_hash)}"
         assert holder.last_error is None
-        time.sleep(0.3)
+        answered = len(answers)
+        wait_for(lambda: len(answers) > answered + 20, what="answers from the new version")
     finally:
         stop.set()
         for thread in threads:
@@ -70,5 +73,5 @@ def test_the_service_waits_for_the_publish_then_swaps(postgres, published_small_
         holder.stop()
     assert failures == []
     assert {h for h, _ in answers} == {old_hash, new_hash}
-    wait_for(lambda: first.searcher.store.pool.closed)  # the replaced version's pool is freed
+    wait_for(lambda: first.searcher.store.pool.closed, what="the replaced version's pool to close")
     assert {doc for _, doc in answers} <= {"d00", "d01"}

@@ -1,10 +1,10 @@
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hybridrag.service.app import create_app
 from hybridrag.service.state import ServiceConfig
+from support.waiting import wait_for
 
 from ..conftest import FUSION, PARAMS, POSTGRES_STORE, RETRIEVAL
 
@@ -12,12 +12,8 @@ ANSWERS = PARAMS.answers.updated(rerank=False)  # tests ask for reranking explic
 
 
 def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/ready", headers=headers).status_code == 200:
-            return
-        time.sleep(0.1)
-    raise TimeoutError("the service never became ready")
+    wait_for(lambda: client.get("/ready", headers=headers).status_code == 200, timeout,
+             "the service to be ready", poll=0.1)
 
 
 def make_client(index_dir, store=PARAMS.store, **config) -> TestClient:

@@ -1,12 +1,12 @@
 """The search API in-process: results, explanations, versions and every kind of bad input."""
 
-import time
 
 import pytest
 
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.postgres.publish import schema_for
 from hybridrag.service.schemas import MAX_QUERY_CHARS
+from support.waiting import wait_for
 
 from .conftest import make_client, wait_ready
 
@@ -140,10 +140,8 @@ def test_admin_reload_needs_an_api_key_configured(client):
 
 def test_not_ready_is_503_with_the_reason(small_index, tmp_path):
     with make_client(tmp_path / "missing-index") as broken:
-        for _ in range(200):
-            if "not loaded" in broken.get("/ready").json().get("detail", ""):
-                break
-            time.sleep(0.05)
+        wait_for(lambda: "not loaded" in broken.get("/ready").json().get("detail", ""),
+                 what="the load to fail")
         response = broken.get("/hybrid_search", params={"query": "x"})
         assert response.status_code == 503
         assert "dvc repro build_db" in response.json()["detail"]

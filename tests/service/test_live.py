@@ -1,11 +1,10 @@
-"""The real service on loopback: schema fuzzing, a 60 s load test across index swaps, the page."""
+"""The real service on loopback: schema fuzzing, 32 clients across index swaps, the page."""
 
 import json
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pytest
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.records import Document
-from hybridrag.service.process import start_service, stop, wait_until_ready
+from support.service_process import start_service, stop, wait_until_ready
+from support.waiting import wait_for
 
 from ..conftest import PARAMS, ROOT, build_small_index, make_documents, write_test_params
 
@@ -83,8 +83,8 @@ def test_schema_fuzzing_with_api_key_checks_auth_too(served, tmp_path):
 
 def test_uvicorn_serves_api_main_configured_by_the_environment(indexes, tmp_path, tiny_base):
     """`uvicorn api.main:app`, as the README runs it, from the repository root."""
-    from hybridrag.ports import free_port
-    from hybridrag.service.process import start_process
+    from support.ports import free_port
+    from support.service_process import start_process
 
     port = free_port()
     env = {"HYBRIDRAG_INDEX": str(indexes / "index-a"), "HYBRIDRAG_PARAMS": str(
@@ -105,9 +105,12 @@ def test_uvicorn_serves_api_main_configured_by_the_environment(indexes, tmp_path
         stop(process)
 
 
-def test_32_clients_for_60_seconds_across_index_swaps_never_fail(served, indexes):
+def test_32_clients_across_eight_index_swaps_never_fail(served, indexes):
+    """32 clients search while the index folder is replaced eight times, as `dvc repro` would:
+    every request succeeds, and both indexes answer. Each swap waits until the service serves
+    the new version and has answered from it (no fixed sleeps; throughput is a benchmark's)."""
     url, served_dir = served()
-    stop_at = time.monotonic() + 60
+    done = threading.Event()
     statuses: Counter[str] = Counter()
     hashes: Counter[str] = Counter()
     lock = threading.Lock()
@@ -116,7 +119,7 @@ def test_32_clients_for_60_seconds_across_index_swaps_never_fail(served, indexes
         queries = ["radium", "jazz improvisation", "tomato berry", "essay", "DNA structure"]
         with httpx.Client(timeout=60) as http:
             i = n
-            while time.monotonic() < stop_at:
+            while not done.is_set():
                 try:
                     response = http.get(f"{url}/hybrid_search",
                                         params={"query": queries[i % len(queries)], "k": 5})
@@ -130,25 +133,33 @@ def test_32_clients_for_60_seconds_across_index_swaps_never_fail(served, indexes
                         hashes[data_hash] += 1
                 i += 1
 
+    def served_hash() -> str:
+        return httpx.get(f"{url}/version", timeout=30).json()["index"]["data_hash"]
+
     threads = [threading.Thread(target=client, args=(n,)) for n in range(32)]
     for thread in threads:
         thread.start()
-    swaps = 0
-    while time.monotonic() < stop_at - 8:  # swap A <-> B every 6 s, as `dvc repro` would
-        time.sleep(6)
-        source = indexes / ("index-b" if swaps % 2 == 0 else "index-a")
-        with atomic_directory(served_dir) as staging:
-            shutil.copytree(source, staging, dirs_exist_ok=True)
-        swaps += 1
-    for thread in threads:
-        thread.join()
+    swaps = 8
+    try:
+        for swap in range(swaps):
+            before = served_hash()
+            source = indexes / ("index-b" if swap % 2 == 0 else "index-a")
+            with atomic_directory(served_dir) as staging:
+                shutil.copytree(source, staging, dirs_exist_ok=True)
+            wait_for(lambda old=before: served_hash() != old, 60, f"swap {swap + 1} to be served")
+            now = served_hash()
+            wait_for(lambda new=now, seen=hashes[now]: hashes[new] >= seen + 32, 60,
+                     f"answers after swap {swap + 1}")
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "load-test.json").write_text(json.dumps(
-        {"clients": 32, "seconds": 60, "swaps": swaps, "responses": dict(statuses),
+        {"clients": 32, "swaps": swaps, "responses": dict(statuses),
          "answers_per_index": dict(hashes)}, indent=2))
     assert set(statuses) == {"200"}, statuses
-    assert statuses["200"] > 300
-    assert swaps >= 8 and len(hashes) == 2, hashes  # both indexes answered
+    assert len(hashes) == 2, hashes  # both indexes answered
 
 
 def test_search_page_in_headless_chromium(served):
