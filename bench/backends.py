@@ -3,7 +3,7 @@
 library's publish, read through the service's pooled store), with the latency of bm25, dense
 and hybrid retrieval at concurrency 1 and 8 and how far their results agree.
 
-    python bench/backends.py            # after `make repro` (reads data/index, data/ingested)
+    python -m bench.backends            # after `make repro` (reads data/index, data/ingested)
 
 Queries are the default corpus's query texts (the first --queries), encoded once: latencies are
 of retrieval only, query encoding (the same model for both) left out. Agreement is per mode:
@@ -19,18 +19,16 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.config import load_params  # noqa: E402
-from hybridrag.jsonl import read_jsonl  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
-from hybridrag.scale import measure_latency, retrieval_calls  # noqa: E402
-from hybridrag.search.backends import open_store  # noqa: E402
-from hybridrag.search.searcher import Searcher  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.backends import open_store
+from hybridrag.config import load_params
+from hybridrag.jsonl import read_jsonl
+from hybridrag.layout import INDEX, INGESTED, PARAMS
+from hybridrag.reporting import describe_machine, markdown_table, write_json
+from hybridrag.search.searcher import Searcher
+from support.scale import measure_latency, retrieval_calls
 
 ROOT = Path(__file__).resolve().parents[1]
 K = 10
@@ -40,17 +38,17 @@ CONCURRENCY = (1, 8)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--index", type=Path, default=ROOT / "data" / "index")
+    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
     parser.add_argument("--queries-file", type=Path,
-                        default=ROOT / "data" / "ingested" / "queries.jsonl")
+                        default=ROOT / INGESTED / "queries.jsonl")
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     import psycopg
 
-    from hybridrag.postgres.local import local_server
     from hybridrag.postgres.publish import DSN_VARIABLE, publish
+    from support.postgres_server import local_server
 
     params = load_params(args.params)
     retrieval, depth = params.retrieval, params.retrieval.depth
@@ -120,7 +118,7 @@ def report(summary: dict) -> str:
                                [[a["mode"], a["same_top_10"], a["overlap_at_10"]]
                                 for a in summary["agreement"]])
     return (f"# SQLite + FAISS against PostgreSQL + pgvector on the default corpus\n\n"
-            f"Machine: {summary['machine']}. Written by `python bench/backends.py` (one run). "
+            f"Machine: {summary['machine']}. Written by `python -m bench.backends` (one run). "
             f"Index: {summary['index']} ({summary['documents']} documents, {summary['chunks']} "
             f"chunks, embedding set {summary['embedding']}); {summary['queries']} queries; depth "
             f"{summary['depth']} per retriever; PostgreSQL dense: {summary['postgres_dense']} "

@@ -1,7 +1,7 @@
 """Learned retrieval on a BEIR benchmark: the embedder fine-tuned on its train qrels and a
 cross-encoder reranker trained on them, scored on the test split against the base model.
 
-    python bench/beir_learning.py --dataset scifact
+    python -m bench.beir_learning --dataset scifact
 
 Runs what the make_pairs, finetune_embed, embed_finetuned, build_db and train_reranker stages
 run, with the settings of params.yaml, on ../shared/benchmarks/<dataset> (never copied into the
@@ -13,20 +13,16 @@ bench/results/<dataset>_learned.json and .md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.chunking import chunk_documents  # noqa: E402
-from hybridrag.config import Params, load_params  # noqa: E402
-from hybridrag.embedding import encode, load_encoder  # noqa: E402
-from hybridrag.evaluation.retrieval import (  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.chunking import chunk_documents
+from hybridrag.config import Params, load_params
+from hybridrag.embedding import encode, load_encoder
+from hybridrag.evaluation.retrieval import (
     CUTOFF,
     RERANK_INPUT,
     RERANKED,
@@ -36,16 +32,16 @@ from hybridrag.evaluation.retrieval import (  # noqa: E402
     retrieve_candidates,
     select_queries,
 )
-from hybridrag.index import build_index  # noqa: E402
-from hybridrag.ingest.beir import read_beir  # noqa: E402
-from hybridrag.jsonl import RowPolicy  # noqa: E402
-from hybridrag.learning.embedder import finetune  # noqa: E402
-from hybridrag.learning.pairs import ChunkVectors, split_by_document, training_pairs  # noqa: E402
-from hybridrag.learning.reranker import train_reranker  # noqa: E402
-from hybridrag.pipeline import embed_chunks  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json  # noqa: E402
-from hybridrag.search.searcher import Searcher  # noqa: E402
-from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
+from hybridrag.index import build_index
+from hybridrag.ingest.beir import read_beir
+from hybridrag.jsonl import RowPolicy
+from hybridrag.learning.embedder import finetune
+from hybridrag.learning.pairs import ChunkVectors, split_by_document, training_pairs
+from hybridrag.learning.reranker import train_reranker
+from hybridrag.pipeline import embed_chunks
+from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json
+from hybridrag.search.searcher import Searcher
+from support.benchmarks import benchmark_folder, benchmark_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_ANCHOR = {"scifact": 0.645}  # published all-MiniLM-L6-v2 dense nDCG@10 (MTEB)
@@ -191,7 +187,7 @@ def report(summary: dict[str, Any], params: Params) -> str:
                        [[row["weight"], row["ndcg@10"]] for row in reranker["validation_sweep"]]),
         "Time (s): " + ", ".join(f"{k} {v}" for k, v in summary["timings"].items()) + ".",
         "",
-        f"Reproduce: `python bench/beir_learning.py --dataset {summary['dataset']}` "
+        f"Reproduce: `python -m bench.beir_learning --dataset {summary['dataset']}` "
         "(or `make bench-learning`).",
         "",
     ])

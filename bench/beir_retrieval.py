@@ -1,6 +1,6 @@
 """Retrieval quality on a BEIR benchmark (SciFact, Cranfield) with the pipeline's own code.
 
-    python bench/beir_retrieval.py --dataset scifact
+    python -m bench.beir_retrieval --dataset scifact
 
 Reads ../shared/benchmarks/<dataset> through the BEIR source (never copied into the repo),
 indexes it with the settings of params.yaml (chunk, embed, build_db, retrieval), and scores
@@ -11,18 +11,14 @@ then scored once on test ("hybrid_tuned_on_train"). Writes bench/results/<datase
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.config import Params, load_params  # noqa: E402
-from hybridrag.evaluation.retrieval import (  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.config import Params, load_params
+from hybridrag.evaluation.retrieval import (
     CUTOFF,
     best_sweep_setting,
     evaluate_modes,
@@ -33,12 +29,12 @@ from hybridrag.evaluation.retrieval import (  # noqa: E402
     select_queries,
     sweep_table,
 )
-from hybridrag.ingest.beir import read_beir  # noqa: E402
-from hybridrag.jsonl import RowPolicy  # noqa: E402
-from hybridrag.pipeline import index_documents  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json  # noqa: E402
-from hybridrag.search.searcher import Searcher  # noqa: E402
-from hybridrag.stage import benchmark_folder, benchmark_parser  # noqa: E402
+from hybridrag.ingest.beir import read_beir
+from hybridrag.jsonl import RowPolicy
+from hybridrag.pipeline import index_documents
+from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json
+from hybridrag.search.searcher import Searcher
+from support.benchmarks import benchmark_folder, benchmark_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,7 +135,7 @@ def report(summary: dict[str, Any], params: Params) -> str:
         "Fusion sweep on test (for reading, not for choosing):",
         "",
         sweep_table(summary["test_sweep"]),
-        f"Reproduce: `make bench-beir` or `python bench/beir_retrieval.py --dataset "
+        f"Reproduce: `make bench-beir` or `python -m bench.beir_retrieval --dataset "
         f"{summary['dataset']}`.",
         "",
     ]

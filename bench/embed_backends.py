@@ -2,7 +2,7 @@
 run on one machine: chunks/s, how close the vectors stay to torch's, and nDCG@10 of dense and
 hybrid retrieval over an index built from each.
 
-    python bench/embed_backends.py       # the default corpus (after `make repro`'s ingest) and SciFact
+    python -m bench.embed_backends       # the default corpus (after `make repro`'s ingest) and SciFact
 
 Every other setting comes from params.yaml (chunk, build_db, retrieval, fusion; the base
 model, embed.model). The default corpus is scored on its test known-item queries, SciFact on
@@ -16,19 +16,16 @@ Results: bench/results/embed_backends.json/.md.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.config import load_params  # noqa: E402
-from hybridrag.embedding import load_encoder  # noqa: E402
-from hybridrag.evaluation.embed_backends import compare_backends  # noqa: E402
-from hybridrag.ingest.beir import read_beir  # noqa: E402
-from hybridrag.jsonl import RowPolicy  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.config import load_params
+from hybridrag.embedding import load_encoder
+from hybridrag.ingest.beir import read_beir
+from hybridrag.jsonl import RowPolicy
+from hybridrag.layout import INGESTED, PARAMS
+from hybridrag.reporting import describe_machine, markdown_table, write_json
+from support.embed_backends import compare_backends
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["backend", "chunks", "chunks_per_second", "speed_vs_reference", "full_embed_seconds",
@@ -38,8 +35,8 @@ COLUMNS = ["backend", "chunks", "chunks_per_second", "speed_vs_reference", "full
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--default-corpus", type=Path, default=ROOT / "data/ingested",
+    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser.add_argument("--default-corpus", type=Path, default=ROOT / INGESTED,
                         help="the ingest stage's BEIR folder")
     parser.add_argument("--benchmarks", type=Path, default=ROOT.parent / "shared" / "benchmarks")
     parser.add_argument("--datasets", nargs="*", default=["scifact"], help="under --benchmarks")
@@ -76,7 +73,7 @@ def main() -> int:
         "# Bulk embedding: torch fp32, ONNX fp32, ONNX int8\n\n"
         f"Machine: {summary['machine']} (CPU); model {params.embed.model}, batch "
         f"{params.embed.batch_size}, chunks of {params.chunk.size} words. Written by "
-        "`python bench/embed_backends.py` (`make bench-embed`); every row of a table in one "
+        "`python -m bench.embed_backends` (`make bench-embed`); every row of a table in one "
         f"run. chunks/s: the best of {args.rounds} passes over a seeded sample of "
         f"{args.speed_sample} chunks, the backends taking turns each round; full_embed_seconds: "
         "one pass over every chunk (more exposed to other load on the machine). ONNX fp32 is "

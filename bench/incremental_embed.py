@@ -1,7 +1,7 @@
 """What a small corpus change costs the embed stage: a full embed against adding and removing
 1% of the documents with the embedding cache, measured in one run on one machine.
 
-    python bench/incremental_embed.py      # after `make repro` wrote data/ingested and data/chunks.jsonl
+    python -m bench.incremental_embed      # after `make repro` wrote data/ingested and data/chunks.jsonl
 
 A seeded `--changed` share of the documents is held out; the rest is embedded from scratch (the
 baseline). Then the held-out documents are added (only their chunks should be encoded), and a
@@ -12,22 +12,19 @@ stage's own call, pipeline.embed_chunks_reusing. Results: bench/results/incremen
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.chunking import read_chunks  # noqa: E402
-from hybridrag.config import load_params  # noqa: E402
-from hybridrag.embedding import load_encoder  # noqa: E402
-from hybridrag.ingest.beir import read_documents  # noqa: E402
-from hybridrag.jsonl import RowPolicy  # noqa: E402
-from hybridrag.pipeline import embed_chunks_reusing  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.chunking import read_chunks
+from hybridrag.config import load_params
+from hybridrag.embedding import load_encoder
+from hybridrag.ingest.beir import read_documents
+from hybridrag.jsonl import RowPolicy
+from hybridrag.layout import CHUNKS, INGESTED, PARAMS
+from hybridrag.pipeline import embed_chunks_reusing
+from hybridrag.reporting import describe_machine, markdown_table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "data/ingested/corpus.jsonl")
-    parser.add_argument("--chunks", type=Path, default=ROOT / "data/chunks.jsonl")
+    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser.add_argument("--corpus", type=Path, default=ROOT / INGESTED / "corpus.jsonl")
+    parser.add_argument("--chunks", type=Path, default=ROOT / CHUNKS)
     parser.add_argument("--changed", type=float, default=0.01, help="share of documents added, then removed")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -74,7 +71,7 @@ def main() -> int:
     atomic_write_text(args.out / "incremental_embed.md", (
         "# Incremental embedding: a full embed against a 1% change\n\n"
         f"Machine: {summary['machine']} ({summary['device']}); model {embed.model}, batch "
-        f"{embed.batch_size}. Written by `python bench/incremental_embed.py` after `make repro`; "
+        f"{embed.batch_size}. Written by `python -m bench.incremental_embed` after `make repro`; "
         "every step in one run. Unchanged chunks are copied from the previous vectors by "
         "their cache key (passage text, model weights, token limit).\n\n"
         + markdown_table(header, [[row[h] for h in header] for row in rows]) + "\n"))

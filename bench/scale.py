@@ -1,8 +1,8 @@
 """The index at 100k and 1M chunks: build time, disk, memory, recall, and query latency at
 concurrency 1 and 8, embedded (SQLite FTS5 + FAISS flat / HNSW / IVF) and PostgreSQL + pgvector.
 
-    python bench/scale.py                           # after `make repro` (reads data/)
-    python bench/scale.py --sizes 100000 --postgres-max 100000
+    python -m bench.scale                           # after `make repro` (reads data/)
+    python -m bench.scale --sizes 100000 --postgres-max 100000
 
 Each corpus is synthetic but made of real parts: chunk texts sampled (seeded, with
 replacement) from the default corpus, and their real base-model vectors plus seeded noise
@@ -17,40 +17,37 @@ Results: bench/results/scale.json and .md.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import faiss
+import numpy as np
 
-import faiss  # noqa: E402
-import numpy as np  # noqa: E402
-
-from hybridrag.atomic import atomic_write_text  # noqa: E402
-from hybridrag.chunking import read_chunks  # noqa: E402
-from hybridrag.config import Params, load_params  # noqa: E402
-from hybridrag.embedding import encode, load_encoder  # noqa: E402
-from hybridrag.embedding_store import EmbeddingSet, load_embeddings  # noqa: E402
-from hybridrag.index import DATABASE, build_index, vectors_file  # noqa: E402
-from hybridrag.index.database import ConnectionPool, fetch_chunk_documents  # noqa: E402
-from hybridrag.index.vectors import (  # noqa: E402
+from hybridrag.atomic import atomic_write_text
+from hybridrag.chunking import read_chunks
+from hybridrag.config import Params, load_params
+from hybridrag.embedding import encode, load_encoder
+from hybridrag.embedding_store import EmbeddingSet, load_embeddings
+from hybridrag.index import DATABASE, build_index, vectors_file
+from hybridrag.index.database import ConnectionPool, fetch_chunk_documents
+from hybridrag.index.vectors import (
     build_vector_index,
     ivf_list_count,
     load_vector_index,
     search_vectors,
 )
-from hybridrag.ingest.beir import read_documents  # noqa: E402
-from hybridrag.jsonl import RowPolicy, read_jsonl  # noqa: E402
-from hybridrag.reporting import describe_machine, markdown_table, write_json  # noqa: E402
-from hybridrag.scale import measure_latency, recall_at_k, synthetic_corpus  # noqa: E402
-from hybridrag.search.dense import DenseRetriever  # noqa: E402
-from hybridrag.search.fts_query import ENGLISH_STOPWORDS  # noqa: E402
-from hybridrag.search.hybrid import combine  # noqa: E402
-from hybridrag.search.keyword import KeywordRetriever  # noqa: E402
+from hybridrag.ingest.beir import read_documents
+from hybridrag.jsonl import RowPolicy, read_jsonl
+from hybridrag.layout import PARAMS
+from hybridrag.reporting import describe_machine, markdown_table, write_json
+from hybridrag.search.dense import DenseRetriever
+from hybridrag.search.fts_query import ENGLISH_STOPWORDS
+from hybridrag.search.hybrid import combine
+from hybridrag.search.keyword import KeywordRetriever
+from support.scale import measure_latency, recall_at_k, synthetic_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 K = 10
@@ -75,7 +72,7 @@ def latencies(name: str, search, queries: int, rows: list[dict[str, Any]], size:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--postgres-max", type=int, default=100_000,
@@ -186,8 +183,8 @@ def postgres_run(folder: Path, size: int, params: Params, query_texts: list[str]
     import psycopg
     from psycopg_pool import ConnectionPool
 
-    from hybridrag.postgres.local import local_server
     from hybridrag.postgres.store import PostgresDenseRetriever, PostgresKeywordRetriever, load_index
+    from support.postgres_server import local_server
 
     depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
     weights = (params.retrieval.bm25_title_weight, params.retrieval.bm25_text_weight)
@@ -229,7 +226,7 @@ def report(summary: dict[str, Any]) -> str:
                       "queries_per_second"]
     return (
         "# The index at scale\n\n"
-        f"Machine: {summary['machine']}. Written by `python bench/scale.py` (all rows in one run). "
+        f"Machine: {summary['machine']}. Written by `python -m bench.scale` (all rows in one run). "
         f"{summary['queries']} queries of the default corpus, top {summary['depth']} documents "
         "per retriever, "
         f"HNSW efSearch {summary['hnsw_ef_search']}, IVF nprobe {summary['ivf_nprobe']}; "

@@ -1,6 +1,6 @@
 """Latency and throughput of the search service over loopback, with txtai's hybrid search as the peer.
 
-    python bench/service_latency.py              # after `make repro` built data/index
+    python -m bench.service_latency              # after `make repro` built data/index
 
 Starts real servers (uvicorn, one process each, on 127.0.0.1): hybridrag over data/index, and
 txtai's own API (`txtai.api`) over a txtai hybrid index (BM25 + the same all-MiniLM-L6-v2)
@@ -28,9 +28,10 @@ import numpy as np
 from hybridrag.atomic import atomic_write_text
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.ingest.beir import read_beir
-from hybridrag.ports import free_port
+from hybridrag.layout import INDEX, INGESTED
 from hybridrag.reporting import describe_machine, markdown_table, write_json
-from hybridrag.service.process import start_process, start_service, stop, wait_until_ready
+from support.ports import free_port
+from support.service_process import start_process, start_service, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,8 +96,8 @@ def build_txtai_index(corpus: Path, folder: Path, model: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=ROOT / "data" / "index")
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "ingested")
+    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
+    parser.add_argument("--data", type=Path, default=ROOT / INGESTED)
     parser.add_argument("--seconds", type=float, default=15.0, help="per mode and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--k", type=int, default=3)

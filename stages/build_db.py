@@ -15,15 +15,15 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
-    parser.add_argument("--chunks", default="data/chunks.jsonl")
-    parser.add_argument("--embeddings", action="append", metavar="NAME=FOLDER",
-                        help="an embedding set to index, repeatable (default: base=data/embeddings)")
-    parser.add_argument("--out", default="data/index")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--chunks", required=True)
+    parser.add_argument("--embeddings", action="append", required=True, metavar="NAME=FOLDER",
+                        help="an embedding set to index (repeatable)")
+    parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params).build_db
     documents = read_documents(Path(args.corpus), RowPolicy("raise"))
-    sets = dict(spec.split("=", 1) for spec in (args.embeddings or ["base=data/embeddings"]))
+    sets = dict(spec.split("=", 1) for spec in args.embeddings)
     manifest = build_index(args.out, documents, read_chunks(args.chunks),
                            {name: load_embeddings(folder) for name, folder in sets.items()}, params)
     print(f"build_db: {manifest['documents']} documents, {manifest['chunks']} chunks, "

@@ -15,18 +15,18 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--base-model", default="models/base", help="its tokenizer measures lengths")
-    parser.add_argument("--data", default="data/ingested", help="grounded: queries and qrels")
-    parser.add_argument("--index", default="data/index", help="grounded: retrieves the sources")
-    parser.add_argument("--reranker", default="models/reranker",
+    parser.add_argument("--base-model", required=True, help="its tokenizer measures lengths")
+    parser.add_argument("--data", required=True, help="grounded: queries and qrels")
+    parser.add_argument("--index", required=True, help="grounded: retrieves the sources")
+    parser.add_argument("--reranker", required=True,
                         help="grounded: reranks them when answers.rerank is set")
-    parser.add_argument("--pairs", default="data/pairs", help="grounded: synthetic questions")
-    parser.add_argument("--out", default="data/sft")
-    parser.add_argument("--metrics", default="metrics/sft_data.json")
+    parser.add_argument("--pairs", required=True, help="grounded: synthetic questions")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    from hybridrag.chat.models import load_tokenizer
     from hybridrag.sft.chatml import converted_splits, grounded_splits, write_splits
-    from hybridrag.sft.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.base_model)
     if params.sft.chatml.source == "grounded":

@@ -15,9 +15,9 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
-    parser.add_argument("--out", default="data/chunks.jsonl")
-    parser.add_argument("--metrics", default="metrics/chunk.json")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params).chunk
     documents = read_documents(Path(args.corpus), RowPolicy("raise"))

@@ -19,9 +19,9 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--corpus", default="data/ingested/corpus.jsonl")
-    parser.add_argument("--chunks", default="data/chunks.jsonl")
-    parser.add_argument("--out", default="data/embeddings")
+    parser.add_argument("--corpus", required=True)
+    parser.add_argument("--chunks", required=True)
+    parser.add_argument("--out", required=True)
     parser.add_argument("--model", help="override embed.model (e.g. the fine-tuned models/embed)")
     args = parser.parse_args(argv)
     params = load_params(args.params).embed

@@ -11,22 +11,22 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", default="data/ingested")
-    parser.add_argument("--index", default="data/index")
-    parser.add_argument("--reranker", default="models/reranker",
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--reranker", required=True,
                         help="reranks the sources when answers.rerank is set")
-    parser.add_argument("--base-model", default="models/base")
-    parser.add_argument("--sft-models", default="models/sft")
-    parser.add_argument("--dpo", default="models/dpo")
-    parser.add_argument("--metrics", default="metrics/answers.json")
-    parser.add_argument("--report", default="reports/answers.md")
+    parser.add_argument("--base-model", required=True)
+    parser.add_argument("--sft-models", required=True)
+    parser.add_argument("--dpo", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--report", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    from hybridrag.answers.ask import chat_model_folder
     from hybridrag.answers.evaluation import evaluate_answers, write_answers_report
-    from hybridrag.answers.generation import ChatGenerator
     from hybridrag.atomic import atomic_write_text
+    from hybridrag.chat.generation import ChatGenerator
     from hybridrag.ingest.beir import read_beir
+    from hybridrag.layout import chat_model_folder
     from hybridrag.reporting import write_json
     from hybridrag.search.searcher import Searcher
 

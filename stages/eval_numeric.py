@@ -14,13 +14,13 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", default="data/numeric")
-    parser.add_argument("--base-model", default="models/base")
-    parser.add_argument("--sft", default="models/numeric/sft", help="the cross_entropy run")
-    parser.add_argument("--hybrid", default="models/numeric/hybrid")
-    parser.add_argument("--metrics", default="metrics/numeric/compare.json")
-    parser.add_argument("--report", default="reports/numeric.md")
-    parser.add_argument("--plot", default="reports/numeric_scatter.png")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--base-model", required=True)
+    parser.add_argument("--sft", required=True, help="the cross_entropy run")
+    parser.add_argument("--hybrid", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--plot", required=True)
     args = parser.parse_args(argv)
     settings = load_params(args.params).numeric
     from hybridrag.device import pick_device

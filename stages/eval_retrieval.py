@@ -6,21 +6,21 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from hybridrag.backends import open_store
 from hybridrag.config import load_params
 from hybridrag.evaluation.report import write_evaluation, write_unjudged
 from hybridrag.evaluation.retrieval import CUTOFF, evaluate_index, select_queries
 from hybridrag.ingest.beir import read_beir
-from hybridrag.search.backends import open_store
 from hybridrag.stage import run, stage_parser
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", default="data/ingested", help="BEIR folder with queries and qrels")
-    parser.add_argument("--index", default="data/index")
-    parser.add_argument("--metrics", default="metrics/retrieval.json")
-    parser.add_argument("--reports", default="reports", help="folder for the markdown, CSV and PNG")
-    parser.add_argument("--per-query", default="data/eval/per_query.jsonl")
+    parser.add_argument("--data", required=True, help="BEIR folder with queries and qrels")
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--reports", required=True, help="folder for the markdown, CSV and PNG")
+    parser.add_argument("--per-query", required=True)
     parser.add_argument("--reranker", help="a train_reranker folder: adds the hybrid+rerank mode")
     args = parser.parse_args(argv)
     params = load_params(args.params)

@@ -10,10 +10,10 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--pairs", default="data/pairs")
-    parser.add_argument("--out", default="models/embed")
-    parser.add_argument("--checkpoints", default="checkpoints/embed")
-    parser.add_argument("--metrics", default="metrics/finetune_embed.json")
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--checkpoints", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.learning.embedder import finetune

@@ -11,14 +11,14 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--base-model", default="models/base")
-    parser.add_argument("--models", default="models/sft", help="folder of the SFT runs")
-    parser.add_argument("--dpo", default="models/dpo", help="the train_dpo run")
-    parser.add_argument("--data", default="data/sft")
-    parser.add_argument("--train-metrics", default="metrics/sft")
-    parser.add_argument("--live", default="dvclive", help="DVCLive folders, one per run")
-    parser.add_argument("--metrics", default="metrics/sft/compare.json")
-    parser.add_argument("--reports", default="reports")
+    parser.add_argument("--base-model", required=True)
+    parser.add_argument("--models", required=True, help="folder of the SFT runs")
+    parser.add_argument("--dpo", required=True, help="the train_dpo run")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--train-metrics", required=True)
+    parser.add_argument("--live", required=True, help="DVCLive folders, one per run")
+    parser.add_argument("--metrics", required=True)
+    parser.add_argument("--reports", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.atomic import atomic_write_text

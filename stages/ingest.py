@@ -11,8 +11,8 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--out", default="data/ingested", help="BEIR folder to write")
-    parser.add_argument("--metrics", default="metrics/ingest.json")
+    parser.add_argument("--out", required=True, help="BEIR folder to write")
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params).ingest
     policy = RowPolicy(params.on_error)

@@ -10,12 +10,12 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", default="data/ingested", help="BEIR folder (train/test qrels)")
-    parser.add_argument("--chunks", default="data/chunks.jsonl")
-    parser.add_argument("--embeddings", default="data/embeddings", help="base chunk vectors")
-    parser.add_argument("--chat-model", default="models/base", help="writes synthetic questions")
-    parser.add_argument("--out", default="data/pairs")
-    parser.add_argument("--metrics", default="metrics/pairs.json")
+    parser.add_argument("--data", required=True, help="BEIR folder (train/test qrels)")
+    parser.add_argument("--chunks", required=True)
+    parser.add_argument("--embeddings", required=True, help="base chunk vectors")
+    parser.add_argument("--chat-model", required=True, help="writes synthetic questions")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.atomic import atomic_directory
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     encode_questions = batch_encoder(encoder, embeddings.info.backend)  # as the chunks were
     generator = None
     if params.pairs.synthetic_chunks:
-        from hybridrag.answers.generation import ChatGenerator
+        from hybridrag.chat.generation import ChatGenerator
 
         generator = ChatGenerator.load(args.chat_model, args.chat_model, params.pairs.device)
     train, validation, summary = make_pairs(

@@ -16,13 +16,13 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", default="data/ingested", help="corpus_years: queries and qrels")
-    parser.add_argument("--index", default="data/index", help="corpus_years: retrieves the sources")
-    parser.add_argument("--reranker", default="models/reranker",
+    parser.add_argument("--data", required=True, help="corpus_years: queries and qrels")
+    parser.add_argument("--index", required=True, help="corpus_years: retrieves the sources")
+    parser.add_argument("--reranker", required=True,
                         help="reranks the sources when numeric.data.rerank is set")
-    parser.add_argument("--base-model", default="models/base", help="its tokenizer cuts the sources")
-    parser.add_argument("--out", default="data/numeric")
-    parser.add_argument("--metrics", default="metrics/numeric/data.json")
+    parser.add_argument("--base-model", required=True, help="its tokenizer cuts the sources")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.numeric.data import corpus_rows, file_rows, write_numeric_data
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from hybridrag.answers.ask import as_sources
         from hybridrag.answers.prompt import token_trimmer
+        from hybridrag.chat.models import load_tokenizer
         from hybridrag.ingest.beir import read_beir
         from hybridrag.search.searcher import Searcher
-        from hybridrag.sft.models import load_tokenizer
 
         trim = token_trimmer(load_tokenizer(args.base_model), settings.source_tokens)
         with Searcher(Path(args.index), params.retrieval, params.rerank.first_stage,

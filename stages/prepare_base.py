@@ -8,10 +8,10 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--out", default="models/base")
+    parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params).sft
-    from hybridrag.sft.models import prepare_base
+    from hybridrag.chat.models import prepare_base
 
     info = prepare_base(params.base_model, params.gguf_file, params.system_prompt, args.out)
     print(f"prepare_base: {info['architecture']} with {info['parameters'] / 1e6:.1f} M parameters "

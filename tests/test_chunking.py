@@ -1,7 +1,7 @@
 import pytest
 
 from hybridrag.chunking import chunk_documents, read_chunks, word_windows, write_chunks
-from hybridrag.jsonl import InputError
+from hybridrag.errors import InputError
 from hybridrag.records import Document
 
 

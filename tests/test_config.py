@@ -7,7 +7,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from hybridrag.config import STANDARD_FUSION, FusionParams, Params, ParamsError, load_params
+from hybridrag.config import STANDARD_FUSION, FusionParams, Params, load_params
+from hybridrag.errors import ParamsError
 
 from .conftest import PARAMS
 

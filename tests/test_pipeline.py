@@ -262,8 +262,8 @@ def locked_index_hash(root: Path, revision: str) -> str:
 
 
 def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_path):
-    from hybridrag.service.process import start_service, stop, wait_until_ready
     from hybridrag.service.versions import fetch_revision_index
+    from support.service_process import start_service, stop, wait_until_ready
 
     root, _ = project
     sh("git", "add", "-A", cwd=root)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hybridrag.records import Chunk, Document
-from hybridrag.scale import measure_latency, recall_at_k, synthetic_corpus
+from support.scale import measure_latency, recall_at_k, synthetic_corpus
 
 DOCUMENTS = [Document("a", "Alpha", "one two"), Document("b", "Beta", "three")]
 CHUNKS = [Chunk(7, "a", 0, 0, 7, "one two"), Chunk(9, "b", 0, 0, 5, "three")]
@@ -44,8 +44,8 @@ def test_latency_times_every_call():
 
 
 def test_retrieval_calls_answer_as_searcher_search(small_index):
-    from hybridrag.scale import retrieval_calls
     from hybridrag.search.hybrid import MODES
+    from support.scale import retrieval_calls
 
     from .conftest import open_searcher
 

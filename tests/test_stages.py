@@ -52,7 +52,8 @@ def test_skip_policy_counts_and_reports_bad_rows(tmp_path):
 
 def test_unknown_param_is_named(tmp_path):
     write_params(tmp_path, chunk={"sise": 10})
-    result = run_stage("chunk", "--corpus", "c.jsonl", "--out", "o.jsonl", cwd=tmp_path)
+    result = run_stage("chunk", "--corpus", "c.jsonl", "--out", "o.jsonl", "--metrics", "m.json",
+                       cwd=tmp_path)
     assert result.returncode == 2
     assert "chunk.sise: unknown key" in result.stderr and "Traceback" not in result.stderr
 

@@ -8,7 +8,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 
-from hybridrag.jsonl import InputError, read_jsonl, write_jsonl
+from hybridrag.errors import InputError
+from hybridrag.jsonl import read_jsonl, write_jsonl
 from hybridrag.records import Chunk, Document
 
 _WORD = re.compile(r"\S+")

@@ -13,9 +13,11 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING
 
-from hybridrag.config import ParamsError, load_params
+from hybridrag.config import load_params
+from hybridrag.errors import FilterError, ParamsError
+from hybridrag.layout import BASE_MODEL, INDEX, PARAMS, RERANKER
 from hybridrag.records import file_location
-from hybridrag.search.filters import FILTER_FIELDS, FilterError, parse_filters
+from hybridrag.search.filters import FILTER_FIELDS, parse_filters
 from hybridrag.search.hybrid import MODES
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="rerank the sources first (default: answers.rerank)")
     ask.add_argument("--chat-model",
                      help="base, an SFT method, dpo, or a run folder (default: answers.chat_model)")
-    ask.add_argument("--chat-base", default="models/base",
+    ask.add_argument("--chat-base", default=BASE_MODEL,
                      help="the base model folder (default: %(default)s)")
     ask.add_argument("--max-new-tokens", type=int, help="default: answers.max_new_tokens")
     add_index_arguments(ask)
@@ -66,34 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
                     "DVC. The API key comes from the environment variable HYBRIDRAG_API_KEY.\n"
                     "`uvicorn api.main:app` serves the same, configured by the environment:\n"
                     + environment_help())
-    serve.add_argument("--index", default="data/index", help="workspace index (default: %(default)s)")
+    serve.add_argument("--index", default=INDEX, help="workspace index (default: %(default)s)")
     serve.add_argument("--revision", help="serve this git tag/branch/commit's index instead")
     serve.add_argument("--repo", default=".", help="the git + DVC repository (default: %(default)s)")
     serve.add_argument("--cache-dir", help="where fetched revisions are kept "
                                            "(default: REPO/.hybridrag-cache/indexes)")
-    serve.add_argument("--params", default="params.yaml", help="retrieval and fusion defaults")
+    serve.add_argument("--params", default=PARAMS, help="retrieval and fusion defaults")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--watch", type=float, default=2.0, metavar="SECONDS",
                        help="reload when the workspace index is rebuilt; 0 turns it off")
     serve.add_argument("--connections", type=int, default=8, help="SQLite connections per index")
     serve.add_argument("--device", default="auto", help="query encoder device (default: auto)")
-    serve.add_argument("--reranker", default="models/reranker",
+    serve.add_argument("--reranker", default=RERANKER,
                        help="train_reranker folder for rerank=true (default: %(default)s)")
     serve.add_argument("--chat-model", default="auto",
                        help="chat model for /ask: a run folder, 'auto' (answers.chat_model) "
                             "or 'none'")
-    serve.add_argument("--chat-base", default="models/base", help="the chat model's base folder")
+    serve.add_argument("--chat-base", default=BASE_MODEL, help="the chat model's base folder")
     return parser
 
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", default="data/index", help="index folder (default: %(default)s)")
-    parser.add_argument("--reranker", default="models/reranker",
+    parser.add_argument("--index", default=INDEX, help="index folder (default: %(default)s)")
+    parser.add_argument("--reranker", default=RERANKER,
                         help="train_reranker folder, used with --rerank (default: %(default)s)")
     parser.add_argument("--embedding", help="the index's embedding set for dense retrieval "
                                             "(default: retrieval.embedding in params)")
-    parser.add_argument("--params", default="params.yaml",
+    parser.add_argument("--params", default=PARAMS,
                         help="retrieval, fusion, rerank and answers settings (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="model device (default: auto)")
     parser.add_argument("--backend", choices=("sqlite", "postgres"),
@@ -133,7 +135,7 @@ def print_hit(hit: SearchHit) -> None:
 
 
 def open_searcher(args: argparse.Namespace, rerank: bool) -> Searcher:
-    from hybridrag.search.backends import open_searcher  # imports torch: keep --help fast
+    from hybridrag.backends import open_searcher  # imports torch: keep --help fast
 
     params = load_params(args.params)
     retrieval = params.retrieval
@@ -165,8 +167,9 @@ def search_command(args: argparse.Namespace) -> None:
 
 
 def ask_command(args: argparse.Namespace) -> None:
-    from hybridrag.answers.ask import answer, chat_model_folder
-    from hybridrag.answers.generation import ChatGenerator
+    from hybridrag.answers.ask import answer
+    from hybridrag.chat.generation import ChatGenerator
+    from hybridrag.layout import chat_model_folder
 
     settings = load_params(args.params).answers
     folder = chat_model_folder(args.chat_model or settings.chat_model, args.chat_base)
@@ -212,7 +215,6 @@ def serve_command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("search", "ask") and not args.query.strip():

@@ -15,9 +15,8 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-
-class ParamsError(ValueError):
-    """params.yaml (or an override) names an unknown key, lacks one, or holds a bad value."""
+from hybridrag.errors import ParamsError
+from hybridrag.layout import PARAMS
 
 
 def _yaml_float(value: Any) -> Any:
@@ -224,16 +223,12 @@ class QloraParams(LoraParams):
     double_quant: bool
 
 
-class PromptTuningParams(Section):
+class VirtualTokensParams(Section):
+    """Prompt tuning (learned input embeddings) and prefix tuning (learned keys and values)."""
+
     learning_rate: Float
     num_virtual_tokens: Positive
-    init_text: str | None  # None: random initialisation
-
-
-class PrefixTuningParams(Section):
-    learning_rate: Float
-    num_virtual_tokens: Positive
-    init_text: str | None  # None: PEFT's random initialisation
+    init_text: str | None  # the tokens start from this text's embeddings or activations; None: random
 
 
 class FullParams(Section):
@@ -285,8 +280,8 @@ class SftParams(Section):
     train: SftTrainParams
     lora: LoraParams
     qlora: QloraParams
-    prompt_tuning: PromptTuningParams
-    prefix_tuning: PrefixTuningParams
+    prompt_tuning: VirtualTokensParams
+    prefix_tuning: VirtualTokensParams
     full: FullParams
     dpo: DpoParams
     compare: CompareParams
@@ -446,7 +441,7 @@ def params_from_mapping(raw: Any, where: str = "params") -> Params:
         raise ParamsError(f"{where}: {describe_errors(error)}") from None
 
 
-def load_params(path: str | os.PathLike[str] = "params.yaml") -> Params:
+def load_params(path: str | os.PathLike[str] = PARAMS) -> Params:
     """Read and check every section of params.yaml."""
     file = Path(path)
     if not file.is_file():

@@ -11,20 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hybridrag.atomic import atomic_open
-
-
-class InputError(ValueError):
-    """A problem in an input file, located by path and 1-based line number.
-
-    `kind` is a short category ("invalid JSON", "field 'year'") used to count skipped rows.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], line: int | None, message: str, kind: str):
-        self.path = str(path)
-        self.line = line
-        self.kind = kind
-        where = f"{self.path}:{line}" if line is not None else self.path
-        super().__init__(f"{where}: {message}")
+from hybridrag.errors import InputError
 
 
 class RowPolicy:

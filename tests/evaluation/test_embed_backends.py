@@ -1,8 +1,8 @@
 """The bulk-embedding comparison on the small corpus: torch is the reference, ONNX fp32 gives its
 vectors, int8 moves them a little, and every index is scored on the same queries."""
 
-from hybridrag.evaluation.embed_backends import compare_backends
 from hybridrag.records import Dataset, Query
+from support.embed_backends import compare_backends
 
 from ..conftest import PARAMS, make_documents
 

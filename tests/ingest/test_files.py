@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
+from hybridrag.errors import InputError
 from hybridrag.ingest.files import content_hash, matches, read_folder
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 from hybridrag.language import with_languages
 
 from .mixed_folder import EXPECTED, WIND_PAGES, make_mixed_folder

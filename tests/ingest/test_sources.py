@@ -2,11 +2,12 @@ import json
 
 import pytest
 
+from hybridrag.errors import InputError
 from hybridrag.ingest import load_dataset, read_beir, write_beir
-from hybridrag.ingest.beir import read_documents
+from hybridrag.ingest.beir import read_documents, read_queries
 from hybridrag.ingest.splits import split_by_document, subsample_documents
 from hybridrag.ingest.wiki import read_wiki
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 
 from ..conftest import PARAMS
 
@@ -38,6 +39,15 @@ def test_first_bad_row_raises_with_file_and_line(tmp_path, bad_row, message):
     path = write_lines(tmp_path / "docs.jsonl", [GOOD, "", bad_row])
     with pytest.raises(InputError, match=rf"docs.jsonl:3: {message}"):
         read_documents(path, RowPolicy("raise"))
+
+
+def test_a_repeated_query_id_is_named_with_its_first_line(tmp_path):
+    path = write_lines(tmp_path / "queries.jsonl", [json.dumps({"_id": "q1", "text": "x?"}),
+                                                    json.dumps({"_id": "q1", "text": "y?"})])
+    with pytest.raises(InputError, match=r"queries.jsonl:2: duplicate query id 'q1' "
+                                         r"\(first seen on line 1\)"):
+        read_queries(path, RowPolicy("raise"))
+    assert [q.text for q in read_queries(path, RowPolicy("skip"))] == ["x?"]
 
 
 def test_skip_policy_counts_every_bad_row(tmp_path):

@@ -4,7 +4,7 @@ split never puts one document on both sides."""
 import numpy as np
 import pytest
 
-from hybridrag.jsonl import InputError
+from hybridrag.errors import InputError
 from hybridrag.learning.pairs import (
     ChunkVectors,
     Pair,

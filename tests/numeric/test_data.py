@@ -1,3 +1,4 @@
+
 """Numeric splits follow the documents: nothing judged in test trains, validation documents are
 held out, and the stated-only filter keeps answerable questions."""
 
@@ -6,6 +7,8 @@ import pytest
 from hybridrag.answers.prompt import Source
 from hybridrag.numeric.data import numeric_rows, split_year_questions
 from hybridrag.records import Dataset, Document, Query
+
+from ..runs import run_in
 
 
 def people(n):
@@ -106,16 +109,13 @@ def test_without_training_rows_both_runs_are_skipped_and_load_as_the_base(tmp_pa
     import json
 
     from hybridrag.numeric.training import train_or_skip
-    from hybridrag.sft.training import run_paths
 
     from ..conftest import PARAMS
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.jsonl").write_text("")
-    paths = run_paths("hybrid", "models/base", out=str(tmp_path / "out"),
-                      checkpoints=str(tmp_path / "ck"), live=str(tmp_path / "live"),
-                      metrics=str(tmp_path / "metrics.json"))
+    paths = run_in("models/base", tmp_path)
     line = train_or_skip("hybrid", PARAMS.numeric, tmp_path / "data", paths)
     assert "skipped (no training rows" in line
-    assert json.loads((tmp_path / "out" / "run.json").read_text())["kind"] == "skipped"
-    assert json.loads((tmp_path / "metrics.json").read_text())["skipped"] is True
+    assert json.loads((paths.out_dir / "run.json").read_text())["kind"] == "skipped"
+    assert json.loads(paths.metrics.read_text())["skipped"] is True

@@ -14,7 +14,7 @@ QUESTIONS = [YearQuestion("a#born", "a", "In what year was Ada Lovelace born?", 
 
 
 def test_head_values_come_from_the_last_prompt_token(tiny_base):
-    from hybridrag.answers.generation import ChatGenerator
+    from hybridrag.chat.generation import ChatGenerator
 
     generator = ChatGenerator.load(tiny_base, tiny_base, "cpu")
     torch.manual_seed(0)

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from hybridrag.answers.prompt import Source
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.errors import InputError
+from hybridrag.jsonl import RowPolicy
 from hybridrag.numeric.numbers import parse_number
 from hybridrag.numeric.rows import question_row, read_numeric_rows
 from hybridrag.numeric.years import YearQuestion

@@ -24,7 +24,7 @@ def trainer(tmp_path, tiny_base):
     from peft import LoraConfig
     from trl import SFTConfig
 
-    from hybridrag.sft.models import load_base, load_tokenizer
+    from hybridrag.chat.models import load_base, load_tokenizer
 
     torch.manual_seed(0)
     tokenizer = load_tokenizer(tiny_base)

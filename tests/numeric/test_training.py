@@ -1,3 +1,4 @@
+
 """Both numeric runs on a tiny random model: the plain run saves an adapter, the hybrid run saves
 its head beside it (reloading to the trained head), and each writes its metrics."""
 
@@ -6,14 +7,14 @@ import json
 import pytest
 import torch
 
+from hybridrag.chat.models import RUN_INFO, load_trained
 from hybridrag.numeric.data import numeric_rows
 from hybridrag.numeric.head import HEAD_CONFIG, load_head
 from hybridrag.numeric.training import train_numeric
 from hybridrag.numeric.years import YearQuestion
-from hybridrag.sft.models import RUN_INFO, load_trained
-from hybridrag.sft.training import run_paths
 
 from ..conftest import PARAMS
+from ..runs import run_in
 
 pytestmark = pytest.mark.slow  # two training runs
 
@@ -26,9 +27,7 @@ PARAMS_TINY = PARAMS.numeric.updated(
 
 
 def run(loss, tiny_base, folder):
-    paths = run_paths(loss, str(tiny_base), out=str(folder / "model"),
-                      checkpoints=str(folder / "checkpoints"), live=str(folder / "live"),
-                      metrics=str(folder / "metrics.json"))
+    paths = run_in(tiny_base, folder)
     rows = numeric_rows(QUESTIONS, None)
     return paths, train_numeric(loss, PARAMS_TINY, rows[:6], rows[6:], paths)
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from hybridrag.backends import open_searcher, open_store
 from hybridrag.postgres.backend import READ_DSN_VARIABLE
 from hybridrag.postgres.publish import DSN_VARIABLE
-from hybridrag.search.backends import open_searcher, open_store
 from hybridrag.search.filters import parse_filters
 from hybridrag.search.hybrid import MODES
 
@@ -116,7 +116,7 @@ def test_the_cli_searches_either_backend_alike(published_small_index, tmp_path, 
 
 
 def test_an_unreachable_server_is_a_clear_error(small_index, monkeypatch):
-    from hybridrag.ports import free_port
+    from support.ports import free_port
 
     monkeypatch.setenv(DSN_VARIABLE, f"host=127.0.0.1 port={free_port()} dbname=x user=x "
                                      "connect_timeout=1")

@@ -6,10 +6,10 @@ from contextlib import closing
 
 import pytest
 
+from hybridrag.backends import open_store
 from hybridrag.postgres.backend import READ_DSN_VARIABLE
-from hybridrag.postgres.local import local_replica, wait_for_replay
-from hybridrag.search.backends import open_store
 from hybridrag.search.hybrid import combine
+from support.postgres_server import local_replica, wait_for_replay
 
 from ..conftest import FUSION, POSTGRES_STORE, RETRIEVAL
 from .test_store import QUERIES

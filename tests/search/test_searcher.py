@@ -101,7 +101,7 @@ def test_missing_index_says_how_to_build_it(tmp_path):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_an_unknown_embedding_set_is_named_whatever_the_backend(small_index, backend):
-    from hybridrag.search.backends import open_store
+    from hybridrag.backends import open_store
 
     from ..conftest import PARAMS
 

@@ -1,4 +1,4 @@
-from hybridrag.sft.chat_template import END_OF_TURN
+from hybridrag.chat.template import END_OF_TURN
 
 from ..conftest import CONVERSATIONS, SYSTEM
 

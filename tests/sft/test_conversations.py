@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 from hybridrag.sft.conversations import (
     chitchat_conversations,
     deduplicate,

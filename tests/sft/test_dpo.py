@@ -1,3 +1,4 @@
+
 """DPO: preference pairs mined with the scorer (and synthetic corruptions), a real DPOTrainer run
 on a tiny random model that lowers its loss, and an adapter that reloads to the same outputs."""
 
@@ -7,9 +8,10 @@ import random
 import pytest
 import torch
 
-from hybridrag.answers.generation import ChatGenerator, Generated, Sampling
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
+from hybridrag.chat.generation import ChatGenerator, Generated, Sampling
+from hybridrag.chat.models import RUN_INFO, load_trained
 from hybridrag.sft.dpo import (
     PreferencePair,
     balance_abstention,
@@ -17,10 +19,10 @@ from hybridrag.sft.dpo import (
     preference_pairs,
     train_dpo,
 )
-from hybridrag.sft.models import RUN_INFO, load_trained
-from hybridrag.sft.training import run_paths, train
+from hybridrag.sft.training import train
 
 from ..conftest import CONVERSATIONS, PARAMS
+from ..runs import run_in
 
 SOURCES = (Source(1, "d1", 1, "Potato", "The potato is a tuber. It grows underground."),
            Source(2, "d2", 2, "Tomato", "The tomato is a berry. It is red."))
@@ -102,13 +104,9 @@ def dpo_run(tmp_path_factory, tiny_base):
                                        eval_steps=2, eval_samples=2, device="cpu"),
         dpo=PARAMS.sft.dpo.updated(prompts=6, samples=2, max_steps=8, batch_size=2,
                                    learning_rate=5e-3, beta=0.5, synthetic_share=1.0))
-    start = run_paths("lora", str(tiny_base), out=str(folder / "sft"),
-                      checkpoints=str(folder / "sft-ckpt"), live=str(folder / "sft-live"),
-                      metrics=str(folder / "sft.json"))
+    start = run_in(tiny_base, folder / "sft")
     train("lora", sft, CONVERSATIONS[:4], CONVERSATIONS[4:], start)
-    paths = run_paths("dpo", str(tiny_base), out=str(folder / "dpo"),
-                      checkpoints=str(folder / "ckpt"), live=str(folder / "live"),
-                      metrics=str(folder / "dpo.json"))
+    paths = run_in(tiny_base, folder / "dpo")
     answers = PARAMS.answers.updated(max_new_tokens=8, batch_size=4)
     metrics = train_dpo([ANSWERABLE, UNANSWERABLE] * 3, sft, answers, start.out_dir, paths)
     return paths, start, metrics

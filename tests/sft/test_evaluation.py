@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from hybridrag.chat.models import load_base
 from hybridrag.sft.evaluation import encode_with_labels, heldout_scores
-from hybridrag.sft.models import load_base
 
 from ..conftest import CONVERSATIONS
 

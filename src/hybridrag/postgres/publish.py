@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hybridrag.config import Params, load_params
 from hybridrag.dvc_hash import dvc_directory_hash
+from hybridrag.layout import INDEX, PARAMS
 from hybridrag.postgres.store import checked_schema, load_index
 
 DSN_VARIABLE = "HYBRIDRAG_POSTGRES_DSN"  # the write connection (libpq key=value or URI)
@@ -124,8 +125,8 @@ def publish_index(folder: Path, params: Params) -> Published:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=Path("data/index"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+    parser.add_argument("--index", type=Path, default=Path(INDEX))
+    parser.add_argument("--params", type=Path, default=Path(PARAMS),
                         help="BM25 weights, HNSW settings, store.served_name and grace_seconds")
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -6,12 +6,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hybridrag.errors import FilterError
+
 FILTER_FIELDS = ("author", "year", "topic", "keyword", "language", "file_type")
 _YEAR_RANGE = re.compile(r"^\s*(-?\d{1,4})?\s*(\.\.)?\s*(-?\d{1,4})?\s*$")
-
-
-class FilterError(ValueError):
-    """A filter names an unknown field or has a malformed value."""
 
 
 @dataclass(frozen=True)

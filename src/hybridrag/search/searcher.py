@@ -1,6 +1,6 @@
 """One object over a built index: keyword, dense and hybrid search, reranking, and the lookups
 a caller needs to show results (documents, chunks, passages, highlighted snippets), read
-through the index's store (its folder, or PostgreSQL: hybridrag.search.backends)."""
+through the index's store (its folder, or PostgreSQL: hybridrag.backends)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hybridrag.search.filters import FilterError, Filters, parse_year_range
+from hybridrag.errors import FilterError
+from hybridrag.search.filters import Filters, parse_year_range
 from hybridrag.search.results import SearchHit
 
 MAX_QUERY_CHARS = 1000

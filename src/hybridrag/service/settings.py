@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hybridrag.layout import BASE_MODEL, INDEX, PARAMS, RERANKER
+
 if TYPE_CHECKING:  # the state module imports torch: `hybridrag serve --help` stays fast
     from hybridrag.service.state import ServiceConfig
 
@@ -15,19 +17,19 @@ log = logging.getLogger("hybridrag.service")
 
 # The environment `config_from_env` reads, with its defaults (also `hybridrag serve --help`).
 ENVIRONMENT = {
-    "HYBRIDRAG_INDEX": ("data/index", "the workspace index folder"),
+    "HYBRIDRAG_INDEX": (INDEX, "the workspace index folder"),
     "HYBRIDRAG_REVISION": ("", "serve this git tag/branch/commit's index (fetched through DVC)"),
     "HYBRIDRAG_REPO": (".", "the git + DVC repository"),
-    "HYBRIDRAG_PARAMS": ("params.yaml", "retrieval, fusion, rerank, answers and store settings "
-                                        "(store.backend: postgres reads $HYBRIDRAG_POSTGRES_"
-                                        "READ_DSN, else $HYBRIDRAG_POSTGRES_DSN)"),
+    "HYBRIDRAG_PARAMS": (PARAMS, "retrieval, fusion, rerank, answers and store settings "
+                                 "(store.backend: postgres reads $HYBRIDRAG_POSTGRES_"
+                                 "READ_DSN, else $HYBRIDRAG_POSTGRES_DSN)"),
     "HYBRIDRAG_API_KEY": ("", "when set, every route but /health needs the X-API-Key header"),
     "HYBRIDRAG_WATCH_SECONDS": ("2", "reload when the workspace index is rebuilt; 0 turns it off"),
     "HYBRIDRAG_DEVICE": ("auto", "model device"),
-    "HYBRIDRAG_RERANKER": ("models/reranker", "train_reranker folder for rerank=true"),
+    "HYBRIDRAG_RERANKER": (RERANKER, "train_reranker folder for rerank=true"),
     "HYBRIDRAG_CHAT_MODEL": ("auto", "chat model for /ask: 'auto' (answers.chat_model), a run "
                                      "folder, or 'none'"),
-    "HYBRIDRAG_CHAT_BASE": ("models/base", "the chat model's base folder"),
+    "HYBRIDRAG_CHAT_BASE": (BASE_MODEL, "the chat model's base folder"),
 }
 
 
@@ -35,7 +37,7 @@ def resolve_chat_model(chat_model: str | None, params_chat_model: str, chat_base
                        ) -> Path | None:
     """The /ask model folder: "auto" is answers.chat_model's folder (the base model when that
     is not trained yet, said in the log); "none" (or None) serves no /ask."""
-    from hybridrag.answers.ask import chat_model_folder
+    from hybridrag.layout import chat_model_folder
 
     if not chat_model or chat_model == "none":
         return None
@@ -52,11 +54,11 @@ def resolve_chat_model(chat_model: str | None, params_chat_model: str, chat_base
     return None
 
 
-def make_config(index: str = "data/index", revision: str | None = None, repo: str = ".",
-                params: str = "params.yaml", cache_dir: str | None = None,
+def make_config(index: str = INDEX, revision: str | None = None, repo: str = ".",
+                params: str = PARAMS, cache_dir: str | None = None,
                 watch_seconds: float = 2.0, device: str = "auto", connections: int = 8,
-                api_key: str | None = None, reranker: str | None = "models/reranker",
-                chat_model: str | None = "auto", chat_base: str = "models/base") -> ServiceConfig:
+                api_key: str | None = None, reranker: str | None = RERANKER,
+                chat_model: str | None = "auto", chat_base: str = BASE_MODEL) -> ServiceConfig:
     """Service settings; retrieval, fusion, rerank and answers settings come from `params`."""
     from hybridrag.config import load_params
     from hybridrag.service.state import ServiceConfig

@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hybridrag.backends import open_searcher
 from hybridrag.config import AnswersParams, FusionParams, RetrievalParams, StoreParams
 from hybridrag.device import pick_device
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.index import MANIFEST
-from hybridrag.search.backends import open_searcher
+from hybridrag.layout import BASE_MODEL, INDEX
 from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
@@ -26,7 +27,7 @@ from hybridrag.service.versions import (
 )
 
 if TYPE_CHECKING:
-    from hybridrag.answers.generation import ChatGenerator
+    from hybridrag.chat.generation import ChatGenerator
 
 log = logging.getLogger("hybridrag.service")
 
@@ -37,7 +38,7 @@ class ServiceConfig:
     fusion: FusionParams
     answers: AnswersParams  # /ask's defaults (sources, rerank, token budget)
     store: StoreParams  # where the index is read: its folder, or its PostgreSQL schema
-    index_dir: Path = Path("data/index")  # the workspace index
+    index_dir: Path = Path(INDEX)  # the workspace index
     revision: str | None = None  # serve this git revision's index instead
     repo: Path = Path(".")  # git + DVC repository holding the revisions
     cache_dir: Path = Path(".hybridrag-cache/indexes")  # fetched revisions
@@ -50,7 +51,7 @@ class ServiceConfig:
     reranker: Path | None = None  # workspace mode: a train_reranker folder, enables rerank=true
     rerank_depth: int = 10  # candidates the reranker rescores
     chat_model: Path | None = None  # a prepare_base or fine-tuned run folder; enables /ask
-    chat_base: Path = Path("models/base")  # the base model (tokenizer, adapters' base)
+    chat_base: Path = Path(BASE_MODEL)  # the base model (tokenizer, adapters' base)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class ChatHolder:
     def generator(self) -> ChatGenerator:
         with self._lock:
             if self._generator is None:
-                from hybridrag.answers.generation import ChatGenerator
+                from hybridrag.chat.generation import ChatGenerator
 
                 self._generator = ChatGenerator.load(self.model_dir, self.base_dir, self.device)
             return self._generator

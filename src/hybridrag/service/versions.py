@@ -9,9 +9,10 @@ from pathlib import Path
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.index import MANIFEST
+from hybridrag.layout import INDEX, RERANKER
 
-INDEX_PATH = "data/index"  # the build_db output in dvc.yaml
-RERANKER_PATH = "models/reranker"  # the train_reranker output
+INDEX_PATH = INDEX  # the build_db output in dvc.yaml
+RERANKER_PATH = RERANKER  # the train_reranker output
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridrag.answers.generation import ChatGenerator
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import (
     BASELINE,
@@ -23,10 +22,11 @@ from hybridrag.answers.scoring import (
     summarize,
     top_source_reply,
 )
+from hybridrag.chat.generation import ChatGenerator
+from hybridrag.chat.models import load_tokenizer, load_trained
 from hybridrag.config import AnswersParams, CompareParams, SftParams
 from hybridrag.metrics.bootstrap import mean_difference
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
-from hybridrag.sft.models import load_tokenizer, load_trained
 
 PAIRED_METRICS = ("cites_relevant", "names_title", "abstains_unanswerable", "well_formed")
 

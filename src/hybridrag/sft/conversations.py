@@ -10,8 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError
-from hybridrag.jsonl import InputError, RowPolicy, read_jsonl
+from hybridrag.jsonl import RowPolicy, read_jsonl
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": str}
 Conversation = list[Message]

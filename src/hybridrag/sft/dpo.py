@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridrag.answers.generation import ChatGenerator, Sampling
 from hybridrag.answers.prompt import NO_ANSWER, cited_sentence, sentences
 from hybridrag.answers.scoring import GroundedItem, abstains, score_reply
+from hybridrag.chat.generation import ChatGenerator, Sampling
+from hybridrag.chat.models import load_merged, load_tokenizer
 from hybridrag.config import AnswersParams, SftParams
 from hybridrag.device import pick_device
 from hybridrag.reporting import write_json
 from hybridrag.sft.memory import PeakMemory
-from hybridrag.sft.models import load_merged, load_tokenizer
 from hybridrag.sft.training import (
     RunPaths,
     TrainingCurves,

@@ -17,11 +17,10 @@ import torch
 from transformers import TrainerCallback
 
 from hybridrag.atomic import atomic_directory
+from hybridrag.chat.models import RUN_INFO, load_base, load_tokenizer
 from hybridrag.config import (
     FullParams,
     LoraParams,
-    PrefixTuningParams,
-    PromptTuningParams,
     QloraParams,
     SftMethod,
     SftParams,
@@ -31,7 +30,6 @@ from hybridrag.device import pick_device
 from hybridrag.reporting import write_json
 from hybridrag.sft.conversations import Conversation
 from hybridrag.sft.memory import PeakMemory
-from hybridrag.sft.models import RUN_INFO, load_base, load_tokenizer
 
 logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 Method = SftMethod
@@ -46,6 +44,12 @@ class RunPaths:
     live_dir: Path  # DVCLive logs (training curves)
     metrics: Path  # this run's metrics JSON
 
+    @classmethod
+    def from_arguments(cls, args: Any) -> RunPaths:
+        """The paths a training stage was given (stage.add_training_arguments)."""
+        return cls(Path(args.base_model), Path(args.out), Path(args.checkpoints), Path(args.live),
+                   Path(args.metrics))
+
 
 def method_params(params: SftParams, method: Method) -> Any:
     return getattr(params, method)
@@ -58,14 +62,14 @@ def peft_config(method: Method, settings: Any, tokenizer: Any) -> Any:
     if isinstance(settings, LoraParams):  # lora and qlora
         return LoraConfig(r=settings.r, lora_alpha=settings.alpha, lora_dropout=settings.dropout,
                           target_modules=settings.target_modules, task_type="CAUSAL_LM")
-    if isinstance(settings, PromptTuningParams):
+    if method == "prompt_tuning":
         init = ({"prompt_tuning_init": PromptTuningInit.TEXT,
                  "prompt_tuning_init_text": settings.init_text,
                  "tokenizer_name_or_path": tokenizer.name_or_path}
                 if settings.init_text else {"prompt_tuning_init": PromptTuningInit.RANDOM})
         return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=settings.num_virtual_tokens,
                                   **init)
-    if isinstance(settings, PrefixTuningParams):
+    if method == "prefix_tuning":
         return PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=settings.num_virtual_tokens)
     if isinstance(settings, FullParams):
         return None
@@ -196,7 +200,7 @@ def train(method: Method, params: SftParams, train_set: list[Conversation],
         deepspeed=settings.deepspeed_config if isinstance(settings, FullParams) else None)
     memory = PeakMemory(device)
     adapter = peft_config(method, settings, tokenizer)
-    if isinstance(settings, PrefixTuningParams) and settings.init_text:
+    if method == "prefix_tuning" and settings.init_text:
         from peft import get_peft_model
 
         model, adapter = get_peft_model(model, adapter), None
@@ -266,15 +270,6 @@ def skip(method: str, paths: RunPaths, reason: str) -> None:
                                                     "reason": reason}) + "\n")
     write_json(paths.metrics, {"method": method, "skipped": True, "reason": reason})
     paths.live_dir.mkdir(parents=True, exist_ok=True)
-
-
-def run_paths(method: str, base_model: str, out: str | None = None, checkpoints: str | None = None,
-              live: str | None = None, metrics: str | None = None) -> RunPaths:
-    """The default layout of dvc.yaml, each path overridable."""
-    return RunPaths(base_model=Path(base_model), out_dir=Path(out or f"models/sft/{method}"),
-                    checkpoints=Path(checkpoints or f"checkpoints/{method}"),
-                    live_dir=Path(live or f"dvclive/{method}"),
-                    metrics=Path(metrics or f"metrics/sft/train_{method}.json"))
 
 
 def train_or_skip(method: Method, params: SftParams, data_dir: Path, paths: RunPaths) -> str:

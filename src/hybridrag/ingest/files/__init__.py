@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError, parse_document
 from hybridrag.ingest.files.docx import extract_docx
 from hybridrag.ingest.files.extracted import Extracted, ExtractionError
@@ -24,7 +25,7 @@ from hybridrag.ingest.files.html import extract_html
 from hybridrag.ingest.files.markdown import extract_markdown
 from hybridrag.ingest.files.pdf import extract_pdf
 from hybridrag.ingest.files.text import extract_text
-from hybridrag.jsonl import InputError, RowPolicy
+from hybridrag.jsonl import RowPolicy
 from hybridrag.records import Document
 
 FILE_TYPES: dict[str, tuple[str, Callable[[bytes], Extracted]]] = {

@@ -12,9 +12,8 @@ from typing import Any
 
 import torch
 
-from hybridrag.answers.prompt import Messages
-from hybridrag.sft.chat_template import END_OF_TURN
-from hybridrag.sft.models import load_tokenizer, load_trained
+from hybridrag.chat.models import load_tokenizer, load_trained
+from hybridrag.chat.template import END_OF_TURN, Messages
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridrag.ports import free_port
+from support.ports import free_port
 
 SERVER_USER = "postgres"  # the system account the server runs as when we are root
 DATABASE = "hybridrag"

@@ -15,8 +15,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from hybridrag.atomic import atomic_directory
+from hybridrag.chat.template import END_OF_TURN, chatml_template
 from hybridrag.device import pick_device
-from hybridrag.sft.chat_template import END_OF_TURN, chatml_template
 
 RUN_INFO = "run.json"  # written beside each trained model: what it is and how to load it
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from hybridrag.ports import free_port
+from support.ports import free_port
 
 
 def start_process(command: list[str], log: Path, env: dict[str, str] | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 END_OF_TURN = "<|im_end|>"
+Messages = list[dict[str, str]]  # a conversation: {"role": ..., "content": ...} in order
 
 
 def chatml_template(default_system_prompt: str | None) -> str:
