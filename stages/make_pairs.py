@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     encode_questions = batch_encoder(encoder, embeddings.info.backend)  # as the chunks were
     generator = None
     if params.pairs.synthetic_chunks:
-        from hybridrag.chat.generation import ChatGenerator
+        from hybridrag.chat.generation import TransformersGenerator
 
-        generator = ChatGenerator.load(args.chat_model, args.chat_model, params.pairs.device)
+        generator = TransformersGenerator.load(args.chat_model, args.chat_model, params.pairs.device)
     train, validation, summary = make_pairs(
         dataset, chunks, lambda texts: encode_questions(texts, params.pairs.encode_batch_size, False),
         generator,

@@ -17,13 +17,15 @@ RETRIEVAL = PARAMS.retrieval.updated(embedding="base")  # the small indexes have
 FUSION = PARAMS.fusion
 
 
-def write_test_params(folder):
-    """params.yaml for serving the small test indexes (base vectors; reranking asked for)."""
+def write_test_params(folder, **answers):
+    """params.yaml for serving the small test indexes (base vectors; reranking asked for;
+    `answers` settings changed as given)."""
     import yaml
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["retrieval"]["embedding"] = "base"
     raw["answers"]["rerank"] = False
+    raw["answers"].update(answers)
     path = folder / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -136,8 +138,9 @@ def smol_tokenizer():
     return tokenizer
 
 
-def save_tiny_base(folder, tokenizer):
-    """A 2-layer random Llama with the real vocabulary: trains in a second on CPU."""
+def save_tiny_base(folder, tokenizer, initializer_range=0.02):
+    """A 2-layer random Llama with the real vocabulary: trains in a second on CPU. At the
+    default initialisation it repeats one token; a wider one (0.3) writes varied tokens."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -146,7 +149,8 @@ def save_tiny_base(folder, tokenizer):
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=512, tie_word_embeddings=True)
+                         max_position_embeddings=512, tie_word_embeddings=True,
+                         initializer_range=initializer_range)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids(END_OF_TURN)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -159,6 +163,22 @@ def save_tiny_base(folder, tokenizer):
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory, smol_tokenizer):
     return save_tiny_base(tmp_path_factory.mktemp("tiny") / "base", smol_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def varied_tiny_base(tmp_path_factory, smol_tokenizer):
+    """A tiny random model whose greedy replies differ from prompt to prompt (export tests)."""
+    return save_tiny_base(tmp_path_factory.mktemp("varied") / "base", smol_tokenizer, 0.3)
+
+
+@pytest.fixture(scope="session")
+def onnx_chat(tmp_path_factory, varied_tiny_base):
+    """varied_tiny_base exported as export_chat does, in fp32 (the tokens transformers gives)."""
+    from hybridrag.chat.onnx import export_run
+
+    folder = tmp_path_factory.mktemp("chat") / "chat"
+    export_run(varied_tiny_base, varied_tiny_base, folder, "fp32")
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ numbered in the retriever's order, batched generation equal to one at a time, ci
 import pytest
 
 from hybridrag.answers.ask import answer
-from hybridrag.chat.generation import ChatGenerator, Sampling
+from hybridrag.chat.generation import Sampling, TransformersGenerator
 
 from ..conftest import PARAMS, make_documents, open_searcher
 
@@ -14,7 +14,7 @@ SETTINGS = PARAMS.answers.updated(sources=2, max_new_tokens=12, batch_size=4, re
 
 def test_answer_retrieves_numbered_trimmed_sources_and_generates(tiny_base, smol_tokenizer,
                                                                   small_index):
-    generator = ChatGenerator.load(tiny_base, tiny_base, device="cpu")
+    generator = TransformersGenerator.load(tiny_base, tiny_base, device="cpu")
     questions = ["edible berry", "jazz in New Orleans"]
     titles = {d.doc_id: d.title for d in make_documents()}
     budget = 8  # tokens: shorter than the index's 12-word chunks, so passages are cut
@@ -43,7 +43,7 @@ def test_answer_retrieves_numbered_trimmed_sources_and_generates(tiny_base, smol
 
 
 def test_sampled_replies_are_seeded_and_greedy_ones_are_not_sampled(tiny_base):
-    generator = ChatGenerator.load(tiny_base, tiny_base, device="cpu")
+    generator = TransformersGenerator.load(tiny_base, tiny_base, device="cpu")
     prompt = [[{"role": "user", "content": "Say something."}]]
     sampling = Sampling(temperature=1.0, top_p=1.0, seed=3)
     first = generator.replies(prompt, 8, 2, sampling, samples=3)
@@ -55,7 +55,7 @@ def test_sampled_replies_are_seeded_and_greedy_ones_are_not_sampled(tiny_base):
 
 @pytest.mark.slow
 def test_the_real_smollm2_answers_from_the_sources(smol_base, small_index):
-    generator = ChatGenerator.load(smol_base, smol_base, device="cpu")
+    generator = TransformersGenerator.load(smol_base, smol_base, device="cpu")
     with open_searcher(small_index) as searcher:
         replies = answer(generator, searcher, ["the structure of DNA"],
                          SETTINGS.updated(max_new_tokens=48))

@@ -14,9 +14,9 @@ QUESTIONS = [YearQuestion("a#born", "a", "In what year was Ada Lovelace born?", 
 
 
 def test_head_values_come_from_the_last_prompt_token(tiny_base):
-    from hybridrag.chat.generation import ChatGenerator
+    from hybridrag.chat.generation import TransformersGenerator
 
-    generator = ChatGenerator.load(tiny_base, tiny_base, "cpu")
+    generator = TransformersGenerator.load(tiny_base, tiny_base, "cpu")
     torch.manual_seed(0)
     head, normalizer = RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0)
     rows = numeric_rows(QUESTIONS, None)

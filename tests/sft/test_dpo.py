@@ -10,7 +10,7 @@ import torch
 
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
-from hybridrag.chat.generation import ChatGenerator, Generated, Sampling
+from hybridrag.chat.generation import Generated, Sampling, TransformersGenerator
 from hybridrag.chat.models import RUN_INFO, load_trained
 from hybridrag.sft.dpo import (
     PreferencePair,
@@ -135,5 +135,6 @@ def test_dpo_adapter_saves_with_its_start_and_reloads_to_the_same_outputs(dpo_ru
         sft = load_trained(start.out_dir, tiny_base, "cpu")(**ids).logits
     assert torch.equal(first, second)
     assert (first - sft).abs().max() > 1e-4  # DPO moved the model
-    replies = ChatGenerator.load(paths.out_dir, tiny_base, "cpu").replies([CONVERSATIONS[7][:1]], 6, 1)
+    generator = TransformersGenerator.load(paths.out_dir, tiny_base, "cpu")
+    replies = generator.replies([CONVERSATIONS[7][:1]], 6, 1)
     assert len(replies) == 1

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from hybridrag.chat.generation import ChatGenerator
+from hybridrag.chat.generation import TransformersGenerator
 from hybridrag.chat.models import RUN_INFO, load_tokenizer, load_trained
 from hybridrag.sft.evaluation import heldout_scores
 from hybridrag.sft.training import train
@@ -35,7 +35,7 @@ def test_lora_on_the_real_model_lowers_loss_and_replies_end_at_end_of_turn(smol_
     assert (heldout_scores(tuned, tokenizer, CONVERSATIONS[6:], 96)["loss"]
             < heldout_scores(base, tokenizer, CONVERSATIONS[6:], 96)["loss"])
     contexts = [c[:-1] for c in CONVERSATIONS[6:]]
-    replies = ChatGenerator(tuned, tokenizer).replies(contexts, 40, 2)
+    replies = TransformersGenerator(tuned, tokenizer).replies(contexts, 40, 2)
     assert all(reply.stopped and reply.text for reply in replies), replies
-    again = ChatGenerator.load(paths.out_dir, smol_base, "cpu").replies(contexts, 40, 2)
+    again = TransformersGenerator.load(paths.out_dir, smol_base, "cpu").replies(contexts, 40, 2)
     assert again == replies

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from hybridrag.chat.models import RUN_INFO, load_base, load_trained, merge_and_save
+from hybridrag.chat.models import RUN_INFO, load_base, load_trained, merged_model
 from hybridrag.config import SftParams
 from hybridrag.sft.training import init_prefix_from_text, skip, train
 
@@ -88,9 +88,8 @@ def test_saved_adapter_reloads_to_the_same_outputs_and_merges(lora_run, tiny_bas
     base = logits(load_base(tiny_base, None, "cpu"), smol_tokenizer)
     assert torch.equal(adapted, again)
     assert (adapted - base).abs().max() > 1e-3  # the adapter learned something
-    merge_and_save(paths.out_dir, tiny_base, tmp_path / "merged")
-    merged = load_trained(tmp_path / "merged", tiny_base, "cpu")
-    assert json.loads((tmp_path / "merged" / RUN_INFO).read_text())["kind"] == "full"
+    merged = merged_model(paths.out_dir, tiny_base)
+    assert not hasattr(merged, "peft_config")  # one plain model: the adapter is in the weights
     assert torch.allclose(logits(merged, smol_tokenizer), adapted, atol=1e-4)
 
 

@@ -1,14 +1,17 @@
-"""Batched generation with a local chat model (the base model or any fine-tuned variant): greedy
-for answers, seeded sampling for preference data; every reply says whether it ended by itself."""
+"""Generation with a local chat model, the same on every runtime: batched replies (greedy for
+answers, seeded sampling for preference data), each saying whether it ended by itself, and one
+reply streamed as text pieces. `TransformersGenerator` runs the model in PyTorch (any device,
+any fine-tuned variant); `hybridrag.chat.onnx.OnnxGenerator` runs an exported one in ONNX
+Runtime GenAI (CPU, int8)."""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -20,6 +23,7 @@ from hybridrag.chat.template import END_OF_TURN, Messages
 class Generated:
     text: str
     stopped: bool  # ended with <|im_end|> before max_new_tokens
+    tokens: tuple[int, ...] = ()  # the reply's token ids, <|im_end|> left out
 
 
 @dataclass(frozen=True)
@@ -31,9 +35,77 @@ class Sampling:
     seed: int
 
 
-class ChatGenerator:
-    """A chat model from prepare_base (or a trained run folder on that base) that replies to
-    many prompts at once, stopping at <|im_end|>."""
+class Stream:
+    """One reply as it is generated: iterate for its text pieces (joined, they are the reply
+    before stripping); `result` holds the whole reply once the iteration has ended."""
+
+    def __init__(self, pieces: Generator[str, None, Generated]):
+        self._pieces = pieces
+        self.result: Generated | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self.result = yield from self._pieces
+
+
+class ChatGenerator(Protocol):
+    """What answers, the service and the comparison of models need from a chat model."""
+
+    tokenizer: Any  # the model's Hugging Face tokenizer (prompts are cut to token budgets with it)
+    runtime: str  # transformers | onnx
+    precision: str  # fp32 | int8 | int4
+
+    def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
+                sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
+        """`samples` replies per prompt (consecutive), greedy unless `sampling` is given."""
+        ...
+
+    def stream(self, prompt: Messages, max_new_tokens: int) -> Stream:
+        """The greedy reply to one prompt, piece by piece; the same text as `replies` gives."""
+        ...
+
+
+def prompt_ids(tokenizer: Any, prompt: Messages) -> list[int]:
+    """The token ids of a conversation rendered by the chat template, ready for the reply."""
+    text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def reply_of(tokenizer: Any, tokens: Sequence[int], end: int) -> Generated:
+    """The reply in generated `tokens`: up to <|im_end|> (stopped) or all of them (cut)."""
+    tokens = list(tokens)
+    stopped = end in tokens
+    if stopped:
+        tokens = tokens[:tokens.index(end)]
+    return Generated(tokenizer.decode(tokens, skip_special_tokens=True).strip(), stopped,
+                     tuple(tokens))
+
+
+def text_pieces(tokenizer: Any, tokens: Iterator[int], end: int) -> Generator[str, None, Generated]:
+    """Decode tokens as they come: each piece is the text the new token adds (held back while
+    it ends in an incomplete character, flushed at the end); returns the whole reply, as
+    `reply_of` reads it."""
+    seen: list[int] = []
+    shown = ""
+    for token in tokens:
+        seen.append(token)
+        if token == end:
+            break
+        text = tokenizer.decode(seen, skip_special_tokens=True)
+        if len(text) > len(shown) and not text.endswith("\ufffd"):  # not a split character
+            yield text[len(shown):]
+            shown = text
+    reply = reply_of(tokenizer, seen, end)
+    rest = tokenizer.decode(list(reply.tokens), skip_special_tokens=True)[len(shown):]
+    if rest:
+        yield rest
+    return reply
+
+
+class TransformersGenerator:
+    """A chat model from prepare_base (or a trained run folder on that base) in PyTorch."""
+
+    runtime = "transformers"
+    precision = "fp32"
 
     def __init__(self, model: Any, tokenizer: Any):
         self.model = model.eval()
@@ -43,14 +115,13 @@ class ChatGenerator:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
-             device: str = "auto") -> ChatGenerator:
+             device: str = "auto") -> TransformersGenerator:
         """The chat model saved in `model_dir` (prepare_base, an SFT or a DPO run)."""
         return cls(load_trained(Path(model_dir), Path(base_dir), device), load_tokenizer(base_dir))
 
     @torch.inference_mode()
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
                 sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
-        """`samples` replies per prompt (consecutive), greedy unless `sampling` is given."""
         tokenizer: Any = self.tokenizer
         options: dict[str, Any] = {"do_sample": False}
         if sampling is not None:
@@ -70,16 +141,27 @@ class ChatGenerator:
                     output = self.model.generate(**inputs, max_new_tokens=max_new_tokens,
                                                  eos_token_id=self.end,
                                                  pad_token_id=tokenizer.pad_token_id, **options)
-                    for row in output[:, inputs["input_ids"].shape[1]:].tolist():
-                        stopped = self.end in row
-                        row = row[:row.index(self.end)] if stopped else row
-                        generated.append(Generated(
-                            tokenizer.decode(row, skip_special_tokens=True).strip(), stopped))
+                    generated += [reply_of(tokenizer, row, self.end) for row in
+                                  output[:, inputs["input_ids"].shape[1]:].tolist()]
             finally:
                 tokenizer.padding_side = "right"
         return generated
 
-    def generate(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int
-                 ) -> list[str]:
-        """Greedy reply texts, one per prompt."""
-        return [g.text for g in self.replies(prompts, max_new_tokens, batch_size)]
+    def stream(self, prompt: Messages, max_new_tokens: int) -> Stream:
+        return Stream(text_pieces(self.tokenizer, self._greedy_tokens(prompt, max_new_tokens),
+                                  self.end))
+
+    @torch.inference_mode()
+    def _greedy_tokens(self, prompt: Messages, max_new_tokens: int) -> Iterator[int]:
+        """Greedy decoding with the key-value cache, one token at a time (as generate does)."""
+        ids = torch.tensor([prompt_ids(self.tokenizer, prompt)], device=self.model.device)
+        cache = None
+        for _ in range(max_new_tokens):
+            output = self.model(input_ids=ids, past_key_values=cache, use_cache=True,
+                                logits_to_keep=1)
+            cache = output.past_key_values
+            token = int(output.logits[0, -1].argmax())
+            yield token
+            if token == self.end:
+                return
+            ids = torch.tensor([[token]], device=self.model.device)

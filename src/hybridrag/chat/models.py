@@ -147,13 +147,14 @@ def load_merged(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str]
     return model.merge_and_unload()
 
 
-def merge_and_save(adapter_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
-                   out_dir: str | os.PathLike[str]) -> None:
-    """Fold a LoRA adapter into full-precision base weights and save a plain model folder."""
-    info = json.loads((Path(adapter_dir) / RUN_INFO).read_text())
-    merged = load_merged(adapter_dir, base_dir, device="cpu")
-    with atomic_directory(out_dir) as staging:
-        merged.save_pretrained(staging)
-        load_tokenizer(base_dir).save_pretrained(staging)
-        (staging / RUN_INFO).write_text(json.dumps({**info, "kind": "full", "merged_from":
-                                                    str(adapter_dir)}, indent=2) + "\n")
+def merged_model(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
+                 device: str = "cpu") -> PreTrainedModel:
+    """Any run that has weights as one plain model, adapters folded in: base and full as they
+    are, a LoRA or QLoRA adapter into the fp32 base, a DPO adapter into its merged start; an
+    untrained (skipped) run is the base. Prompt and prefix tuning raise ValueError."""
+    info = json.loads((Path(folder) / RUN_INFO).read_text())
+    if info["kind"] == "skipped":
+        return load_trained(base_dir, base_dir, device)
+    if info["kind"] == "dpo":
+        return load_trained(folder, base_dir, device).merge_and_unload()
+    return load_merged(folder, base_dir, device)

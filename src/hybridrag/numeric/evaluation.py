@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from hybridrag.chat.generation import ChatGenerator
+from hybridrag.chat.generation import ChatGenerator, TransformersGenerator
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
 from hybridrag.numeric.numbers import parse_number
@@ -129,7 +129,7 @@ def evaluate_models(models: dict[str, Path], base_dir: Path, rows: dict[str, lis
     if not any(rows.values()):
         return predictions  # nothing held out: no model needs loading
     for name, folder in models.items():
-        generator = ChatGenerator.load(folder, base_dir, device)
+        generator = TransformersGenerator.load(folder, base_dir, device)
         head = (load_head(folder, str(generator.model.device))
                 if (folder / HEAD_CONFIG).is_file() else None)
         for context, part in rows.items():

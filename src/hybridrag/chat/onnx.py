@@ -1,0 +1,214 @@
+"""The chat model on ONNX Runtime GenAI, CPU: export (fp32, int8, int4) and generation.
+
+Export: a trained run is first made one plain model (LoRA and QLoRA adapters merged into the
+fp32 base, DPO into its start; prompt and prefix tuning cannot be merged and stay on
+transformers), then onnxruntime-genai's model builder writes the decoder with its key-value
+cache. Precisions:
+
+- fp32: greedy tokens equal transformers' fp32 ones.
+- int8: weights in int8 blocks of 32 (MatMulNBits), activations quantized to int8 inside each
+  product (the builder's CPU default). Replies differ from fp32 ones in places; the answer
+  scorer's metrics measure what that costs (bench/generation.py). Quantizing the activations of
+  the whole graph instead (ONNX Runtime's dynamic quantization) made prefill 2x faster again but
+  cut a reading probe's answers by two thirds (20% -> 7% of replies holding the answer).
+- int4: weights in int4 blocks of 32, activations as int8.
+
+Batches are padded on the right with <|endoftext|>, which a prompt never holds (ChatML's
+<|im_end|> is both the end of every turn and the model's end of sequence, so it cannot pad).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from hybridrag.atomic import atomic_directory
+from hybridrag.chat.generation import (
+    Generated,
+    Sampling,
+    Stream,
+    prompt_ids,
+    reply_of,
+    text_pieces,
+)
+from hybridrag.chat.models import RUN_INFO, load_tokenizer, merged_model
+from hybridrag.chat.template import END_OF_TURN, Messages
+
+PRECISIONS = ("fp32", "int8", "int4")
+PAD_TOKEN = "<|endoftext|>"
+EXPORT_KIND = "onnx"
+
+
+class NotExportable(ValueError):
+    """The run cannot be exported (prompt or prefix tuning: nothing to merge into the weights)."""
+
+
+def cpu_threads() -> int:
+    """The CPUs this process may run on (ONNX Runtime's own default oversubscribes small machines:
+    prefill took 2x longer on 2 cores)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path) -> None:
+    """onnxruntime-genai's model builder over a plain HF folder (offline), with the LM head
+    computed for the last prompt token only (prefill 14% faster; the same tokens)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder),
+               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work / "cache"),
+               "--extra_options", "prune_lm_head=true"]
+    result = subprocess.run(command, capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"the ONNX model builder failed on {hf_folder}:\n"
+                           f"{(result.stdout + result.stderr)[-3000:]}")
+
+
+def export_model(model: Any, tokenizer: Any, out: Path, precision: str, info: dict[str, Any]
+                 ) -> None:
+    """Export an in-memory plain model (no adapters) to `out`, atomically, with `info` in run.json."""
+    with tempfile.TemporaryDirectory(prefix="hybridrag-export-") as scratch:
+        work = Path(scratch)
+        model.save_pretrained(work / "hf")
+        tokenizer.save_pretrained(work / "hf")
+        with atomic_directory(out) as staging:
+            build_onnx(work / "hf", staging, precision, work)
+            tokenizer.save_pretrained(staging)  # our ChatML template, as transformers renders it
+            (staging / RUN_INFO).write_text(json.dumps(
+                {"kind": EXPORT_KIND, "precision": precision, **info}, indent=2) + "\n")
+
+
+def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> dict[str, Any]:
+    """Export the chat model in run folder `model_dir` (base, full, LoRA/QLoRA adapter or DPO);
+    raises NotExportable for prompt and prefix tuning. Returns what run.json records."""
+    source = json.loads((model_dir / RUN_INFO).read_text())
+    method = source.get("method")
+    if source["kind"] == "adapter" and method not in ("lora", "qlora"):
+        raise NotExportable(f"{model_dir} holds a {method} run, whose virtual tokens cannot be "
+                            "merged into the weights; it answers on transformers")
+    model = merged_model(model_dir, base_dir)
+    info = {"source": str(model_dir), "source_run": source}
+    export_model(model, load_tokenizer(base_dir), out, precision, info)
+    return info
+
+
+def export_matches(export_dir: Path, model_dir: Path, precision: str) -> str | None:
+    """None when `export_dir` holds `model_dir`'s model (the run.json it was exported from) in
+    `precision`; else why not, in words."""
+    info_file = export_dir / RUN_INFO
+    if not info_file.is_file():
+        return f"{export_dir} holds no export (run `dvc repro export_chat`)"
+    info = json.loads(info_file.read_text())
+    if info.get("kind") != EXPORT_KIND:
+        return f"{export_dir}: {info.get('reason', 'not an ONNX export')}"
+    if Path(info["source"]).resolve() != model_dir.resolve():
+        return f"{export_dir} holds an export of {info['source']}, not of {model_dir}"
+    current = json.loads((model_dir / RUN_INFO).read_text()) if (model_dir / RUN_INFO).is_file() \
+        else None
+    if info["source_run"] != current:
+        return f"{export_dir} was exported from an earlier {model_dir} (run `dvc repro export_chat`)"
+    if info["precision"] != precision:
+        return f"{export_dir} is {info['precision']}, not {precision}"
+    return None
+
+
+class OnnxGenerator:
+    """A chat model exported by `export_run`, generating on ONNX Runtime GenAI. Each call runs
+    its own generator state over the shared model, so concurrent requests do not interfere."""
+
+    runtime = "onnx"
+
+    def __init__(self, folder: str | os.PathLike[str], threads: int | None = None):
+        import onnxruntime_genai as og
+
+        self.folder = Path(folder)
+        self.tokenizer = load_tokenizer(folder)
+        self.end = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
+        self.pad = self.tokenizer.convert_tokens_to_ids(PAD_TOKEN)
+        config = og.Config(str(folder))
+        config.overlay(json.dumps({"model": {"pad_token_id": self.pad, "decoder": {
+            "session_options": {"intra_op_num_threads": threads or cpu_threads()}}}}))
+        self.model = og.Model(config)
+        self.precision: str = json.loads((self.folder / RUN_INFO).read_text())["precision"]
+
+    def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
+                sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
+        rows = [prompt_ids(self.tokenizer, p) for p in prompts for _ in range(samples)]
+        step = batch_size * samples
+        generated: list[Generated] = []
+        for start in range(0, len(rows), step):
+            batch = rows[start:start + step]
+            seed = None if sampling is None else sampling.seed + start
+            generated += [reply_of(self.tokenizer, tokens, self.end)
+                          for tokens in self._generate(batch, max_new_tokens, sampling, seed)]
+        return generated
+
+    def stream(self, prompt: Messages, max_new_tokens: int) -> Stream:
+        tokens = (row[0] for row in self._steps([prompt_ids(self.tokenizer, prompt)],
+                                                 max_new_tokens, None, None))
+        return Stream(text_pieces(self.tokenizer, tokens, self.end))
+
+    def _generate(self, batch: list[list[int]], max_new_tokens: int, sampling: Sampling | None,
+                  seed: int | None) -> list[list[int]]:
+        """Each row's new tokens, up to and including <|im_end|> or max_new_tokens of them."""
+        out: list[list[int]] = [[] for _ in batch]
+        for step in self._steps(batch, max_new_tokens, sampling, seed):
+            for row, token in zip(out, step, strict=True):
+                if not row or row[-1] != self.end:
+                    row.append(token)
+        return out
+
+    def _steps(self, batch: list[list[int]], max_new_tokens: int, sampling: Sampling | None,
+               seed: int | None) -> Iterator[list[int]]:
+        """The next token of every row, step by step, until each has ended or the budget is spent."""
+        import numpy as np
+        import onnxruntime_genai as og
+
+        width = max(len(row) for row in batch)
+        padded = np.full((len(batch), width), self.pad, dtype=np.int32)
+        for i, row in enumerate(batch):
+            padded[i, :len(row)] = row
+        params = og.GeneratorParams(self.model)
+        options: dict[str, Any] = {"max_length": width + max_new_tokens, "batch_size": len(batch),
+                                   "do_sample": sampling is not None}
+        if sampling is not None:
+            options |= {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                        "top_k": len(self.tokenizer), "random_seed": seed}
+        params.set_search_options(**options)
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(padded)
+        ended = [False] * len(batch)
+        for _ in range(max_new_tokens):
+            if generator.is_done():
+                return
+            generator.generate_next_token()
+            step = [int(t) for t in generator.get_next_tokens()]
+            yield step
+            ended = [e or t == self.end for e, t in zip(ended, step, strict=True)]
+            if all(ended):
+                return
+
+
+def export_chat_model(model_dir: Path, base_dir: Path, out: Path, runtime: str, precision: str
+                      ) -> str:
+    """The export_chat stage: export `model_dir` when `runtime` is onnx; otherwise, or when the
+    run cannot be merged, write a run.json that says why (the product then uses transformers).
+    Returns what was done, in one line."""
+    if runtime == "onnx":
+        try:
+            export_run(model_dir, base_dir, out, precision)
+            return f"{model_dir} -> {out} (ONNX Runtime GenAI, {precision})"
+        except NotExportable as error:
+            reason = str(error)
+    else:
+        reason = f"answers.runtime is {runtime}: nothing to export"
+    with atomic_directory(out) as staging:
+        (staging / RUN_INFO).write_text(json.dumps(
+            {"kind": "not_exported", "reason": reason, "source": str(model_dir)}, indent=2) + "\n")
+    return f"not exported: {reason}"
