@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask clean-venv
 
 setup: $(STAMP)
 
@@ -54,7 +54,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends
+bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -85,6 +85,14 @@ bench-scale: setup
 ## The default corpus read from its folder and from PostgreSQL: latency and agreement.
 bench-backends: setup
 	python -m bench.backends
+
+## The chat model on transformers and on ONNX Runtime GenAI (fp32, int8, int4): speed and quality (needs `make repro` first).
+bench-generation: setup
+	python -m bench.generation
+
+## /ask over loopback: answer and first-token latency, ONNX Runtime GenAI against transformers (needs `make repro` first).
+bench-ask: setup
+	python -m bench.ask_latency
 
 clean-venv:
 	rm -rf $(VENV)

@@ -18,13 +18,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-model", required=True)
     parser.add_argument("--sft-models", required=True)
     parser.add_argument("--dpo", required=True)
+    parser.add_argument("--chat-export", required=True, help="export_chat's model (runtime onnx)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.answers.evaluation import evaluate_answers, write_answers_report
     from hybridrag.atomic import atomic_write_text
-    from hybridrag.chat.generation import ChatGenerator
+    from hybridrag.chat.runtime import load_generator
     from hybridrag.ingest.beir import read_beir
     from hybridrag.layout import chat_model_folder
     from hybridrag.reporting import write_json
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"eval_answers: {note}")
         return
     folder = chat_model_folder(settings.chat_model, args.base_model, args.sft_models, args.dpo)
-    generator = ChatGenerator.load(folder, args.base_model, settings.device)
+    generator = load_generator(folder, args.base_model, settings.runtime, settings.precision,
+                               args.chat_export, settings.device)
     with Searcher(args.index, params.retrieval, params.fusion, device=settings.device,
                   reranker=args.reranker if settings.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:

@@ -8,7 +8,8 @@ from .test_dvc_deps import ROOT
 
 WRITTEN_BY = {layout.INGESTED: "ingest", layout.CHUNKS: "chunk", layout.INDEX: "build_db",
               layout.RERANKER: "train_reranker", layout.BASE_MODEL: "prepare_base",
-              layout.DPO_MODEL: "train_dpo", layout.SFT_DATA: "chatml"}
+              layout.DPO_MODEL: "train_dpo", layout.SFT_DATA: "chatml",
+              layout.CHAT_EXPORT: "export_chat"}
 
 
 def outputs(stage: dict) -> set[str]:

@@ -100,7 +100,7 @@ LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_rer
                    "eval_answers"]
 SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
-              "infer_compare"]
+              "export_chat", "infer_compare"]
 NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "eval_numeric"]
 
 
@@ -115,6 +115,7 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["train_reranker"] < order["eval_retrieval"]
     assert order["train_reranker"] < order["chatml"] < order["train_lora@lora"] < order["train_dpo"]
     assert order["train_dpo"] < order["infer_compare"] and order["train_dpo"] < order["eval_answers"]
+    assert order["train_dpo"] < order["export_chat"] < order["eval_answers"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
@@ -252,6 +253,14 @@ def test_search_cli_over_the_built_index(project):
     asked = json.loads(sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
                           "--max-new-tokens", "4", "--json", cwd=root).stdout)
     assert [s["number"] for s in asked["sources"]] == [1, 2] and set(asked["cited"]) <= {1, 2}
+    assert asked["runtime"] == "onnx int8"  # export_chat's model of answers.chat_model (dpo)
+    printed = sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
+                 "--max-new-tokens", "4", cwd=root).stdout  # streamed as it is written
+    assert printed.lstrip().startswith(asked["answer"]) and "[2] " in printed
+    on_torch = json.loads(sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
+                             "--max-new-tokens", "4", "--runtime", "transformers", "--json",
+                             cwd=root).stdout)
+    assert on_torch["runtime"] == "transformers fp32" and on_torch["sources"] == asked["sources"]
     missing = sh("hybridrag", "search", "x", "--embedding", "large", cwd=root, check=False)
     assert missing.returncode == 2 and "no 'large' embeddings" in missing.stderr
 
@@ -327,6 +336,14 @@ def test_fine_tuning_half_compares_every_method(project):
     assert compare["lora"]["questions"] == compare["qlora"]["questions"] == 2
     dpo = json.loads((root / "metrics/sft/train_dpo.json").read_text())
     assert dpo["start"] == "lora" and dpo["preference_data"]["pairs"] > 0
+    assert dpo["preference_data"]["sampled_on"] == "onnx int8"
+    for method in ("base", "lora", "qlora", "full", "dpo"):  # exported for the comparison
+        assert compare[method]["runtime"] == "onnx int8", method
+    for method in ("prompt_tuning", "prefix_tuning"):  # nothing to merge: transformers
+        assert compare[method]["runtime"] == "transformers fp32", method
+    export = json.loads((root / "models/chat/run.json").read_text())
+    assert (export["kind"], export["precision"], export["source"]) == ("onnx", "int8", "models/dpo")
+    assert json.loads((root / "metrics/answers.json").read_text())["runtime"] == "onnx int8"
     report = (root / "reports/sft_results.md").read_text()
     assert "| prefix_tuning |" in report and "| dpo |" in report and "Sample answers" in report
     for png in ("sft_loss_curves.png", "dpo_reward_margins.png"):

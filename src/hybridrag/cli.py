@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from hybridrag.config import load_params
 from hybridrag.errors import FilterError, ParamsError
-from hybridrag.layout import BASE_MODEL, INDEX, PARAMS, RERANKER
+from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX, PARAMS, RERANKER
 from hybridrag.records import file_location
 from hybridrag.search.filters import FILTER_FIELDS, parse_filters
 from hybridrag.search.hybrid import MODES
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--chat-base", default=BASE_MODEL,
                      help="the base model folder (default: %(default)s)")
     ask.add_argument("--max-new-tokens", type=int, help="default: answers.max_new_tokens")
+    ask.add_argument("--runtime", choices=("transformers", "onnx"),
+                     help="generate in PyTorch or on ONNX Runtime GenAI (default: answers.runtime)")
+    ask.add_argument("--chat-export", default=CHAT_EXPORT,
+                     help="export_chat's model, used with --runtime onnx (default: %(default)s)")
     add_index_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -86,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="chat model for /ask: a run folder, 'auto' (answers.chat_model) "
                             "or 'none'")
     serve.add_argument("--chat-base", default=BASE_MODEL, help="the chat model's base folder")
+    serve.add_argument("--chat-export", default=CHAT_EXPORT,
+                       help="export_chat's model, for answers.runtime onnx (default: %(default)s)")
     return parser
 
 
@@ -167,11 +173,14 @@ def search_command(args: argparse.Namespace) -> None:
 
 
 def ask_command(args: argparse.Namespace) -> None:
-    from hybridrag.answers.ask import answer
-    from hybridrag.chat.generation import ChatGenerator
+    from hybridrag.answers.ask import answer_stream
+    from hybridrag.chat.runtime import load_generator
     from hybridrag.layout import chat_model_folder
 
     settings = load_params(args.params).answers
+    if args.runtime:
+        settings = settings.updated(runtime=args.runtime, precision=settings.precision
+                                    if args.runtime == "onnx" else "fp32")
     folder = chat_model_folder(args.chat_model or settings.chat_model, args.chat_base)
     for path, made_by in ((folder, "train_lora / train_full / train_dpo"),
                           (args.chat_base, "prepare_base")):
@@ -180,18 +189,23 @@ def ask_command(args: argparse.Namespace) -> None:
                                     "or pass --chat-model / --chat-base")
     rerank = settings.rerank if args.rerank is None else args.rerank
     with open_searcher(args, rerank) as searcher:
-        generator = ChatGenerator.load(folder, args.chat_base, args.device)
-        reply = answer(generator, searcher, [args.query], settings, args.sources, rerank,
-                       args.max_new_tokens)[0]
+        generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,
+                                   args.chat_export, args.device)
+        streamed = answer_stream(generator, searcher, args.query, settings, args.sources, rerank,
+                                 args.max_new_tokens)
+        for piece in streamed.stream:  # the answer as the model writes it
+            if not args.json:
+                print(piece, end="", flush=True)
+        reply = streamed.answer()
     if args.json:
         print(json.dumps({"query": reply.question, "answer": reply.text, "cited": reply.cited,
                           "stopped": reply.stopped, "chat_model": str(folder),
+                          "runtime": f"{generator.runtime} {generator.precision}",
                           "sources": [{**vars(s), "cited": s.number in reply.cited}
                                       for s in reply.sources]},
                          indent=2, ensure_ascii=False))
         return
-    print(textwrap.fill(reply.text, width=96))
-    print()
+    print("\n")
     for source in reply.sources:
         mark = "*" if source.number in reply.cited else " "
         where = source.location or f"{source.doc_id}, chunk {source.chunk_id}"
@@ -210,7 +224,8 @@ def serve_command(args: argparse.Namespace) -> None:
                          params=args.params, cache_dir=args.cache_dir, watch_seconds=args.watch,
                          device=args.device, connections=args.connections,
                          api_key=os.environ.get("HYBRIDRAG_API_KEY"), reranker=args.reranker,
-                         chat_model=args.chat_model, chat_base=args.chat_base)
+                         chat_model=args.chat_model, chat_base=args.chat_base,
+                         chat_export=args.chat_export)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 
 

@@ -336,6 +336,8 @@ class AnswersParams(Section):
     """Grounded answers: the prompt (also the grounded training data's) and the product's model."""
 
     chat_model: str  # base | an SFT method | dpo: what ask, /ask and eval_answers use
+    runtime: Literal["transformers", "onnx"]  # onnx: ONNX Runtime GenAI on CPU (export_chat)
+    precision: Literal["fp32", "int8", "int4"]  # onnx's weights; transformers runs fp32
     sources: Positive  # retrieved sources in each prompt
     rerank: bool  # rerank the sources with the trained cross-encoder
     source_tokens: Positive  # each source's passage is cut to this many tokens
@@ -344,6 +346,13 @@ class AnswersParams(Section):
     max_queries: Positive  # eval_answers: held-out test queries answered
     seed: int
     device: Device
+
+    @model_validator(mode="after")
+    def precision_of_the_runtime(self) -> AnswersParams:
+        if self.runtime == "transformers" and self.precision != "fp32":
+            raise ValueError(f"answers.precision {self.precision!r} needs answers.runtime: onnx "
+                             "(transformers runs fp32)")
+        return self
 
 
 class NumericDataParams(Section):

@@ -15,6 +15,7 @@ RERANKER = "models/reranker"  # train_reranker
 BASE_MODEL = "models/base"  # prepare_base: the chat model's base, a plain HF folder
 SFT_MODELS = "models/sft"  # train_lora / train_full: one folder per method
 DPO_MODEL = "models/dpo"  # train_dpo
+CHAT_EXPORT = "models/chat"  # export_chat: answers.chat_model on ONNX Runtime GenAI
 SFT_DATA = "data/sft"  # chatml
 
 BASE = "base"

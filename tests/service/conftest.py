@@ -16,8 +16,8 @@ def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeou
              "the service to be ready", poll=0.1)
 
 
-def make_client(index_dir, store=PARAMS.store, **config) -> TestClient:
-    return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, ANSWERS, store,
+def make_client(index_dir, store=PARAMS.store, answers=ANSWERS, **config) -> TestClient:
+    return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, answers, store,
                                                index_dir=index_dir, repo=index_dir.parent,
                                                watch_seconds=0, device="cpu", **config)))
 

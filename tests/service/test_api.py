@@ -6,9 +6,10 @@ import pytest
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.postgres.publish import schema_for
 from hybridrag.service.schemas import MAX_QUERY_CHARS
+from support.sse import events
 from support.waiting import wait_for
 
-from .conftest import make_client, wait_ready
+from .conftest import ANSWERS, make_client, wait_ready
 
 
 def test_search_returns_explained_results_and_the_index_version(client, small_index):
@@ -178,6 +179,29 @@ def test_rerank_and_ask(small_index, small_reranker, tiny_base):
         assert bad.status_code == 422
         assert {e["loc"][-1] for e in bad.json()["detail"]} == {"query", "sources"}
         assert "/ask" in served.get("/openapi.json").json()["paths"]
+
+
+def test_ask_streams_the_answer_it_gives_whole(small_index, varied_tiny_base, onnx_chat):
+    settings = ANSWERS.updated(runtime="onnx", precision="fp32", max_new_tokens=12)
+    with make_client(small_index, chat_model=varied_tiny_base, chat_base=varied_tiny_base,
+                     chat_export=onnx_chat, answers=settings) as served:
+        wait_ready(served)
+        whole = served.get("/ask", params={"query": "the baroque fugue"}).json()
+        assert whole["runtime"] == "onnx fp32" and whole["answer"]
+        with served.stream("GET", "/ask/stream", params={"query": "the baroque fugue"}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            received = list(events(response.iter_lines()))
+        names = [name for name, _ in received]
+        assert names[-1] == "answer" and set(names[:-1]) == {"token"} and len(names) > 2
+        streamed = received[-1][1]
+        assert "".join(data["text"] for _, data in received[:-1]).strip() == streamed["answer"]
+        for field in ("answer", "cited", "stopped", "sources", "runtime", "chat_model"):
+            assert streamed[field] == whole[field], field
+        bad = served.get("/ask/stream", params={"query": " "})
+        assert bad.status_code == 422  # before any event: a plain error, not a broken stream
+        schema = served.get("/openapi.json").json()["paths"]["/ask/stream"]["get"]
+        assert "text/event-stream" in schema["responses"]["200"]["content"]
 
 
 def test_the_loaded_query_encoder_is_reused_only_for_the_same_model_limit_and_backend():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ import pytest
 from hybridrag.atomic import atomic_directory
 from hybridrag.records import Document
 from support.service_process import start_service, stop, wait_until_ready
+from support.sse import events
 from support.waiting import wait_for
 
 from ..conftest import PARAMS, ROOT, build_small_index, make_documents, write_test_params
@@ -160,6 +162,55 @@ def test_32_clients_across_eight_index_swaps_never_fail(served, indexes):
          "answers_per_index": dict(hashes)}, indent=2))
     assert set(statuses) == {"200"}, statuses
     assert len(hashes) == 2, hashes  # both indexes answered
+
+
+def test_eight_parallel_ask_clients_get_the_answers_of_sequential_calls(indexes, tmp_path,
+                                                                        varied_tiny_base,
+                                                                        onnx_chat):
+    """The chat model on ONNX Runtime GenAI, shared by concurrent requests: 8 clients at once,
+    on /ask and on /ask/stream, get exactly the answers that one-at-a-time calls get."""
+    params = write_test_params(tmp_path, runtime="onnx", precision="fp32", max_new_tokens=16)
+    process, url = start_service(["--index", str(indexes / "index-a"), "--repo", str(tmp_path),
+                                  "--watch", "0", "--params", str(params),
+                                  "--chat-model", str(varied_tiny_base),
+                                  "--chat-base", str(varied_tiny_base),
+                                  "--chat-export", str(onnx_chat)], tmp_path / "server.log",
+                                 {"HYBRIDRAG_API_KEY": ""})
+    queries = ["radium decay", "jazz improvisation", "tomato berry", "the baroque fugue",
+               "DNA structure", "heat engines", "natural selection", "electric guitar"]
+
+    def ask(query: str) -> dict:
+        response = httpx.get(f"{url}/ask", params={"query": query}, timeout=120)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ask_streaming(query: str) -> dict:
+        with httpx.stream("GET", f"{url}/ask/stream", params={"query": query},
+                          timeout=120) as response:
+            assert response.status_code == 200
+            received = list(events(response.iter_lines()))
+        assert received[-1][0] == "answer"
+        text = "".join(data["text"] for name, data in received if name == "token")
+        assert text.strip() == received[-1][1]["answer"]
+        return received[-1][1]
+
+    def essentials(reply: dict) -> tuple:
+        return reply["answer"], reply["cited"], reply["stopped"], [
+            (s["doc_id"], s["text"]) for s in reply["sources"]]
+
+    try:
+        wait_until_ready(f"{url}/ready", process)
+        sequential = [ask(q) for q in queries]
+        assert {r["runtime"] for r in sequential} == {"onnx fp32"}
+        assert len({r["answer"] for r in sequential}) > 1  # the questions get different answers
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            parallel = list(pool.map(ask, queries))
+            streamed = list(pool.map(ask_streaming, queries))
+    finally:
+        stop(process)
+    expected = [essentials(r) for r in sequential]
+    assert [essentials(r) for r in parallel] == expected
+    assert [essentials(r) for r in streamed] == expected
 
 
 def test_search_page_in_headless_chromium(served):

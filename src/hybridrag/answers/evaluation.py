@@ -42,6 +42,7 @@ def evaluate_answers(generator: ChatGenerator, searcher: Searcher, dataset: Data
                                  for i in items])
     summary = {"queries": len(queries), "split": split, "sources": settings.sources,
                "reranked_sources": settings.rerank, "chat_model": settings.chat_model,
+               "runtime": f"{generator.runtime} {generator.precision}",
                "retrieved_relevant": round(sum(i.answerable for i in items) / max(len(items), 1), 4),
                settings.chat_model: model, BASELINE: baseline}
     return summary, answers, items

@@ -8,23 +8,26 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
+from fastapi.sse import format_sse_event
 
 from hybridrag import __version__
-from hybridrag.answers.ask import answer
-from hybridrag.config import FusionParams
+from hybridrag.answers.ask import Answer, answer, answer_stream
+from hybridrag.chat.generation import ChatGenerator
+from hybridrag.config import AnswersParams, FusionParams
 from hybridrag.search.filters import Filters, parse_year_range
 from hybridrag.search.results import search_hits
 from hybridrag.service.schemas import (
     AskParams,
+    AskPiece,
     AskResponse,
     AskSource,
     ChunkInfo,
@@ -165,28 +168,71 @@ def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> Se
         took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index), results=hits)
 
 
+def chat_generator(state: "Service") -> ChatGenerator:
+    assert state.chat is not None  # the /ask routes exist only with a chat model
+    try:
+        return state.chat.generator()
+    except Exception as error:
+        raise HTTPException(503, f"the chat model could not be loaded: {error}") from error
+
+
+def ask_rerank(params: AskParams, index: ServedIndex, settings: AnswersParams) -> bool:
+    rerank = settings.rerank if params.rerank is None else params.rerank
+    if rerank:
+        require_reranker(index)
+    return rerank
+
+
+def ask_response(reply: Answer, index: ServedIndex, state: "Service", generator: ChatGenerator,
+                 rerank: bool, start: float) -> AskResponse:
+    return AskResponse(
+        query=reply.question, answer=reply.text, cited=reply.cited, stopped=reply.stopped,
+        sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id, title=s.title,
+                           source_path=s.source_path, page=s.page, text=s.text,
+                           cited=s.number in reply.cited) for s in reply.sources],
+        chat_model=str(state.config.chat_model),
+        runtime=f"{generator.runtime} {generator.precision}", reranked=rerank,
+        took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index))
+
+
 @ask_routes.get("/ask", summary="A grounded answer: retrieve sources, generate, cite them",
                 responses=NOT_READY)
 def ask(params: Annotated[AskParams, Query()], index: Served, state: State) -> AskResponse:
     start = time.perf_counter()
     settings = state.config.answers
-    rerank = settings.rerank if params.rerank is None else params.rerank
-    if rerank:
-        require_reranker(index)
-    assert state.chat is not None  # the route exists only with a chat model
-    try:
-        generator = state.chat.generator()
-    except Exception as error:
-        raise HTTPException(503, f"the chat model could not be loaded: {error}") from error
+    rerank = ask_rerank(params, index, settings)
+    generator = chat_generator(state)
     reply = answer(generator, index.searcher, [params.query], settings, params.sources, rerank,
                    params.max_new_tokens)[0]
-    return AskResponse(
-        query=params.query, answer=reply.text, cited=reply.cited, stopped=reply.stopped,
-        sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id, title=s.title,
-                           source_path=s.source_path, page=s.page, text=s.text,
-                           cited=s.number in reply.cited) for s in reply.sources],
-        chat_model=str(state.config.chat_model), reranked=rerank,
-        took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index))
+    return ask_response(reply, index, state, generator, rerank, start)
+
+
+STREAM_RESPONSES = {200: {"description": "Server-sent events: `token` events (AskPiece) as the "
+                                         "model writes, then one `answer` event (AskResponse)",
+                          "content": {"text/event-stream": {}}}, **NOT_READY}
+
+
+@ask_routes.get("/ask/stream", summary="/ask, its answer streamed as server-sent events",
+                response_model=None, responses=STREAM_RESPONSES)
+def ask_stream(params: Annotated[AskParams, Query()], index: Served, state: State
+               ) -> StreamingResponse:
+    """The same answer as /ask: `event: token` for each piece of text as it is generated, then
+    `event: answer` with the whole response (citations and sources)."""
+    start = time.perf_counter()
+    settings = state.config.answers
+    rerank = ask_rerank(params, index, settings)
+    generator = chat_generator(state)
+    streamed = answer_stream(generator, index.searcher, params.query, settings, params.sources,
+                             rerank, params.max_new_tokens)
+
+    def events() -> Iterator[bytes]:
+        for piece in streamed.stream:
+            yield format_sse_event(event="token", data_str=AskPiece(text=piece).model_dump_json())
+        response = ask_response(streamed.answer(), index, state, generator, rerank, start)
+        yield format_sse_event(event="answer", data_str=response.model_dump_json())
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
 
 
 @routes.get("/documents/{doc_id:path}", summary="One document with its metadata and chunks",
@@ -225,8 +271,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
-    chat = (ChatHolder(config.chat_model, config.chat_base, config.device)
-            if config.chat_model is not None else None)
+    chat = ChatHolder(config) if config.chat_model is not None else None
     app = FastAPI(title="hybridrag search", version=__version__, lifespan=lifespan,
                   description="Hybrid (SQLite FTS5 BM25 + FAISS dense) search over a "
                               "DVC-versioned index. Every result explains its score.")

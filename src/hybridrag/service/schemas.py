@@ -160,6 +160,13 @@ class AskResponse(BaseModel):
     stopped: bool = Field(description="the model ended its reply (false: cut at max_new_tokens)")
     sources: list[AskSource]
     chat_model: str
+    runtime: str = Field(description="what generated it: transformers fp32, or onnx int8 (fp32, int4)")
     reranked: bool
     took_ms: float
     index: IndexInfo
+
+
+class AskPiece(BaseModel):
+    """An `event: token` of /ask/stream: the text the model has just added to the answer."""
+
+    text: str

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hybridrag.layout import BASE_MODEL, INDEX, PARAMS, RERANKER
+from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX, PARAMS, RERANKER
 
 if TYPE_CHECKING:  # the state module imports torch: `hybridrag serve --help` stays fast
     from hybridrag.service.state import ServiceConfig
@@ -30,6 +30,8 @@ ENVIRONMENT = {
     "HYBRIDRAG_CHAT_MODEL": ("auto", "chat model for /ask: 'auto' (answers.chat_model), a run "
                                      "folder, or 'none'"),
     "HYBRIDRAG_CHAT_BASE": (BASE_MODEL, "the chat model's base folder"),
+    "HYBRIDRAG_CHAT_EXPORT": (CHAT_EXPORT, "export_chat's model, used when answers.runtime is "
+                                           "onnx and it holds the chat model"),
 }
 
 
@@ -58,7 +60,8 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
                 params: str = PARAMS, cache_dir: str | None = None,
                 watch_seconds: float = 2.0, device: str = "auto", connections: int = 8,
                 api_key: str | None = None, reranker: str | None = RERANKER,
-                chat_model: str | None = "auto", chat_base: str = BASE_MODEL) -> ServiceConfig:
+                chat_model: str | None = "auto", chat_base: str = BASE_MODEL,
+                chat_export: str = CHAT_EXPORT) -> ServiceConfig:
     """Service settings; retrieval, fusion, rerank and answers settings come from `params`."""
     from hybridrag.config import load_params
     from hybridrag.service.state import ServiceConfig
@@ -74,7 +77,7 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         device=device, reranker=Path(reranker) if reranker else None,
         rerank_depth=loaded.rerank.depth,
         chat_model=resolve_chat_model(chat_model, loaded.answers.chat_model, chat_base),
-        chat_base=Path(chat_base))
+        chat_base=Path(chat_base), chat_export=Path(chat_export))
 
 
 def config_from_env() -> ServiceConfig:
@@ -85,4 +88,4 @@ def config_from_env() -> ServiceConfig:
         params=env["HYBRIDRAG_PARAMS"], watch_seconds=float(env["HYBRIDRAG_WATCH_SECONDS"]),
         device=env["HYBRIDRAG_DEVICE"], api_key=env["HYBRIDRAG_API_KEY"],
         reranker=env["HYBRIDRAG_RERANKER"], chat_model=env["HYBRIDRAG_CHAT_MODEL"],
-        chat_base=env["HYBRIDRAG_CHAT_BASE"])
+        chat_base=env["HYBRIDRAG_CHAT_BASE"], chat_export=env["HYBRIDRAG_CHAT_EXPORT"])

@@ -16,7 +16,7 @@ from hybridrag.config import AnswersParams, FusionParams, RetrievalParams, Store
 from hybridrag.device import pick_device
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.index import MANIFEST
-from hybridrag.layout import BASE_MODEL, INDEX
+from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX
 from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
@@ -52,6 +52,7 @@ class ServiceConfig:
     rerank_depth: int = 10  # candidates the reranker rescores
     chat_model: Path | None = None  # a prepare_base or fine-tuned run folder; enables /ask
     chat_base: Path = Path(BASE_MODEL)  # the base model (tokenizer, adapters' base)
+    chat_export: Path = Path(CHAT_EXPORT)  # export_chat's model: answers.runtime onnx
 
 
 @dataclass(frozen=True)
@@ -177,17 +178,22 @@ class IndexHolder:
 
 
 class ChatHolder:
-    """The chat model behind /ask, loaded on the first question (it is not needed for search)."""
+    """The chat model behind /ask, on the runtime answers.runtime names (transformers, or the
+    ONNX export when it holds this model), loaded with the index so that /ask has no cold start."""
 
-    def __init__(self, model_dir: Path, base_dir: Path, device: str):
-        self.model_dir, self.base_dir, self.device = model_dir, base_dir, device
+    def __init__(self, config: ServiceConfig):
+        self.config = config
         self._generator: ChatGenerator | None = None
         self._lock = threading.Lock()
 
     def generator(self) -> ChatGenerator:
         with self._lock:
             if self._generator is None:
-                from hybridrag.chat.generation import ChatGenerator
+                from hybridrag.chat.runtime import load_generator
 
-                self._generator = ChatGenerator.load(self.model_dir, self.base_dir, self.device)
+                config = self.config
+                assert config.chat_model is not None  # a holder exists only with a chat model
+                self._generator = load_generator(config.chat_model, config.chat_base,
+                                                 config.answers.runtime, config.answers.precision,
+                                                 config.chat_export, config.device)
             return self._generator

@@ -6,7 +6,9 @@ source [1]", with paired differences against the base model."""
 from __future__ import annotations
 
 import gc
+import shutil
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from hybridrag.answers.scoring import (
 )
 from hybridrag.chat.generation import ChatGenerator
 from hybridrag.chat.models import load_tokenizer, load_trained
+from hybridrag.chat.runtime import run_generator
 from hybridrag.config import AnswersParams, CompareParams, SftParams
 from hybridrag.metrics.bootstrap import mean_difference
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
@@ -147,12 +150,14 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
     tokenizer = load_tokenizer(base_dir)
     results: dict[str, Any] = {}
     answered: dict[str, ModelAnswers] = {}
+    work = Path(tempfile.mkdtemp(prefix="hybridrag-compare-"))  # exports, one model at a time
     for name, folder in models.items():
         started = time.perf_counter()
         model = load_trained(folder, base_dir, params.train.device)
-        generator = ChatGenerator(model, tokenizer)
         loss = heldout_scores(model, tokenizer, conversations[:settings.loss_conversations],
                               params.train.max_length, settings.batch_size)
+        generator = run_generator(Path(folder), Path(base_dir), answers.runtime, answers.precision,
+                                  work / name, model, tokenizer)
         questions = settings.questions if name in ("base", default) else settings.other_questions
         if data is not None:
             answered[name] = answer_items(generator, data.items, data.first(questions), answers)
@@ -160,11 +165,14 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
         else:
             replies = last_reply_scores(generator, conversations[:questions], answers)
         results[name] = {**replies, "questions": questions, **loss,
+                         "runtime": f"{generator.runtime} {generator.precision}",
                          "eval_seconds": round(time.perf_counter() - started, 1)}
         if progress:
             print(f"{name:>14}: {results[name]}")
         del model, generator
         gc.collect()
+        shutil.rmtree(work / name, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
     if data is None:
         return results, answered, None
     answered[BASELINE] = baseline_answers(data.items, data.first(settings.questions))

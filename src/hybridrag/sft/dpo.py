@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from hybridrag.answers.prompt import NO_ANSWER, cited_sentence, sentences
 from hybridrag.answers.scoring import GroundedItem, abstains, score_reply
 from hybridrag.chat.generation import ChatGenerator, Sampling
 from hybridrag.chat.models import load_merged, load_tokenizer
+from hybridrag.chat.runtime import in_memory_generator
 from hybridrag.config import AnswersParams, SftParams
 from hybridrag.device import pick_device
 from hybridrag.reporting import write_json
@@ -158,12 +160,17 @@ def train_dpo(items: Sequence[GroundedItem], params: SftParams, answers: Answers
     model = load_merged(start_dir, paths.base_model, device)
     rng = random.Random(settings.seed)
     chosen_items = sorted(rng.sample(range(len(items)), min(settings.prompts, len(items))))
-    pairs, summary = preference_pairs(
-        [items[i] for i in chosen_items], ChatGenerator(model, tokenizer), settings.samples,
-        Sampling(settings.temperature, settings.top_p, settings.seed),
-        max_new_tokens=answers.max_new_tokens, batch_size=answers.batch_size,
-        synthetic_share=settings.synthetic_share, balance=settings.balance_abstention,
-        seed=settings.seed)
+    with tempfile.TemporaryDirectory(prefix="hybridrag-dpo-") as work:  # the answers' runtime
+        sampler = in_memory_generator(model, tokenizer, answers.runtime, answers.precision,
+                                      Path(work) / "start", {"source": str(start_dir)})
+        pairs, summary = preference_pairs(
+            [items[i] for i in chosen_items], sampler, settings.samples,
+            Sampling(settings.temperature, settings.top_p, settings.seed),
+            max_new_tokens=answers.max_new_tokens, batch_size=answers.batch_size,
+            synthetic_share=settings.synthetic_share, balance=settings.balance_abstention,
+            seed=settings.seed)
+        summary["sampled_on"] = f"{sampler.runtime} {sampler.precision}"
+        del sampler
     if not pairs:
         raise ValueError("DPO: no preference pairs (every sampled reply was right and "
                          "sft.dpo.synthetic_share is 0)")

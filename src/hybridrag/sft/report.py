@@ -106,7 +106,7 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
                  grounded: bool, params: SftParams, answers: AnswersParams,
                  best: tuple[str, dict[str, tuple[float, float]]] | None) -> None:
     columns = [*(ANSWER_COLUMNS if grounded else CONVERSATION_COLUMNS), *LOSS_COLUMNS,
-               *TRAINING_COLUMNS]
+               "runtime", "eval_seconds", *TRAINING_COLUMNS]
     rows = [[name, *(values.get(c) for c in columns)] for name, values in results.items()]
     train = params.train
     lines = [
@@ -115,7 +115,10 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
         f"Every SFT run: {train.max_steps} steps of {train.batch_size} conversations (up to "
         f"{train.max_length} tokens); DPO: {params.dpo.max_steps} steps of {params.dpo.batch_size} "
         f"preference pairs over `{params.dpo.start}`. Peak memory is the training process's peak "
-        "(RSS on CPU, allocated on GPU) during training.",
+        "(RSS on CPU, allocated on GPU) during training. Replies are generated on `runtime` "
+        f"(`answers.runtime: {answers.runtime}`, `answers.precision: {answers.precision}`: each "
+        "model exported first when it can be merged; prompt and prefix tuning stay on "
+        "transformers); the loss is computed in PyTorch; `eval_seconds` covers both.",
         "",
     ]
     if grounded:
