@@ -177,9 +177,9 @@ def synthetic_pairs(dataset: Dataset, chunks: ChunkVectors, generator: ChatGener
     eligible = [i for i, c in enumerate(chunks.chunks) if c.doc_id not in held_out]
     picked = sorted(random.Random(params.seed).sample(eligible, min(params.synthetic_chunks,
                                                                     len(eligible))))
-    questions = generator.generate([question_prompt(chunks.passage(i), params.passage_chars)
-                                    for i in picked], params.max_new_tokens,
-                                   params.generation_batch_size)
+    questions = [reply.text for reply in generator.replies(
+        [question_prompt(chunks.passage(i), params.passage_chars) for i in picked],
+        params.max_new_tokens, params.generation_batch_size)]
     return filter_synthetic(zip(picked, questions, strict=True), chunks, encode_texts(questions),
                             params.synthetic_top_k)
 
