@@ -21,10 +21,11 @@ COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", 
 pytestmark = pytest.mark.slow
 
 
-def sh(*args, cwd, check=True):
+def sh(*args, cwd, check=True, env=None):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
+           **(env or {})}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
@@ -232,6 +233,101 @@ def test_push_and_pull_round_trip(project):
     assert "Data and pipelines are up to date" in status
 
 
+def add_s3_remote(clone: Path, name: str, s3, bucket: str | None = None) -> None:
+    """An S3 remote kept in .dvc/config.local (the endpoint is this machine's); the credentials
+    stay in the environment."""
+    sh("dvc", "remote", "add", "--local", "-f", name, f"s3://{bucket or s3.bucket}/dvc", cwd=clone)
+    sh("dvc", "remote", "modify", "--local", name, "endpointurl", s3.endpoint, cwd=clone)
+
+
+def served_answers(clone: Path, log: Path) -> tuple[list, list]:
+    """What `hybridrag serve` in `clone` answers: search results and /ask answers."""
+    from support.service_process import start_service, stop, wait_until_ready
+
+    process, url = start_service(["--index", "data/index", "--repo", str(clone), "--watch", "0",
+                                  "--params", "params.yaml"], log, {"HYBRIDRAG_API_KEY": ""},
+                                 clone)
+    try:
+        wait_until_ready(f"{url}/ready", process)
+        searched = [[(h["doc_id"], h["chunk_id"], round(h["score"], 6)) for h in httpx.get(
+            f"{url}/hybrid_search", params={"query": q, "k": 5}).json()["results"]]
+            for q in ("painting by a french artist", "river", "ancient empire")]
+        asked = [httpx.get(f"{url}/ask", params={"query": q}, timeout=120).json()
+                 for q in ("painting by a french artist", "Which river is the longest?")]
+    finally:
+        stop(process)
+    return searched, [(a["answer"], a["cited"], a["runtime"], [s["doc_id"] for s in a["sources"]])
+                      for a in asked]
+
+
+def test_a_second_clone_pulls_everything_from_s3_and_serves_the_same(project, tmp_path):
+    """A team's round trip over real S3 (moto's server on loopback): push from one clone; a
+    fresh clone pulls, is up to date, reproduces nothing, and serves the same search results
+    and answers. An empty remote is an error that says what is missing; the credentials appear
+    in no tracked file and no output."""
+    from support.s3_server import local_s3
+
+    root, _ = project
+    second = tmp_path / "second"
+    with local_s3(tmp_path) as s3:
+        add_s3_remote(root, "team", s3)
+        pushed = sh("dvc", "push", "-r", "team", cwd=root, env=s3.environment)
+        sh("git", "clone", "-q", str(root), str(second), cwd=tmp_path)
+        add_s3_remote(second, "team", s3)
+        s3.create_bucket("empty")
+        add_s3_remote(second, "empty", s3, bucket="empty")
+        empty = sh("dvc", "pull", "-r", "empty", cwd=second, env=s3.environment, check=False)
+        assert empty.returncode != 0 and "missing" in (empty.stdout + empty.stderr).lower()
+        assert not (second / "data/index/corpus.sqlite").exists()
+        pulled = sh("dvc", "pull", "-r", "team", cwd=second, env=s3.environment)
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=second).stdout
+    again = sh("dvc", "repro", cwd=second)
+    assert stages_run(again.stdout) == []
+    first_served = served_answers(root, tmp_path / "first.log")
+    second_served = served_answers(second, tmp_path / "second.log")
+    assert second_served == first_served and first_served[1][0][2] == "onnx int8"
+    outputs = [pushed.stdout, pushed.stderr, pulled.stdout, pulled.stderr, empty.stdout,
+               empty.stderr, (tmp_path / "first.log").read_text(),
+               (tmp_path / "second.log").read_text()]
+    for secret in (s3.secret_key, s3.access_key):
+        assert not any(secret in text for text in outputs)
+        for clone in (root, second):
+            assert sh("git", "grep", "-q", secret, cwd=clone, check=False).returncode == 1
+
+
+def test_an_experiment_is_shared_through_git_and_s3(project, tmp_path):
+    """`dvc exp push` to a git remote (and its data to S3); another clone pulls it, shows it
+    and diffs its metrics against its own."""
+    from support.s3_server import local_s3
+
+    root, _ = project
+    origin = tmp_path / "origin.git"
+    sh("git", "init", "-q", "--bare", str(origin), cwd=tmp_path)
+    sh("git", "symbolic-ref", "HEAD", "refs/heads/main", cwd=origin)
+    sh("git", "remote", "add", "origin", str(origin), cwd=root)
+    sh("git", "push", "-q", "origin", "HEAD:refs/heads/main", cwd=root)
+    with local_s3(tmp_path) as s3:
+        add_s3_remote(root, "team", s3)
+        sh("dvc", "exp", "run", "-n", "team-rrf", "-S", "fusion=rrf", cwd=root)
+        sh("dvc", "exp", "push", "-r", "team", "origin", "team-rrf", cwd=root, env=s3.environment)
+        sh("git", "checkout", "--", ".", cwd=root)
+        sh("dvc", "checkout", cwd=root)
+        partner = tmp_path / "partner"
+        sh("git", "clone", "-q", str(origin), str(partner), cwd=tmp_path)
+        add_s3_remote(partner, "team", s3)
+        sh("dvc", "exp", "pull", "-r", "team", "origin", "team-rrf", cwd=partner,
+           env=s3.environment)
+    shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=partner).stdout)
+    assert "team-rrf" in json.dumps(shown)
+    diff = json.loads(sh("dvc", "metrics", "diff", "--json", "HEAD", "team-rrf",
+                         cwd=partner).stdout)
+    assert "hybrid.ndcg@10" in diff["metrics/retrieval.json"]
+    params = json.loads(sh("dvc", "params", "diff", "--json", "HEAD", "team-rrf",
+                           cwd=partner).stdout)
+    changed = params["params.yaml"]  # fusion=rrf replaces the section by its shorthand
+    assert changed["fusion"]["new"] == "rrf" and changed["fusion.method"]["old"] == "weighted"
+
+
 def test_search_cli_over_the_built_index(project):
     root, _ = project
     result = sh("hybridrag", "search", "painting by a french artist", "-k", "3", "--json",
@@ -273,6 +369,7 @@ def locked_index_hash(root: Path, revision: str) -> str:
 def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_path):
     from hybridrag.service.versions import fetch_revision_index
     from support.service_process import start_service, stop, wait_until_ready
+    from support.waiting import wait_for
 
     root, _ = project
     sh("git", "add", "-A", cwd=root)
@@ -309,8 +406,34 @@ def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_pa
         reranked = httpx.get(f"{url}/hybrid_search", params={"query": "painting", "k": 2,
                                                               "rerank": "true"}).json()
         assert all(hit["rerank"]["first_stage_rank"] >= 1 for hit in reranked["results"])
+        # and its chat model (with its ONNX export), fetched from the remote the same way
+        asked = httpx.get(f"{url}/ask", params={"query": "painting", "sources": 2},
+                          timeout=120).json()
+        assert asked["runtime"] == "onnx int8" and asked["index"]["revision"] == commit
+        assert (tmp_path / "cache" / f"{commit}-models-chat" / "run.json").is_file()
     finally:
         stop(process)
+    # a revision whose index is nowhere (not in the cache, never pushed): a clear error
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    for out in lock["stages"]["build_db"]["outs"]:
+        if out["path"] == "data/index":
+            out["md5"] = "0" * 32 + ".dir"
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    sh("git", "commit", "-qam", "an index never pushed", cwd=root)
+    sh("git", "tag", "v-missing", cwd=root)
+    with pytest.raises(LookupError, match="neither the DVC cache nor the remote"):
+        fetch_revision_index(root, "v-missing", tmp_path / "cache")
+    process, url = start_service(["--revision", "v-missing", "--repo", str(root), "--cache-dir",
+                                  str(tmp_path / "cache"), "--chat-model", "none"],
+                                 tmp_path / "missing.log", {"HYBRIDRAG_API_KEY": ""})
+    try:
+        wait_for(lambda: "neither" in httpx.get(f"{url}/ready").json().get("detail", ""), 120,
+                 "the service to say the index is missing")
+        assert httpx.get(f"{url}/ready").status_code == 503
+        assert httpx.get(f"{url}/hybrid_search", params={"query": "x"}).status_code == 503
+    finally:
+        stop(process)
+    sh("git", "reset", "-q", "--hard", "v2", cwd=root)  # the workspace as it was
 
 
 def test_fine_tuning_half_compares_every_method(project):

@@ -98,17 +98,20 @@ def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> di
     return info
 
 
-def export_matches(export_dir: Path, model_dir: Path, precision: str) -> str | None:
+def export_matches(export_dir: Path, model_dir: Path, precision: str,
+                   source: str | None = None) -> str | None:
     """None when `export_dir` holds `model_dir`'s model (the run.json it was exported from) in
-    `precision`; else why not, in words."""
+    `precision`; else why not, in words. `source`: the path the export recorded for the model,
+    when the model has moved since (a revision's, fetched); by default `model_dir` itself."""
     info_file = export_dir / RUN_INFO
     if not info_file.is_file():
         return f"{export_dir} holds no export (run `dvc repro export_chat`)"
     info = json.loads(info_file.read_text())
     if info.get("kind") != EXPORT_KIND:
         return f"{export_dir}: {info.get('reason', 'not an ONNX export')}"
-    if Path(info["source"]).resolve() != model_dir.resolve():
-        return f"{export_dir} holds an export of {info['source']}, not of {model_dir}"
+    recorded, expected = Path(info["source"]), Path(source) if source else model_dir
+    if recorded != expected and recorded.resolve() != expected.resolve():
+        return f"{export_dir} holds an export of {info['source']}, not of {expected}"
     current = json.loads((model_dir / RUN_INFO).read_text()) if (model_dir / RUN_INFO).is_file() \
         else None
     if info["source_run"] != current:

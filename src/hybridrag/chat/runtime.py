@@ -15,14 +15,15 @@ log = logging.getLogger("hybridrag.chat")
 
 def load_generator(model_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
                    runtime: str, precision: str, export_dir: str | os.PathLike[str],
-                   device: str = "auto") -> ChatGenerator:
+                   device: str = "auto", source: str | None = None) -> ChatGenerator:
     """The chat model in run folder `model_dir`: on ONNX Runtime GenAI when `runtime` is onnx and
     `export_dir` holds its export in `precision` (export_chat), else on transformers (with a
-    warning when onnx was asked for)."""
+    warning when onnx was asked for). `source`: where the export says the model was, when it
+    has moved since (a fetched revision's)."""
     if runtime == "onnx":
         from hybridrag.chat.onnx import OnnxGenerator, export_matches
 
-        mismatch = export_matches(Path(export_dir), Path(model_dir), precision)
+        mismatch = export_matches(Path(export_dir), Path(model_dir), precision, source)
         if mismatch is None:
             return OnnxGenerator(export_dir)
         log.warning("answering on transformers, not onnx: %s", mismatch)

@@ -8,7 +8,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX, PARAMS, RERANKER
+from hybridrag.layout import (
+    BASE_MODEL,
+    CHAT_EXPORT,
+    INDEX,
+    PARAMS,
+    RERANKER,
+    chat_model_folder,
+)
 
 if TYPE_CHECKING:  # the state module imports torch: `hybridrag serve --help` stays fast
     from hybridrag.service.state import ServiceConfig
@@ -27,7 +34,8 @@ ENVIRONMENT = {
     "HYBRIDRAG_WATCH_SECONDS": ("2", "reload when the workspace index is rebuilt; 0 turns it off"),
     "HYBRIDRAG_DEVICE": ("auto", "model device"),
     "HYBRIDRAG_RERANKER": (RERANKER, "train_reranker folder for rerank=true"),
-    "HYBRIDRAG_CHAT_MODEL": ("auto", "chat model for /ask: 'auto' (answers.chat_model), a run "
+    "HYBRIDRAG_CHAT_MODEL": ("auto", "chat model for /ask: 'auto' (answers.chat_model; with a "
+                                     "revision, that revision's, fetched through DVC), a run "
                                      "folder, or 'none'"),
     "HYBRIDRAG_CHAT_BASE": (BASE_MODEL, "the chat model's base folder"),
     "HYBRIDRAG_CHAT_EXPORT": (CHAT_EXPORT, "export_chat's model, used when answers.runtime is "
@@ -39,8 +47,6 @@ def resolve_chat_model(chat_model: str | None, params_chat_model: str, chat_base
                        ) -> Path | None:
     """The /ask model folder: "auto" is answers.chat_model's folder (the base model when that
     is not trained yet, said in the log); "none" (or None) serves no /ask."""
-    from hybridrag.layout import chat_model_folder
-
     if not chat_model or chat_model == "none":
         return None
     if chat_model != "auto":
@@ -68,6 +74,9 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
 
     loaded = load_params(params)
     repo_path = Path(repo).resolve()
+    from_revision = bool(revision) and chat_model == "auto"  # the revision's own chat model
+    resolved = (chat_model_folder(loaded.answers.chat_model) if from_revision
+                else resolve_chat_model(chat_model, loaded.answers.chat_model, chat_base))
     return ServiceConfig(
         retrieval=loaded.retrieval, fusion=loaded.fusion, answers=loaded.answers,
         store=loaded.store,
@@ -76,8 +85,8 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         api_key=api_key or None, watch_seconds=watch_seconds, connections=connections,
         device=device, reranker=Path(reranker) if reranker else None,
         rerank_depth=loaded.rerank.depth,
-        chat_model=resolve_chat_model(chat_model, loaded.answers.chat_model, chat_base),
-        chat_base=Path(chat_base), chat_export=Path(chat_export))
+        chat_model=resolved, chat_base=Path(chat_base), chat_export=Path(chat_export),
+        chat_from_revision=from_revision)
 
 
 def config_from_env() -> ServiceConfig:

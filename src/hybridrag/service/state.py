@@ -21,6 +21,7 @@ from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
     IndexVersion,
+    fetch_revision_chat,
     fetch_revision_index,
     fetch_revision_reranker,
     git_commit,
@@ -53,6 +54,7 @@ class ServiceConfig:
     chat_model: Path | None = None  # a prepare_base or fine-tuned run folder; enables /ask
     chat_base: Path = Path(BASE_MODEL)  # the base model (tokenizer, adapters' base)
     chat_export: Path = Path(CHAT_EXPORT)  # export_chat's model: answers.runtime onnx
+    chat_from_revision: bool = False  # the chat model is the served revision's, fetched
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,18 @@ class ChatHolder:
 
                 config = self.config
                 assert config.chat_model is not None  # a holder exists only with a chat model
-                self._generator = load_generator(config.chat_model, config.chat_base,
-                                                 config.answers.runtime, config.answers.precision,
-                                                 config.chat_export, config.device)
+                model, base, export = config.chat_model, config.chat_base, config.chat_export
+                source = None
+                if config.chat_from_revision:
+                    commit = git_commit(config.repo, config.revision or "HEAD")
+                    if commit is None:
+                        raise LookupError(f"revision {config.revision!r} is not a commit of "
+                                          f"{config.repo}")
+                    fetched = fetch_revision_chat(config.repo, commit, config.cache_dir,
+                                                  config.answers.chat_model)
+                    model, base, export = fetched.model, fetched.base, fetched.export
+                    source = str(config.chat_model)  # where export_chat found it in the revision
+                self._generator = load_generator(model, base, config.answers.runtime,
+                                                 config.answers.precision, export, config.device,
+                                                 source)
             return self._generator
