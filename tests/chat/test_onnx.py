@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+from safetensors.torch import load_file, save_file
 
 from hybridrag.chat.generation import Sampling, TransformersGenerator
 from hybridrag.chat.models import RUN_INFO
@@ -72,22 +73,24 @@ def test_seeded_sampling_repeats_and_varies(tiny_export):
     assert first[0] != greedy or first[1] != greedy
 
 
-def test_export_records_its_source_and_a_changed_source_is_not_used(tmp_path, tiny_export,
-                                                                    varied_tiny_base):
+def test_export_records_its_source_and_a_retrained_source_is_not_used(tmp_path, tiny_export,
+                                                                      varied_tiny_base):
     info = json.loads((tiny_export / RUN_INFO).read_text())
     assert info["kind"] == "onnx" and info["precision"] == "fp32"
     assert export_matches(tiny_export, varied_tiny_base, "fp32") is None
     assert "not int8" in export_matches(tiny_export, varied_tiny_base, "int8")
     assert "not of" in export_matches(tiny_export, tmp_path, "fp32")
-    changed = tmp_path / "base"
-    shutil.copytree(varied_tiny_base, changed)
-    moved = tmp_path / "export"
-    shutil.copytree(tiny_export, moved)
-    info["source"] = str(changed)
-    (moved / RUN_INFO).write_text(json.dumps(info))
-    (changed / RUN_INFO).write_text(json.dumps({"kind": "base", "retrained": True}))
-    assert "earlier" in export_matches(moved, changed, "fp32")
-    generator = load_generator(changed, changed, "onnx", "fp32", moved, "cpu")
+    moved = tmp_path / "moved"  # the same model elsewhere (a revision's, fetched): still it
+    shutil.copytree(varied_tiny_base, moved)
+    assert export_matches(tiny_export, moved, "fp32", source=str(varied_tiny_base)) is None
+    weights = moved / "model.safetensors"  # retrained: other weights, the same run.json
+    tensors = load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 1e-3
+    save_file(tensors, weights, metadata={"format": "pt"})
+    assert "earlier" in export_matches(tiny_export, moved, "fp32", source=str(varied_tiny_base))
+    generator = load_generator(moved, moved, "onnx", "fp32", tiny_export, "cpu",
+                               source=str(varied_tiny_base))
     assert generator.runtime == "transformers"  # and the log says why
 
 

@@ -19,6 +19,7 @@ Batches are padded on the right with <|endoftext|>, which a prompt never holds (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -43,6 +44,7 @@ from hybridrag.chat.template import END_OF_TURN, Messages
 PRECISIONS = ("fp32", "int8", "int4")
 PAD_TOKEN = "<|endoftext|>"
 EXPORT_KIND = "onnx"
+FINGERPRINT_BLOCK = 8 << 20
 
 
 class NotExportable(ValueError):
@@ -84,6 +86,23 @@ def export_model(model: Any, tokenizer: Any, out: Path, precision: str, info: di
                 {"kind": EXPORT_KIND, "precision": precision, **info}, indent=2) + "\n")
 
 
+def fingerprint(folder: Path) -> str:
+    """What the files of a model folder hold, cheaply: every file's path and size, small files
+    whole and large ones (the weights) by their first and last 8 MB. A retrained run changes it."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{size}\0".encode())
+        with path.open("rb") as handle:
+            if size <= 2 * FINGERPRINT_BLOCK:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(FINGERPRINT_BLOCK))
+                handle.seek(size - FINGERPRINT_BLOCK)
+                digest.update(handle.read(FINGERPRINT_BLOCK))
+    return digest.hexdigest()
+
+
 def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> dict[str, Any]:
     """Export the chat model in run folder `model_dir` (base, full, LoRA/QLoRA adapter or DPO);
     raises NotExportable for prompt and prefix tuning. Returns what run.json records."""
@@ -93,7 +112,7 @@ def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> di
         raise NotExportable(f"{model_dir} holds a {method} run, whose virtual tokens cannot be "
                             "merged into the weights; it answers on transformers")
     model = merged_model(model_dir, base_dir)
-    info = {"source": str(model_dir), "source_run": source}
+    info = {"source": str(model_dir), "source_run": source, "source_fingerprint": fingerprint(model_dir)}
     export_model(model, load_tokenizer(base_dir), out, precision, info)
     return info
 
@@ -112,9 +131,7 @@ def export_matches(export_dir: Path, model_dir: Path, precision: str,
     recorded, expected = Path(info["source"]), Path(source) if source else model_dir
     if recorded != expected and recorded.resolve() != expected.resolve():
         return f"{export_dir} holds an export of {info['source']}, not of {expected}"
-    current = json.loads((model_dir / RUN_INFO).read_text()) if (model_dir / RUN_INFO).is_file() \
-        else None
-    if info["source_run"] != current:
+    if not model_dir.is_dir() or info.get("source_fingerprint") != fingerprint(model_dir):
         return f"{export_dir} was exported from an earlier {model_dir} (run `dvc repro export_chat`)"
     if info["precision"] != precision:
         return f"{export_dir} is {info['precision']}, not {precision}"
