@@ -140,11 +140,18 @@ def write_stage_params(folder: Path, tiny_base: Path, **train) -> Path:
     return path
 
 
+def stage_paths(method: str) -> list[str]:
+    """The output arguments dvc.yaml passes a training stage, relative to the run folder."""
+    return ["--out", f"models/sft/{method}", "--checkpoints", f"checkpoints/{method}",
+            "--live", f"dvclive/{method}", "--metrics", f"metrics/sft/train_{method}.json"]
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, tiny_base):
     params = write_stage_params(tmp_path, tiny_base, max_steps=60, save_steps=5, eval_steps=60)
     command = [sys.executable, str(ROOT / "stages" / "train_lora.py"), "--params", str(params),
-               "--method", "lora", "--base-model", str(tiny_base), "--data", str(tmp_path / "data")]
+               "--method", "lora", "--base-model", str(tiny_base), "--data", str(tmp_path / "data"),
+               *stage_paths("lora")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -173,7 +180,8 @@ def test_full_fine_tuning_with_deepspeed_under_torchrun(tmp_path, tiny_base, smo
     torchrun = Path(sys.executable).parent / "torchrun"
     result = subprocess.run(
         [str(torchrun), "--nproc_per_node", "1", str(ROOT / "stages" / "train_full.py"),
-         "--params", str(params), "--base-model", str(tiny_base), "--data", str(tmp_path / "data")],
+         "--params", str(params), "--base-model", str(tiny_base), "--data", str(tmp_path / "data"),
+         *stage_paths("full")],
         cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
         timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
