@@ -110,14 +110,23 @@ def run_kind(folder: str | os.PathLike[str]) -> str:
     return json.loads((Path(folder) / RUN_INFO).read_text())["kind"]
 
 
+def warn_if_untrained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str]) -> bool:
+    """True, after telling the user on stderr, when run folder `folder` was skipped (nothing to
+    train on), so that its base model answers in its place."""
+    info = json.loads((Path(folder) / RUN_INFO).read_text())
+    if info["kind"] != "skipped":
+        return False
+    print(f"warning: {folder} was not trained ({info.get('reason')}); the base model "
+          f"{base_dir} answers instead", file=sys.stderr)
+    return True
+
+
 def load_trained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str],
                  device: str = "auto") -> PreTrainedModel:
     """A model saved by a training run: a full model folder, a PEFT adapter on its base, or a
     DPO adapter on the SFT model it started from (kept inside its folder, in `start/`)."""
     info = json.loads((Path(folder) / RUN_INFO).read_text())
-    if info["kind"] == "skipped":
-        print(f"warning: {folder} was not trained ({info.get('reason')}); the base model "
-              f"{base_dir} answers instead", file=sys.stderr)
+    if warn_if_untrained(folder, base_dir):
         return load_trained(base_dir, base_dir, device)
     if info["kind"] in ("base", "full"):
         return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(

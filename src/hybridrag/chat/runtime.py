@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.chat.generation import ChatGenerator, TransformersGenerator
+from hybridrag.chat.models import warn_if_untrained
 
 log = logging.getLogger("hybridrag.chat")
 
@@ -25,6 +26,7 @@ def load_generator(model_dir: str | os.PathLike[str], base_dir: str | os.PathLik
 
         mismatch = export_matches(Path(export_dir), Path(model_dir), precision, source)
         if mismatch is None:
+            warn_if_untrained(model_dir, base_dir)  # its export holds the base model
             return OnnxGenerator(export_dir)
         log.warning("answering on transformers, not onnx: %s", mismatch)
     return TransformersGenerator.load(model_dir, base_dir, device)
