@@ -120,8 +120,9 @@ def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> di
 def export_matches(export_dir: Path, model_dir: Path, precision: str,
                    source: str | None = None) -> str | None:
     """None when `export_dir` holds `model_dir`'s model (the files it was exported from, by
-    their fingerprint) in `precision`; else why not, in words. `source`: the path the export recorded for the model,
-    when the model has moved since (a revision's, fetched); by default `model_dir` itself."""
+    their fingerprint) in `precision`; else why not, in words. `source`: the path the export
+    recorded for the model, when the model has moved since (a revision's, fetched); by default
+    `model_dir` itself."""
     info_file = export_dir / RUN_INFO
     if not info_file.is_file():
         return f"{export_dir} holds no export (run `dvc repro export_chat`)"
