@@ -47,6 +47,14 @@ def wait_until_ready(url: str, process: subprocess.Popen, timeout: float = 180.0
     raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
 
 
+def readiness_detail(url: str) -> str:
+    """What `url`/ready says is missing ("" while the service is ready or not yet listening)."""
+    try:
+        return httpx.get(f"{url}/ready", timeout=5).json().get("detail", "")
+    except httpx.TransportError:
+        return ""
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:

@@ -368,27 +368,30 @@ def locked_index_hash(root: Path, revision: str) -> str:
 
 def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_path):
     from hybridrag.service.versions import fetch_revision_index
-    from support.service_process import start_service, stop, wait_until_ready
+    from support.service_process import readiness_detail, start_service, stop, wait_until_ready
     from support.waiting import wait_for
 
     root, _ = project
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "v1", "--allow-empty", cwd=root)
     sh("git", "tag", "v1", cwd=root)
+    sh("dvc", "push", cwd=root)
     v1_chunks = json.loads((root / "data/index/manifest.json").read_text())["chunks"]
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["chunk"].update(size=30, overlap=5)  # a different index: more, smaller chunks
+    params["build_db"]["faiss_index"] = "hnsw"  # a different index of the same chunks
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh("dvc", "repro", cwd=root)
+    sh("dvc", "repro", "build_db", cwd=root)  # the index alone: what a revision is told apart by
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "v2", cwd=root)
-    assert json.loads((root / "data/index/manifest.json").read_text())["chunks"] > v1_chunks
+    sh("git", "tag", "v2", cwd=root)
+    assert json.loads((root / "data/index/manifest.json").read_text())["faiss_index"] == "hnsw"
+    assert locked_index_hash(root, "v2") != locked_index_hash(root, "v1")
     sh("dvc", "push", cwd=root)
     shutil.rmtree(root / ".dvc" / "cache")  # v1 must now come from the remote
 
     folder, commit = fetch_revision_index(root, "v1", tmp_path / "cache")
     assert commit == sh("git", "rev-parse", "v1", cwd=root).stdout.strip()
-    assert json.loads((folder / "manifest.json").read_text())["chunks"] == v1_chunks
+    assert json.loads((folder / "manifest.json").read_text())["faiss_index"] == "flat"
 
     process, url = start_service(["--revision", "v1", "--repo", str(root),
                                   "--cache-dir", str(tmp_path / "cache")], tmp_path / "server.log",
@@ -427,7 +430,7 @@ def test_service_serves_a_committed_revision_fetched_through_dvc(project, tmp_pa
                                   str(tmp_path / "cache"), "--chat-model", "none"],
                                  tmp_path / "missing.log", {"HYBRIDRAG_API_KEY": ""})
     try:
-        wait_for(lambda: "neither" in httpx.get(f"{url}/ready").json().get("detail", ""), 120,
+        wait_for(lambda: "neither" in readiness_detail(url), 120,
                  "the service to say the index is missing")
         assert httpx.get(f"{url}/ready").status_code == 503
         assert httpx.get(f"{url}/hybrid_search", params={"query": "x"}).status_code == 503
