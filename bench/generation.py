@@ -22,7 +22,7 @@ from typing import Any
 
 from hybridrag.answers.scoring import summarize
 from hybridrag.atomic import atomic_write_text
-from hybridrag.chat.generation import ChatGenerator, TransformersGenerator
+from hybridrag.chat.generation import ChatGenerator, TransformersGenerator, prompt_ids
 from hybridrag.chat.models import load_tokenizer
 from hybridrag.chat.onnx import OnnxGenerator, export_run
 from hybridrag.config import load_params
@@ -160,7 +160,7 @@ def main() -> None:
     params = load_params(args.params)
     tokenizer = load_tokenizer(args.base_model)
     prompts, golds = zip(*reading_prompts(args.squad, tokenizer, args.prompts), strict=True)
-    lengths = sorted(len(tokenizer.apply_chat_template(p, tokenize=True)) for p in prompts)
+    lengths = sorted(len(prompt_ids(tokenizer, p)) for p in prompts)
     chat_model = ROOT / chat_model_folder(params.answers.chat_model, BASE_MODEL, SFT_MODELS,
                                           DPO_MODEL)
     summary: dict[str, Any] = {

@@ -9,8 +9,8 @@ import shutil
 import pytest
 from safetensors.torch import load_file, save_file
 
-from hybridrag.chat.generation import Sampling, TransformersGenerator
-from hybridrag.chat.models import RUN_INFO
+from hybridrag.chat.generation import Sampling, TransformersGenerator, prompt_ids
+from hybridrag.chat.models import RUN_INFO, load_tokenizer
 from hybridrag.chat.onnx import (
     NotExportable,
     OnnxGenerator,
@@ -22,8 +22,9 @@ from hybridrag.chat.runtime import load_generator
 
 from ..conftest import CONVERSATIONS
 
-# Single questions and whole conversations: prompts of different lengths in one batch
-PROMPTS = [c[:1] for c in CONVERSATIONS[:4]] + [c[:3] for c in CONVERSATIONS[4:6]]
+# Single questions and whole conversations interleaved: every batch of 4 pads its short prompts
+PROMPTS = [CONVERSATIONS[0][:1], CONVERSATIONS[4][:3], CONVERSATIONS[1][:1], CONVERSATIONS[5][:3],
+           CONVERSATIONS[2][:1], CONVERSATIONS[3][:1]]
 
 
 def common_prefix(first, second) -> int:
@@ -43,6 +44,8 @@ def tiny_export(tmp_path_factory, varied_tiny_base):
 
 
 def test_fp32_export_generates_the_tokens_transformers_does(tiny_export, varied_tiny_base):
+    tokenizer = load_tokenizer(varied_tiny_base)
+    assert len({len(prompt_ids(tokenizer, p)) for p in PROMPTS[:4]}) == 2  # a padded batch
     expected = TransformersGenerator.load(varied_tiny_base, varied_tiny_base, "cpu").replies(
         PROMPTS, 12, 4)
     assert len({r.tokens for r in expected}) == len(PROMPTS)  # varied replies: a real comparison

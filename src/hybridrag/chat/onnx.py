@@ -58,13 +58,13 @@ def cpu_threads() -> int:
 
 
 def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path) -> None:
-    """onnxruntime-genai's model builder over a plain HF folder (offline), with the LM head
-    computed for the last prompt token only (prefill 14% faster; the same tokens)."""
+    """onnxruntime-genai's model builder over a plain HF folder (offline). Its LM head stays on
+    every position: pruned to the last column (`prune_lm_head`), a right-padded row of a batch
+    would take its first new token from a pad."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder),
-               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work / "cache"),
-               "--extra_options", "prune_lm_head=true"]
+               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work / "cache")]
     result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if result.returncode != 0:
