@@ -56,7 +56,10 @@ def _ensure_server_user() -> None:
         added = subprocess.run(["useradd", "--system", "--no-create-home", SERVER_USER],
                                capture_output=True, text=True)
         if added.returncode != 0:
-            pwd.getpwnam(SERVER_USER)  # another test process added it meanwhile, or this raises
+            try:
+                pwd.getpwnam(SERVER_USER)  # another test process added it meanwhile
+            except KeyError:
+                raise RuntimeError(f"useradd {SERVER_USER} failed: {added.stderr.strip()}") from None
 
 
 def _run(command: list[str]) -> None:
