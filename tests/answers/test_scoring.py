@@ -6,6 +6,7 @@ from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import (
     GroundedItem,
     abstains,
+    extractive_reply,
     judge,
     score_reply,
     summarize,
@@ -78,3 +79,79 @@ def test_judge_finds_the_relevant_sources_and_builds_the_reference():
     assert item.reference == "[2] Tomato: The tomato is a berry."
     assert judge("q", SOURCES, {"d9"}, {"d9": "Berry"}).reference == NO_ANSWER
     assert top_source_reply(item) == "[1] Potato: The potato is a tuber."
+
+
+# Reading items (SQuAD style): the gold spans; an abstention is the empty answer.
+READ_SOURCES = (Source(1, "Art#0", 0, "Art", "The Mona Lisa hangs in the Louvre."),
+                Source(2, "Art#1", 1, "Art", "Leonardo da Vinci painted the Mona Lisa."))
+READ_ANSWERABLE = GroundedItem("Who painted the Mona Lisa?", READ_SOURCES, (2,), (),
+                               "[2] Leonardo da Vinci",
+                               answers=("Leonardo da Vinci", "da Vinci"))
+READ_UNANSWERABLE = GroundedItem("Who stole the Mona Lisa?", READ_SOURCES, (), (), NO_ANSWER,
+                                 answers=())
+
+
+@pytest.mark.parametrize("item,reply,exact,f1", [
+    (READ_ANSWERABLE, "[2] Leonardo da Vinci", 1.0, 1.0),
+    (READ_ANSWERABLE, "[2] Da Vinci.", 1.0, 1.0),  # the second gold span, normalised
+    # "leonardo painted mona lisa" against "leonardo da vinci": 1 common token, P 1/4, R 1/3
+    (READ_ANSWERABLE, "[2] Leonardo painted the Mona Lisa.", 0.0, 2 * (1 / 4) * (1 / 3) / (1 / 4 + 1 / 3)),
+    (READ_ANSWERABLE, NO_ANSWER, 0.0, 0.0),  # abstaining on an answerable item
+    (READ_UNANSWERABLE, NO_ANSWER, 1.0, 1.0),  # abstaining on an unanswerable one
+    (READ_UNANSWERABLE, "[1] The Louvre", 0.0, 0.0),
+])
+def test_reading_scores_follow_the_official_squad2_convention(item, reply, exact, f1):
+    from tests.metrics.test_squad import official_scores
+
+    score = score_reply(item, reply, True)
+    assert (score.exact, score.f1) == pytest.approx((exact, f1))
+    # the official script, given what the reply answers ("" for an abstention)
+    answer = "" if score.abstained else reply.split("] ", 1)[-1]
+    assert (score.exact, score.f1) == pytest.approx(official_scores(list(item.answers), answer))
+
+
+def test_grounded_items_get_no_reading_scores():
+    score = score_reply(ANSWERABLE, "[2] Tomato: The tomato is a berry.", True)
+    assert (score.exact, score.f1) == (None, None)
+    assert "f1" not in summarize([ANSWERABLE], [score])
+
+
+def test_reading_summary_by_hand():
+    gold_first = GroundedItem("Where does it hang?", READ_SOURCES, (1,), (), "[1] the Louvre",
+                              answers=("the Louvre",))
+    items = [READ_ANSWERABLE, gold_first, READ_UNANSWERABLE, READ_UNANSWERABLE]
+    replies = ["[2] Leonardo da Vinci",  # EM 1, F1 1, cites the gold (not [1])
+               "[2] Paris",  # EM 0, F1 0, cites a wrong source
+               NO_ANSWER,  # unanswerable, abstains: 1
+               "[1] Vincenzo Peruggia"]  # unanswerable, answers: 0
+    summary = summarize(items, [score_reply(i, r, True) for i, r in zip(items, replies, strict=True)])
+    assert summary["exact_match"] == 0.5 and summary["f1"] == 0.5
+    assert summary["overall_exact"] == 0.5 and summary["overall_f1"] == 0.5  # (1+0+1+0)/4
+    assert summary["cites_relevant_not_first"] == 1.0  # only READ_ANSWERABLE's gold is not [1]
+    assert summary["abstains_unanswerable"] == 0.5 and summary["false_abstention"] == 0.0
+    assert summary["names_title"] is None  # reading items name no titles
+    assert summary["reading_items"] == 4
+
+
+def test_the_extractive_baseline_cites_the_best_scored_sentence():
+    def overlap(question, candidates):  # a scorer by hand: words shared with the question
+        asked = set(question.lower().strip("?").split())
+        return [len(asked & set(c.lower().strip(".").split())) for c in candidates]
+
+    item = GroundedItem("Who painted the Mona Lisa?", READ_SOURCES + (
+        Source(3, "Art#2", 2, "Art", "It is small. It was painted by Leonardo da Vinci."),), (3,), (),
+        "[3] Leonardo da Vinci", answers=("Leonardo da Vinci",))
+    # "Leonardo da Vinci painted the Mona Lisa." shares painted, the, mona, lisa: 4 words
+    assert extractive_reply(item, overlap) == "[2] Leonardo da Vinci painted the Mona Lisa."
+    assert extractive_reply(READ_UNANSWERABLE, overlap).startswith("[")  # it never abstains
+
+
+@pytest.mark.parametrize("reply,faults", [
+    ("[2] Leonardo da Vinci", []),
+    ("[2] Leonardo painted the Mona Lisa.", ["wrong_span"]),  # F1 2/7 < 0.5
+    ("[1] Leonardo da Vinci", ["wrong_citation"]),  # the right span, the wrong source
+    ("[1] The Louvre", ["wrong_citation", "wrong_span"]),
+    (NO_ANSWER, ["false_abstention"]),
+])
+def test_faults_of_reading_replies(reply, faults):
+    assert score_reply(READ_ANSWERABLE, reply, True).faults(READ_ANSWERABLE) == faults

@@ -2,7 +2,8 @@
 
 Pairs come from the training split: chosen is the reference grounded reply; rejected are the
 SFT model's own sampled replies that the scorer marks wrong (wrong or missing citation, wrong
-title, answering when the sources lack the answer, not stopping). Prompts where no sample was
+title, a reading reply's wrong span, answering when the sources lack the answer, abstaining when
+they hold it, not stopping). Prompts where no sample was
 wrong get, for a share of them, a synthetic corruption of the reference instead: a wrong
 citation number, or an answer where the reference abstains. Pairs that teach abstaining (chosen
 abstains) and pairs that teach answering (rejected abstains) can be balanced, so that the data
