@@ -1,8 +1,9 @@
 """Stage chatml: ChatML `messages` JSONL for fine-tuning, split train/validation/test.
 
 The default source, grounded, builds conversations over the sources the pipeline's retriever
-finds in the built index (see hybridrag.sft.grounded); chitchat, alpaca, sharegpt and messages
-convert conversations users bring.
+finds in the built index (see hybridrag.sft.grounded); reading, over SQuAD-format paragraphs
+(hybridrag.sft.reading), optionally mixed with grounded ones; chitchat, alpaca, sharegpt and
+messages convert conversations users bring.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.chat.models import load_tokenizer
-    from hybridrag.sft.chatml import converted_splits, grounded_splits, write_splits
+    from hybridrag.sft.chatml import (
+        converted_splits,
+        grounded_splits,
+        reading_splits,
+        write_splits,
+    )
 
     tokenizer = load_tokenizer(args.base_model)
+
+    def grounded() -> tuple[dict, dict]:
+        return grounded_splits(params, tokenizer, Path(args.data), Path(args.index),
+                               Path(args.reranker), Path(args.pairs))
+
     if params.sft.chatml.source == "grounded":
-        rows, summary = grounded_splits(params, tokenizer, Path(args.data), Path(args.index),
-                                        Path(args.reranker), Path(args.pairs))
+        rows, summary = grounded()
+    elif params.sft.chatml.source == "reading":
+        rows, summary = reading_splits(params, tokenizer, lambda: grounded()[0])
     else:
         rows, summary = converted_splits(params.sft, tokenizer)
     write_splits(rows, summary, Path(args.out), Path(args.metrics))

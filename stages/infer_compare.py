@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", required=True, help="folder of the SFT runs")
     parser.add_argument("--dpo", required=True, help="the train_dpo run")
     parser.add_argument("--data", required=True)
+    parser.add_argument("--reranker", required=True,
+                        help="reading questions: the extractive baseline's cross-encoder")
     parser.add_argument("--train-metrics", required=True)
     parser.add_argument("--live", required=True, help="DVCLive folders, one per run")
     parser.add_argument("--metrics", required=True)
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.atomic import atomic_write_text
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
+    from hybridrag.search.rerank import Reranker
     from hybridrag.sft.compare import best_model, compare_models
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
@@ -51,20 +54,23 @@ def main(argv: list[str] | None = None) -> None:
         return
     models = {"base": Path(args.base_model), **{m: Path(args.models) / m for m in methods},
               "dpo": Path(args.dpo)}
+    reading = any("answers" in row.get("meta", {}) for row in rows)
+    scorer = Reranker.load(args.reranker, params.answers.device).scores if reading else None
     results, answered, data = compare_models(models, Path(args.base_model), rows, sft,
-                                             params.answers, params.answers.chat_model)
+                                             params.answers, params.answers.chat_model,
+                                             sentence_scorer=scorer)
     for name in models:
         training = Path(args.train_metrics) / f"train_{name}.json"
         if training.is_file():
             recorded = json.loads(training.read_text())
             results[name].update({k: recorded[k] for k in TRAINING_COLUMNS if k in recorded})
     best = best_model(answered, data, sft.compare.other_questions) if data is not None else None
-    write_json(args.metrics, {"test_rows": len(rows), "best_cites_relevant": best[0] if best else None,
-                              **results})
+    write_json(args.metrics, {"test_rows": len(rows),
+                              f"best_{data.main_metric if data else 'cites_relevant'}":
+                                  best[0] if best else None, **results})
     samples = sample_rows(answered, data, sft.compare.samples) if data is not None else []
     write_jsonl(reports / "sft_samples.jsonl", samples)
-    write_report(reports / "sft_results.md", results, samples, data is not None, sft, params.answers,
-                 best)
+    write_report(reports / "sft_results.md", results, samples, data, sft, params.answers, best)
 
 
 if __name__ == "__main__":

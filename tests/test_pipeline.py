@@ -16,7 +16,7 @@ from .conftest import save_tiny_base
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore",
-          "data/documents", "data/numeric_questions.jsonl"]
+          "data/documents", "data/numeric_questions.jsonl", "data/reading"]
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,7 @@ def tiny_fine_tuning(params: dict, base_model: Path) -> None:
     sft = params["sft"]
     sft["base_model"] = str(base_model)
     sft["chatml"]["grounded"].update(max_train=24, max_validation=4, max_test=6)
+    sft["chatml"]["reading"].update(max_train=24, max_validation=4, max_test=6)
     sft["train"].update(max_length=256, batch_size=2, max_steps=2, save_steps=2, eval_steps=2,
                         eval_samples=2, device="cpu")
     sft["dpo"].update(prompts=4, samples=2, max_steps=2, batch_size=2)

@@ -174,8 +174,26 @@ class GroundedParams(Section):
     shuffle_sources: Share  # training: conversations whose sources are shuffled
 
 
+class ReadingParams(Section):
+    """The reading source: SQuAD-format questions over numbered paragraphs (prompt: `answers`)."""
+
+    path: str  # a SQuAD-format JSON file (default: the 12 SQuAD 2.0 articles in data/reading)
+    validation_articles: Positive  # articles held out for validation (split by article)
+    test_articles: Positive  # articles held out for test
+    same_article_share: Share  # distractor paragraphs taken from the question's own article
+    no_answer_share: Share  # answerable questions shown without their paragraph (reply abstains)
+    follow_up_share: Share  # training conversations that go on with another question
+    train_unanswerable_share: Share | None  # training: unanswerable questions capped at this
+    # share (a seeded subset; None keeps the file's, about half in SQuAD 2.0)
+    max_train: Positive | None  # seeded subset of each split's questions; None keeps all
+    max_validation: Positive | None
+    max_test: Positive | None
+    grounded_share: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0.0)]  # grounded
+    # training conversations added, per reading one (0: reading only)
+
+
 class ChatmlParams(Section):
-    source: Literal["grounded", "chitchat", "alpaca", "sharegpt", "messages"]
+    source: Literal["grounded", "reading", "chitchat", "alpaca", "sharegpt", "messages"]
     path: str | None  # JSONL file for alpaca / sharegpt / messages
     max_conversations: Positive | None  # converted sources: seeded subset before splitting
     max_turns: Annotated[int, Field(ge=2)]  # converted sources: messages kept from the start
@@ -184,10 +202,11 @@ class ChatmlParams(Section):
     seed: int
     on_error: Literal["raise", "skip"]
     grounded: GroundedParams
+    reading: ReadingParams
 
     @model_validator(mode="after")
     def consistent(self) -> ChatmlParams:
-        if self.source not in ("grounded", "chitchat") and not self.path:
+        if self.source not in ("grounded", "reading", "chitchat") and not self.path:
             raise ValueError(f"sft.chatml.path is required when sft.chatml.source is {self.source!r}")
         if self.validation_fraction + self.test_fraction >= 1:
             raise ValueError("sft.chatml: validation_fraction and test_fraction must sum to less than 1")

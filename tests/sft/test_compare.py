@@ -77,6 +77,43 @@ def test_position_following_by_hand():
         "cites_first": 0.5, "cites_relevant_not_first": 1.0, "relevant_not_first": 1}
 
 
+def reading_rows():
+    """Two reading questions over the same three paragraphs: one answerable (gold [2]), one not."""
+    from hybridrag.sft.reading import Article, Paragraph, ReadingQuestion, reading_example
+
+    from .test_reading import params
+
+    paragraphs = [Paragraph("Art", i, text) for i, text in enumerate(
+        ["The Louvre is in Paris.", "Leonardo da Vinci painted the Mona Lisa.", "It is old."])]
+    pool = [Article("Art", paragraphs, [])]
+    found = []
+    for qid, text, answers in (("a", "Who painted it?", ("Leonardo da Vinci",)),
+                               ("b", "Who stole it?", ())):
+        question = ReadingQuestion(qid, text, answers, paragraphs[1])
+        for seed in range(50):  # a seed that puts the gold paragraph second
+            example = reading_example(question, pool, 3, params(), random.Random(seed),
+                                      drop_gold=False)
+            if [s.doc_id for s in example.item.sources][1] == "Art#1":
+                break
+        found.append(example.row())
+    return found
+
+
+def test_reading_items_are_judged_on_overall_f1():
+    data = held_out(reading_rows())
+    assert data.reading and data.main_metric == "overall_f1"
+    assert data.paired_metrics[:2] == ("f1", "overall_f1")
+    base = answers_for(data, ["[1] The Louvre", "[1] Paris"])  # F1 0 and 0
+    tuned = answers_for(data, ["[2] Leonardo", NO_ANSWER])  # F1 of P 1, R 1/3; and 1
+    f1 = 2 * 1 * (1 / 3) / (1 + 1 / 3)
+    assert paired_difference(tuned, base, data.items, "f1", 200, 0)["difference"] == pytest.approx(f1)
+    assert paired_difference(tuned, base, data.items, "overall_f1", 200, 0)["difference"] == (
+        pytest.approx((f1 + 1) / 2))
+    assert best_model({"base": base, "tuned": tuned}, data, 2) == (
+        "tuned", {"base": (0.0, 1.0), "tuned": (round((f1 + 1) / 2, 4), 1.0)})
+    assert not held_out(rows()).reading and held_out(rows()).main_metric == "cites_relevant"
+
+
 @pytest.mark.slow
 def test_compare_models_on_a_tiny_model(tiny_base):
     sft = PARAMS.sft.updated(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,44 @@ def grounded_splits(params: Params, tokenizer: Any, data: Path, index: Path, rer
                    & {d for q in splits.test for d in q.relevant})}
     for split, part in examples.items():
         summary[split] = {**example_counts(part), "tokens": length_summary(
+            token_lengths(tokenizer, rows[split]), params.sft.train.max_length)}
+    return rows, summary
+
+
+def reading_splits(params: Params, tokenizer: Any,
+                   grounded: Callable[[], Rows] | None = None) -> tuple[Rows, dict[str, Any]]:
+    """Reading conversations from the SQuAD-format file (see sft.reading), split by article;
+    `grounded` gives the grounded rows mixed into training (sft.chatml.reading.grounded_share)."""
+    from hybridrag.answers.prompt import token_trimmer
+    from hybridrag.sft.reading import read_squad, reading_examples, split_articles, split_summary
+
+    settings, answers = params.sft.chatml, params.answers
+    reading = settings.reading
+    articles, dropped = read_squad(Path(reading.path), token_trimmer(tokenizer,
+                                                                     answers.source_tokens))
+    examples = reading_examples(articles, reading, answers.sources, settings.seed)
+    rows = {split: [e.row() for e in part] for split, part in examples.items()}
+    answerable = sum(bool(q.answers) for a in articles for q in a.questions)
+    if dropped["answer_beyond_budget"] > 0.2 * (answerable + dropped["answer_beyond_budget"]):
+        print(f"warning: sft.chatml.reading: {dropped['answer_beyond_budget']} answerable "
+              f"questions dropped, their answer beyond answers.source_tokens "
+              f"({answers.source_tokens}): raise it (reading needs about 160)", file=sys.stderr)
+    mixed = 0
+    if grounded is not None and reading.grounded_share > 0:
+        pool = grounded()["train"]
+        mixed = min(len(pool), round(reading.grounded_share * len(rows["train"])))
+        rng = random.Random(f"{settings.seed}:mixture")
+        rows["train"] = rng.sample(rows["train"] + rng.sample(pool, mixed),
+                                   len(rows["train"]) + mixed)
+    splits = split_articles(articles, reading.validation_articles, reading.test_articles,
+                            settings.seed)
+    summary: dict[str, Any] = {
+        "source": "reading", "path": reading.path,
+        "conversations": {split: len(part) for split, part in rows.items()},
+        "sources_per_prompt": answers.sources, "source_tokens": answers.source_tokens,
+        "dropped": dict(sorted(dropped.items())), "grounded_train_conversations": mixed}
+    for split, part in examples.items():
+        summary[split] = {**split_summary(splits[split], part), "tokens": length_summary(
             token_lengths(tokenizer, rows[split]), params.sft.train.max_length)}
     return rows, summary
 

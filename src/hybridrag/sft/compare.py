@@ -1,7 +1,8 @@
 """The infer_compare stage: base, every fine-tuned model and DPO answer the same held-out grounded
 questions (test-split documents, sources in the retriever's order, each question also without
-its relevant source), scored by the one scorer, beside the retriever-only baseline "always cite
-source [1]", with paired differences against the base model."""
+its relevant source; or reading questions on test articles), scored by the one scorer, beside
+the retriever-only baselines "always cite source [1]" and (reading) the cross-encoder's best
+sentence, with paired differences against the base model and the extractive baseline."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from typing import Any
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import (
     BASELINE,
+    EXTRACTIVE,
     GroundedItem,
     ReplyScore,
+    SentenceScorer,
+    extractive_reply,
     score_reply,
     summarize,
     top_source_reply,
@@ -32,6 +36,7 @@ from hybridrag.metrics.bootstrap import mean_difference
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
 
 PAIRED_METRICS = ("cites_relevant", "names_title", "abstains_unanswerable", "well_formed")
+READING_METRICS = ("f1", "overall_f1")  # paired too when the held-out items are reading ones
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,20 @@ class HeldOut:
     items: list[GroundedItem]
     question_of: list[str]  # the question (query id) each item belongs to
     conversations: list[list[dict[str, str]]]  # the reference conversations, for the loss
+
+    @property
+    def reading(self) -> bool:
+        """Reading items (gold answer spans): judged on SQuAD F1 first."""
+        return any(item.answers is not None for item in self.items)
+
+    @property
+    def main_metric(self) -> str:
+        """What picks the best model: SQuAD 2.0 overall F1 for reading, else cites-relevant."""
+        return "overall_f1" if self.reading else "cites_relevant"
+
+    @property
+    def paired_metrics(self) -> tuple[str, ...]:
+        return (*READING_METRICS, *PAIRED_METRICS) if self.reading else PAIRED_METRICS
 
     def first(self, questions: int) -> list[int]:
         """Indices of the items of the first `questions` questions."""
@@ -74,8 +93,11 @@ def answer_items(generator: ChatGenerator, items: Sequence[GroundedItem], indice
                          for i, r in zip(indices, replies, strict=True)])
 
 
-def baseline_answers(items: Sequence[GroundedItem], indices: list[int]) -> ModelAnswers:
-    replies = [top_source_reply(items[i]) for i in indices]
+def baseline_answers(items: Sequence[GroundedItem], indices: list[int],
+                     scorer: SentenceScorer | None = None) -> ModelAnswers:
+    """"Always cite [1]"'s replies, or with `scorer` the extractive baseline's."""
+    replies = [top_source_reply(items[i]) if scorer is None else extractive_reply(items[i], scorer)
+               for i in indices]
     return ModelAnswers(indices, replies, [score_reply(items[i], text, True)
                                            for i, text in zip(indices, replies, strict=True)])
 
@@ -101,8 +123,11 @@ def answer_rates(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str
 
 def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | None]:
     """The paired metrics of one item (None where the metric does not apply to it)."""
+    reading = item.answers is not None
     return {"cites_relevant": float(score.cites_relevant) if item.answerable else None,
-            "names_title": float(score.names_title) if item.answerable else None,
+            "names_title": float(score.names_title) if item.answerable and item.titles else None,
+            "f1": score.f1 if reading and item.answerable else None,
+            "overall_f1": score.f1 if reading else None,
             "abstains_unanswerable": None if item.answerable else float(score.abstained),
             "well_formed": float(score.well_formed)}
 
@@ -135,12 +160,14 @@ def last_reply_scores(generator: ChatGenerator, conversations: Sequence[list[dic
 
 
 def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[str, Any]],
-                   params: SftParams, answers: AnswersParams, default: str, progress: bool = True
+                   params: SftParams, answers: AnswersParams, default: str, progress: bool = True,
+                   sentence_scorer: SentenceScorer | None = None
                    ) -> tuple[dict[str, Any], dict[str, ModelAnswers], HeldOut | None]:
     """Every model's held-out loss and answers (the base model and the product's default on
-    `compare.questions` questions, the others on `compare.other_questions`), the baseline, and
-    the paired differences against base. Rows without grounding (a converted source) get the
-    loss and their last replies generated again. Returns (results, answers per model, items)."""
+    `compare.questions` questions, the others on `compare.other_questions`), the baselines, and
+    the paired differences against base (reading items: also against the extractive baseline,
+    which `sentence_scorer` drives). Rows without grounding (a converted source) get the loss and
+    their last replies generated again. Returns (results, answers per model, items)."""
     from hybridrag.sft.evaluation import heldout_scores
 
     settings: CompareParams = params.compare
@@ -175,31 +202,35 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
     shutil.rmtree(work, ignore_errors=True)
     if data is None:
         return results, answered, None
-    answered[BASELINE] = baseline_answers(data.items, data.first(settings.questions))
-    results[BASELINE] = {**answer_rates(data.items, answered[BASELINE]),
-                         "questions": settings.questions}
-    for name in [*models, BASELINE]:
-        if name != "base" and "base" in answered:
-            results[name]["vs_base"] = {
-                metric: paired_difference(answered[name], answered["base"], data.items, metric,
-                                          settings.bootstrap, settings.seed)
-                for metric in PAIRED_METRICS}
+    baselines = {BASELINE: None, **({EXTRACTIVE: sentence_scorer}
+                                    if data.reading and sentence_scorer is not None else {})}
+    for name, scorer in baselines.items():
+        answered[name] = baseline_answers(data.items, data.first(settings.questions), scorer)
+        results[name] = {**answer_rates(data.items, answered[name]), "questions": settings.questions}
+    for name in [*models, *baselines]:
+        for other, key, metrics in (("base", "vs_base", data.paired_metrics),
+                                    (EXTRACTIVE, "vs_extractive", READING_METRICS)):
+            if name != other and other in answered:
+                results[name][key] = {
+                    metric: paired_difference(answered[name], answered[other], data.items,
+                                              metric, settings.bootstrap, settings.seed)
+                    for metric in metrics}
     return results, answered, data
 
 
 def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
                ) -> tuple[str, dict[str, tuple[float, float]]]:
-    """The model with the highest cites-relevant on the questions every model answered (the
-    first `questions`), ties broken by well-formed replies; and each model's (cites-relevant,
-    well-formed) there."""
+    """The model with the highest main metric (`HeldOut.main_metric`) on the questions every
+    model answered (the first `questions`), ties broken by well-formed replies; and each model's
+    (main metric, well-formed) there."""
     shared = set(data.first(questions))
     scores = {}
     for name, model in answered.items():
-        if name == BASELINE:
+        if name in (BASELINE, EXTRACTIVE):
             continue
         kept = [(data.items[i], s) for i, s in zip(model.indices, model.scores, strict=True)
                 if i in shared]
         summary = summarize([i for i, _ in kept], [s for _, s in kept])
-        scores[name] = (summary["cites_relevant"] or 0.0, summary["well_formed"] or 0.0)
+        scores[name] = (summary[data.main_metric] or 0.0, summary["well_formed"] or 0.0)
     best = max(scores, key=lambda name: scores[name])
     return best, scores

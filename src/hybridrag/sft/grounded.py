@@ -29,7 +29,7 @@ from hybridrag.records import Dataset, Document
 from hybridrag.search.searcher import Searcher
 from hybridrag.sft.conversations import Conversation
 
-Kind = Literal["answer", "no_answer", "retrieval_miss"]
+Kind = Literal["answer", "no_answer", "retrieval_miss", "unanswerable"]
 QUESTION_TEMPLATES = ("What is the {d}?", "Tell me about the {d}.", "Can you name the {d}?",
                       "Which article is about the {d}?", "I am looking for the {d}. What is it?",
                       "{D}: what is it?")
@@ -57,12 +57,15 @@ class Example:
     variant_of: str | None = None  # a no-answer variant names its question
 
     def row(self) -> dict[str, Any]:
-        """The ChatML JSONL row: `messages` to train on, `meta` to score a reply with."""
-        return {"messages": self.messages, "meta": {
-            "query_id": self.query_id, "kind": self.kind, "variant_of": self.variant_of,
-            "relevant": list(self.item.relevant), "titles": list(self.item.titles),
-            "sources": [{"number": s.number, "doc_id": s.doc_id, "chunk_id": s.chunk_id,
-                         "title": s.title, "text": s.text} for s in self.item.sources]}}
+        """The ChatML JSONL row: `messages` to train on, `meta` to score a reply with (reading
+        items add their gold `answers`)."""
+        meta = {"query_id": self.query_id, "kind": self.kind, "variant_of": self.variant_of,
+                "relevant": list(self.item.relevant), "titles": list(self.item.titles),
+                "sources": [{"number": s.number, "doc_id": s.doc_id, "chunk_id": s.chunk_id,
+                             "title": s.title, "text": s.text} for s in self.item.sources]}
+        if self.item.answers is not None:
+            meta["answers"] = list(self.item.answers)
+        return {"messages": self.messages, "meta": meta}
 
 
 def item_from_row(row: dict[str, Any]) -> GroundedItem:
@@ -73,7 +76,8 @@ def item_from_row(row: dict[str, Any]) -> GroundedItem:
         question=next(m["content"] for m in messages if m["role"] == "user"),
         sources=tuple(Source(**s) for s in meta["sources"]),
         relevant=tuple(meta["relevant"]), titles=tuple(meta["titles"]),
-        reference=next(m["content"] for m in messages if m["role"] == "assistant"))
+        reference=next(m["content"] for m in messages if m["role"] == "assistant"),
+        answers=None if meta.get("answers") is None else tuple(meta["answers"]))
 
 
 class QuestionWriter:

@@ -7,11 +7,13 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from hybridrag.answers.scoring import EXTRACTIVE
 from hybridrag.atomic import atomic_write_text
 from hybridrag.config import AnswersParams, SftParams
 from hybridrag.reporting import markdown_table, save_line_plot
-from hybridrag.sft.compare import BASELINE, PAIRED_METRICS, HeldOut, ModelAnswers
+from hybridrag.sft.compare import BASELINE, READING_METRICS, HeldOut, ModelAnswers
 
+READING_COLUMNS = ("overall_f1", "f1", "exact_match")  # shown when the items are reading ones
 ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_relevant_not_first", "cites_first",
                   "cites_wrong", "names_title", "abstains_unanswerable", "false_abstention",
                   "well_formed", "stopped", "rouge_l", "reply_words")
@@ -42,15 +44,17 @@ def one_line(text: str) -> str:
     return " ".join(text.split()) or "(empty)"
 
 
-def paired_table(results: dict[str, Any]) -> str:
+def paired_table(results: dict[str, Any], against: str = "base") -> str:
+    """Each model's paired differences against `against` (base, or extractive: vs_extractive)."""
     rows = []
     for name, values in results.items():
-        for metric, found in (values.get("vs_base") or {}).items():
+        for metric, found in (values.get(f"vs_{against}") or {}).items():
             if found is not None:
                 low, high = found["ci95"]
                 rows.append([name, metric, f"{found['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
                              found["items"]])
-    return markdown_table(["model", "metric", "model - base", "95% bootstrap CI", "items"], rows)
+    return markdown_table(["model", "metric", f"model - {against}", "95% bootstrap CI", "items"],
+                          rows)
 
 
 def sample_rows(answered: dict[str, ModelAnswers], data: HeldOut, count: int
@@ -85,11 +89,12 @@ def samples_section(samples: list[dict[str, Any]]) -> list[str]:
 
 
 def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: str,
-                  questions: int) -> str:
-    """Which model is best on cites-relevant over the shared questions, naming ties (broken by
+                  questions: int, metric: str = "cites_relevant") -> str:
+    """Which model is best on `metric` over the shared questions, naming ties (broken by
     well-formed replies) and where the product's default stands."""
+    label = metric.replace("_", "-")
     tied = [m for m, (cites, _) in scores.items() if m != name and cites == scores[name][0]]
-    tie = (f" (tied on cites-relevant with {', '.join(tied)}; ties go to well-formed replies)"
+    tie = (f" (tied on {label} with {', '.join(tied)}; ties go to well-formed replies)"
            if tied else "")
     if name == default:
         verdict = "the product's default"
@@ -98,14 +103,18 @@ def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: st
     else:
         verdict = f"**not** the product's default (`{default}`)"
     shares = ", ".join(f"{m} {cites:.3f} ({formed:.3f})" for m, (cites, formed) in scores.items())
-    return (f"Best on cites-relevant over the first {questions} questions (every model answered "
-            f"them): **{name}**{tie}, {verdict}. Cites-relevant there (well-formed): {shares}.")
+    return (f"Best on {label} over the first {questions} questions (every model answered "
+            f"them): **{name}**{tie}, {verdict}. {label[:1].upper() + label[1:]} there "
+            f"(well-formed): {shares}.")
 
 
 def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
-                 grounded: bool, params: SftParams, answers: AnswersParams,
+                 data: HeldOut | None, params: SftParams, answers: AnswersParams,
                  best: tuple[str, dict[str, tuple[float, float]]] | None) -> None:
-    columns = [*(ANSWER_COLUMNS if grounded else CONVERSATION_COLUMNS), *LOSS_COLUMNS,
+    grounded = data is not None
+    reading = grounded and data.reading
+    answer_columns = (*READING_COLUMNS, *ANSWER_COLUMNS) if reading else ANSWER_COLUMNS
+    columns = [*(answer_columns if grounded else CONVERSATION_COLUMNS), *LOSS_COLUMNS,
                "runtime", "eval_seconds", *TRAINING_COLUMNS]
     rows = [[name, *(values.get(c) for c in columns)] for name, values in results.items()]
     train = params.train
@@ -121,7 +130,21 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
         "transformers); the loss is computed in PyTorch; `eval_seconds` covers both.",
         "",
     ]
-    if grounded:
+    if reading:
+        lines += [
+            "Held-out reading questions from test articles (SQuAD format, sft.chatml.reading): "
+            f"each over {answers.sources} numbered sources of {answers.source_tokens} tokens, its "
+            "own paragraph at a uniformly random position among distractor paragraphs (or left "
+            "out: the reply should then abstain). Scores follow the official SQuAD 2.0 "
+            "evaluation, citations stripped from the reply: f1 and exact_match over answerable "
+            "items, overall_f1 over all (an abstention scores 1 on an unanswerable item and 0 on "
+            "an answerable one). cites_relevant is citing the gold paragraph. Retriever-only "
+            f"baselines: `{BASELINE}`, the first source's first sentence cited [1]; "
+            f"`{EXTRACTIVE}`, the sentence of the sources the trained cross-encoder scores "
+            "highest for the question, cited (neither abstains).",
+            "",
+        ]
+    elif grounded:
         lines += [
             f"Held-out questions from test-split documents, sources in the retriever's order "
             f"({answers.sources} sources, {answers.source_tokens} tokens each"
@@ -140,11 +163,15 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
         ]
     lines += [markdown_table(["model", *columns], rows)]
     if best is not None:
-        lines += [best_sentence(*best, answers.chat_model, params.compare.other_questions), ""]
+        lines += [best_sentence(*best, answers.chat_model, params.compare.other_questions,
+                                data.main_metric), ""]
     if grounded:
         lines += [f"## Paired differences against base (same items; {params.compare.bootstrap} "
-                  f"bootstrap resamples; metrics {', '.join(PAIRED_METRICS)})", "",
+                  f"bootstrap resamples; metrics {', '.join(data.paired_metrics)})", "",
                   paired_table(results)]
+    if reading and any("vs_extractive" in values for values in results.values()):
+        lines += ["", f"## Paired differences against the extractive baseline (metrics "
+                  f"{', '.join(READING_METRICS)})", "", paired_table(results, EXTRACTIVE)]
     lines += ["![Training loss per SFT method](sft_loss_curves.png)", "",
               "![DPO reward margin (chosen - rejected)](dpo_reward_margins.png)", ""]
     if samples:
