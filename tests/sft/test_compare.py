@@ -128,3 +128,36 @@ def test_compare_models_on_a_tiny_model(tiny_base):
     assert results["copy"]["vs_base"]["well_formed"]["difference"] == 0.0
     assert results[BASELINE]["cites_relevant"] == 0.5  # q1's relevant is [2], q2's is [1]
     assert results["base"]["loss"] > 0 and results["base"]["perplexity"] > 1
+
+
+@pytest.mark.slow
+def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base, tmp_path):
+    from hybridrag.answers.scoring import EXTRACTIVE
+    from hybridrag.sft.report import write_report
+
+    def overlap(question, candidates):  # long words shared with the question, as a cross-encoder
+        asked = {w for w in question.lower().strip("?").split() if len(w) > 3}
+        return [len(asked & set(c.lower().strip(".").split())) for c in candidates]
+
+    sft = PARAMS.sft.updated(
+        train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
+        compare=PARAMS.sft.compare.updated(questions=2, other_questions=2, loss_conversations=2,
+                                           bootstrap=50))
+    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+    results, answered, data = compare_models({"base": tiny_base}, tiny_base, reading_rows(), sft,
+                                             answers, default="base", progress=False,
+                                             sentence_scorer=overlap)
+    # "Who painted it?" shares "painted" with source 2 only; "Who stole it?" shares nothing, so
+    # the first sentence listed wins: both replies are sentences, neither abstains
+    first = data.items[1].sources[0].text
+    assert answered[EXTRACTIVE].replies == ["[2] Leonardo da Vinci painted the Mona Lisa.",
+                                            f"[1] {first}"]
+    f1 = 2 * (3 / 6) * 1 / (3 / 6 + 1)  # "leonardo da vinci" of 6 tokens ("the" dropped); recall 1
+    assert results[EXTRACTIVE]["f1"] == pytest.approx(round(f1, 4))
+    assert results[EXTRACTIVE]["overall_f1"] == pytest.approx(round(f1 / 2, 4))
+    assert set(results["base"]["vs_extractive"]) == {"f1", "overall_f1"}
+    assert "vs_extractive" not in results[EXTRACTIVE]
+    write_report(tmp_path / "report.md", results, [], data, sft, answers, None)
+    report = (tmp_path / "report.md").read_text()
+    assert "| model | overall_f1 | f1 | exact_match |" in report
+    assert "against the extractive baseline" in report
