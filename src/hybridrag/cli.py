@@ -21,6 +21,7 @@ from hybridrag.search.filters import FILTER_FIELDS, parse_filters
 from hybridrag.search.hybrid import MODES
 
 if TYPE_CHECKING:
+    from hybridrag.answers.ask import Answer
     from hybridrag.search.results import RetrieverScore, SearchHit
     from hybridrag.search.searcher import Searcher
 
@@ -206,12 +207,23 @@ def ask_command(args: argparse.Namespace) -> None:
                          indent=2, ensure_ascii=False))
         return
     print("\n")
+    print("\n".join(source_lines(reply)))
+
+
+def source_lines(reply: Answer) -> list[str]:
+    """The sources under a printed answer, the cited ones marked *, then the passage each cited
+    source showed the model, so a reader checks the answer against its evidence."""
+    lines = []
     for source in reply.sources:
         mark = "*" if source.number in reply.cited else " "
         where = source.location or f"{source.doc_id}, chunk {source.chunk_id}"
-        print(f"{mark}[{source.number}] {source.title}  [{where}]")
+        lines.append(f"{mark}[{source.number}] {source.title}  [{where}]")
     if not reply.cited:
-        print("(the answer cites no source)")
+        return [*lines, "(the answer cites no source)"]
+    for source in reply.cited_sources:
+        lines += ["", f"[{source.number}] {source.title}:",
+                  textwrap.indent(textwrap.fill(" ".join(source.text.split()), width=96), "  > ")]
+    return lines
 
 
 def serve_command(args: argparse.Namespace) -> None:
