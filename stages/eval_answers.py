@@ -19,11 +19,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sft-models", required=True)
     parser.add_argument("--dpo", required=True)
     parser.add_argument("--chat-export", required=True, help="export_chat's model (runtime onnx)")
+    parser.add_argument("--gate", required=True, help="choose_gate's answerability gate")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.answers.evaluation import evaluate_answers, write_answers_report
+    from hybridrag.answers.gate import Gate
     from hybridrag.atomic import atomic_write_text
     from hybridrag.chat.runtime import load_generator
     from hybridrag.ingest.beir import read_beir
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     with Searcher(args.index, params.retrieval, params.fusion, device=settings.device,
                   reranker=args.reranker if settings.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:
-        summary, answers, items = evaluate_answers(generator, searcher, dataset, split, settings)
+        gate = Gate.load(args.gate) if settings.gate and settings.rerank else None
+        summary, answers, items = evaluate_answers(generator, searcher, dataset, split, settings,
+                                                   gate)
     write_json(args.metrics, summary)
     write_answers_report(Path(args.report), summary, answers, items)
     print(f"eval_answers: {settings.chat_model}: {summary[settings.chat_model]}")

@@ -9,7 +9,7 @@ from .test_dvc_deps import ROOT
 WRITTEN_BY = {layout.INGESTED: "ingest", layout.CHUNKS: "chunk", layout.INDEX: "build_db",
               layout.RERANKER: "train_reranker", layout.BASE_MODEL: "prepare_base",
               layout.DPO_MODEL: "train_dpo", layout.SFT_DATA: "chatml",
-              layout.CHAT_EXPORT: "export_chat"}
+              layout.CHAT_EXPORT: "export_chat", layout.GATE: "choose_gate"}
 
 
 def outputs(stage: dict) -> set[str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from hybridrag.config import load_params
 from hybridrag.errors import FilterError, ParamsError
-from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX, PARAMS, RERANKER
+from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, GATE, INDEX, PARAMS, RERANKER
 from hybridrag.records import file_location
 from hybridrag.search.filters import FILTER_FIELDS, parse_filters
 from hybridrag.search.hybrid import MODES
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="generate in PyTorch or on ONNX Runtime GenAI (default: answers.runtime)")
     ask.add_argument("--chat-export", default=CHAT_EXPORT,
                      help="export_chat's model, used with --runtime onnx (default: %(default)s)")
+    ask.add_argument("--gate", default=GATE,
+                     help="choose_gate's answerability gate, applied when answers.gate is set and "
+                          "the sources are reranked (default: %(default)s)")
     add_index_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -87,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", default="auto", help="query encoder device (default: auto)")
     serve.add_argument("--reranker", default=RERANKER,
                        help="train_reranker folder for rerank=true (default: %(default)s)")
+    serve.add_argument("--gate", default=GATE,
+                       help="choose_gate's answerability gate for /ask when answers.gate is set "
+                            "(default: %(default)s)")
     serve.add_argument("--chat-model", default="auto",
                        help="chat model for /ask: a run folder, 'auto' (answers.chat_model) "
                             "or 'none'")
@@ -175,6 +181,7 @@ def search_command(args: argparse.Namespace) -> None:
 
 def ask_command(args: argparse.Namespace) -> None:
     from hybridrag.answers.ask import answer_stream
+    from hybridrag.answers.gate import Gate
     from hybridrag.chat.runtime import load_generator
     from hybridrag.layout import chat_model_folder
 
@@ -189,24 +196,32 @@ def ask_command(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"no chat model at {path}; run `dvc repro` ({made_by}) "
                                     "or pass --chat-model / --chat-base")
     rerank = settings.rerank if args.rerank is None else args.rerank
+    gate = None
+    if settings.gate and rerank:
+        try:
+            gate = Gate.load(args.gate)
+        except FileNotFoundError as error:
+            print(f"warning: {error}; answering without it", file=sys.stderr)
     with open_searcher(args, rerank) as searcher:
         generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,
                                    args.chat_export, args.device)
         streamed = answer_stream(generator, searcher, args.query, settings, args.sources, rerank,
-                                 args.max_new_tokens)
+                                 args.max_new_tokens, gate)
         for piece in streamed.stream:  # the answer as the model writes it
             if not args.json:
                 print(piece, end="", flush=True)
         reply = streamed.answer()
     if args.json:
         print(json.dumps({"query": reply.question, "answer": reply.text, "cited": reply.cited,
-                          "stopped": reply.stopped, "chat_model": str(folder),
+                          "stopped": reply.stopped, "gated": reply.gated, "chat_model": str(folder),
                           "runtime": f"{generator.runtime} {generator.precision}",
                           "sources": [{**vars(s), "cited": s.number in reply.cited}
                                       for s in reply.sources]},
                          indent=2, ensure_ascii=False))
         return
     print("\n")
+    if reply.gated:
+        print(f"(not asked: {reply.gated}; the nearest sources:)")
     print("\n".join(source_lines(reply)))
 
 
@@ -237,7 +252,7 @@ def serve_command(args: argparse.Namespace) -> None:
                          device=args.device, connections=args.connections,
                          api_key=os.environ.get("HYBRIDRAG_API_KEY"), reranker=args.reranker,
                          chat_model=args.chat_model, chat_base=args.chat_base,
-                         chat_export=args.chat_export)
+                         chat_export=args.chat_export, gate=args.gate)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
 
 

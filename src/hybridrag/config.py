@@ -359,6 +359,8 @@ class AnswersParams(Section):
     precision: Literal["fp32", "int8", "int4"]  # onnx's weights; transformers runs fp32
     sources: Positive  # retrieved sources in each prompt
     rerank: bool  # rerank the sources with the trained cross-encoder
+    gate: bool  # abstain without asking the model when no reranked source passes choose_gate's threshold
+    gate_max_false_abstention: Share  # choose_gate: answerable validation questions it may turn away
     source_tokens: Positive  # each source's passage is cut to this many tokens
     max_new_tokens: Positive
     batch_size: Positive  # questions generated together

@@ -12,6 +12,7 @@ INGESTED = "data/ingested"  # ingest: the corpus, queries and qrels (BEIR layout
 CHUNKS = "data/chunks.jsonl"  # chunk
 INDEX = "data/index"  # build_db: SQLite (documents, chunks, FTS5) + FAISS
 RERANKER = "models/reranker"  # train_reranker
+GATE = "models/gate"  # choose_gate: the answerability gate's threshold
 BASE_MODEL = "models/base"  # prepare_base: the chat model's base, a plain HF folder
 SFT_MODELS = "models/sft"  # train_lora / train_full: one folder per method
 DPO_MODEL = "models/dpo"  # train_dpo

@@ -1,13 +1,16 @@
 """Grounded answers, as `hybridrag ask` and the service's /ask give them: retrieve the sources,
-prompt the chat model with them numbered, and read back which of them the answer cites."""
+prompt the chat model with them numbered, and read back which of them the answer cites. With the
+answerability gate, a question whose best reranked source scores below its threshold gets the
+abstention, and the reason, without the model being asked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
-from hybridrag.answers.prompt import Source, Trim, build_prompt, citations, token_trimmer
-from hybridrag.chat.generation import ChatGenerator, Stream
+from hybridrag.answers.gate import Gate
+from hybridrag.answers.prompt import NO_ANSWER, Source, Trim, build_prompt, citations, token_trimmer
+from hybridrag.chat.generation import ChatGenerator, Generated, Stream
 from hybridrag.config import AnswersParams
 from hybridrag.search.hybrid import SearchResult
 from hybridrag.search.searcher import Searcher
@@ -20,6 +23,7 @@ class Answer:
     sources: list[Source]
     cited: list[int]  # numbers of the sources the answer cites (valid ones, in order)
     stopped: bool  # the model ended its reply itself
+    gated: str | None = None  # why the gate abstained without asking the model; None: it answered
 
     @property
     def cited_sources(self) -> list[Source]:
@@ -35,26 +39,53 @@ def as_sources(searcher: Searcher, results: Sequence[SearchResult], trim: Trim) 
                    chunks[r.chunk_id].page) for number, r in enumerate(results, start=1)]
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    sources: list[Source]
+    best_score: float | None  # the best cross-encoder score among them (None: not reranked)
+
+
 def retrieve(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str],
              settings: AnswersParams, sources: int | None = None, rerank: bool | None = None
-             ) -> list[list[Source]]:
+             ) -> list[Retrieved]:
     """Each question's numbered sources, cut to the token budget of the chat model's tokenizer."""
     k = sources or settings.sources
     rerank = settings.rerank if rerank is None else rerank
     trim = token_trimmer(generator.tokenizer, settings.source_tokens)
-    return [as_sources(searcher, searcher.search(q, k=k, rerank=rerank), trim) for q in questions]
+    found = []
+    for question in questions:
+        results = searcher.search(question, k=k, rerank=rerank)
+        scores = [r.rerank_score for r in results if r.rerank_score is not None]
+        found.append(Retrieved(as_sources(searcher, results, trim), max(scores, default=None)))
+    return found
+
+
+def gate_reason(gate: Gate | None, retrieved: Retrieved) -> str | None:
+    return None if gate is None else gate.reason(retrieved.best_score)
 
 
 def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str],
            settings: AnswersParams, sources: int | None = None, rerank: bool | None = None,
-           max_new_tokens: int | None = None) -> list[Answer]:
+           max_new_tokens: int | None = None, gate: Gate | None = None) -> list[Answer]:
     """Retrieve the sources of each question, generate (batched, greedy), read the citations.
-    `sources`, `rerank` and `max_new_tokens` override the settings for one request."""
+    `sources`, `rerank` and `max_new_tokens` override the settings for one request; questions
+    that `gate` turns away get the abstention without being generated."""
     found = retrieve(generator, searcher, questions, settings, sources, rerank)
-    replies = generator.replies([build_prompt(q, s) for q, s in zip(questions, found, strict=True)],
-                                max_new_tokens or settings.max_new_tokens, settings.batch_size)
-    return [Answer(q, r.text, s, citations(r.text, len(s)), r.stopped)
-            for q, r, s in zip(questions, replies, found, strict=True)]
+    reasons = [gate_reason(gate, r) for r in found]
+    asked = [i for i, reason in enumerate(reasons) if reason is None]
+    replies = dict(zip(asked, generator.replies(
+        [build_prompt(questions[i], found[i].sources) for i in asked],
+        max_new_tokens or settings.max_new_tokens, settings.batch_size) if asked else [],
+        strict=True))
+    answers = []
+    for i, (question, retrieved) in enumerate(zip(questions, found, strict=True)):
+        if reasons[i] is not None:
+            answers.append(Answer(question, NO_ANSWER, retrieved.sources, [], True, reasons[i]))
+            continue
+        reply = replies[i]
+        answers.append(Answer(question, reply.text, retrieved.sources,
+                              citations(reply.text, len(retrieved.sources)), reply.stopped))
+    return answers
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,7 @@ class StreamedAnswer:
     question: str
     sources: list[Source]
     stream: Stream
+    gated: str | None = None  # the gate's reason: the stream is the abstention, not generated
 
     def answer(self) -> Answer:
         """The whole answer, once the stream has been read to its end."""
@@ -71,13 +103,21 @@ class StreamedAnswer:
         if reply is None:
             raise RuntimeError("the answer is still being generated: read the stream to its end")
         return Answer(self.question, reply.text, self.sources,
-                      citations(reply.text, len(self.sources)), reply.stopped)
+                      citations(reply.text, len(self.sources)), reply.stopped, self.gated)
 
 
 def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
                   settings: AnswersParams, sources: int | None = None, rerank: bool | None = None,
-                  max_new_tokens: int | None = None) -> StreamedAnswer:
+                  max_new_tokens: int | None = None, gate: Gate | None = None) -> StreamedAnswer:
     """`answer` for one question, its text streamed as the model writes it (the same text)."""
     found = retrieve(generator, searcher, [question], settings, sources, rerank)[0]
-    return StreamedAnswer(question, found, generator.stream(
-        build_prompt(question, found), max_new_tokens or settings.max_new_tokens))
+    reason = gate_reason(gate, found)
+    if reason is not None:
+        return StreamedAnswer(question, found.sources, Stream(_abstention()), reason)
+    return StreamedAnswer(question, found.sources, generator.stream(
+        build_prompt(question, found.sources), max_new_tokens or settings.max_new_tokens))
+
+
+def _abstention() -> Generator[str, None, Generated]:
+    yield NO_ANSWER
+    return Generated(NO_ANSWER, True)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.answers.ask import Answer, answer
+from hybridrag.answers.gate import Gate
 from hybridrag.answers.scoring import (
     BASELINE,
     GroundedItem,
@@ -24,16 +25,17 @@ from hybridrag.search.searcher import Searcher
 
 
 def evaluate_answers(generator: ChatGenerator, searcher: Searcher, dataset: Dataset, split: str,
-                     settings: AnswersParams
+                     settings: AnswersParams, gate: Gate | None = None
                      ) -> tuple[dict[str, Any], list[Answer], list[GroundedItem]]:
-    """A seeded sample of `split`'s judged queries answered as `hybridrag ask` answers them,
-    scored; the retriever-only baseline (the first source's first sentence, cited) beside."""
+    """A seeded sample of `split`'s judged queries answered as `hybridrag ask` answers them
+    (through `gate` when given), scored; the retriever-only baseline (the first source's first
+    sentence, cited) beside, and what the gate turned away."""
     from hybridrag.evaluation.retrieval import select_queries
 
     qrels = dataset.qrels.get(split, {})
     queries = select_queries(dataset.queries, qrels, settings.max_queries, settings.seed)
     titles = {d.doc_id: d.title for d in dataset.documents}
-    answers = answer(generator, searcher, [q.text for q in queries], settings)
+    answers = answer(generator, searcher, [q.text for q in queries], settings, gate=gate)
     items = [judge(a.question, a.sources, {d for d, g in qrels[q.query_id].items() if g > 0}, titles)
              for q, a in zip(queries, answers, strict=True)]
     model = summarize(items, [score_reply(i, a.text, a.stopped)
@@ -44,8 +46,38 @@ def evaluate_answers(generator: ChatGenerator, searcher: Searcher, dataset: Data
                "reranked_sources": settings.rerank, "chat_model": settings.chat_model,
                "runtime": f"{generator.runtime} {generator.precision}",
                "retrieved_relevant": round(sum(i.answerable for i in items) / max(len(items), 1), 4),
-               settings.chat_model: model, BASELINE: baseline}
+               settings.chat_model: model, BASELINE: baseline,
+               "gate": gate_summary(gate, answers, items)}
     return summary, answers, items
+
+
+def gate_summary(gate: Gate | None, answers: Sequence[Answer], items: Sequence[GroundedItem]
+                 ) -> dict[str, Any]:
+    """What the gate did on the test queries: how many it turned away, the share of the
+    queries without a relevant source it caught (recall), the share of those it turned away
+    that had none (precision), and the answerable ones it turned away (its cost)."""
+    if gate is None:
+        return {"threshold": None}
+    gated = [a.gated is not None for a in answers]
+    caught = sum(g and not i.answerable for g, i in zip(gated, items, strict=True))
+    cost = sum(g and i.answerable for g, i in zip(gated, items, strict=True))
+    unanswerable = sum(not i.answerable for i in items)
+    return {"threshold": gate.threshold, "gated": sum(gated),
+            "abstention_recall": round(caught / unanswerable, 4) if unanswerable else None,
+            "abstention_precision": round(caught / sum(gated), 4) if any(gated) else None,
+            "false_abstention": round(cost / (len(items) - unanswerable), 4)
+            if len(items) > unanswerable else None}
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    if gate.get("threshold") is None:
+        return "The answerability gate is off (answers.gate, or the sources are not reranked)."
+    return (f"The answerability gate (threshold {gate['threshold']:.3f} on the best source's "
+            f"cross-encoder score, chosen on validation by choose_gate) turned away "
+            f"{gate['gated']} queries without asking the model: it caught "
+            f"{gate['abstention_recall']} of those without a relevant source (precision "
+            f"{gate['abstention_precision']}) and turned away {gate['false_abstention']} of "
+            "those with one.")
 
 
 def write_answers_report(path: Path, summary: dict[str, Any], answers: Sequence[Answer],
@@ -60,6 +92,7 @@ def write_answers_report(path: Path, summary: dict[str, Any], answers: Sequence[
              f"them for {summary['retrieved_relevant']:.1%}). `{BASELINE}`: the first source's "
              "first sentence, cited [1]. Rates: cites_relevant, names_title, false_abstention over "
              "the queries with a relevant source; abstains_unanswerable over those without.", "",
+             gate_line(summary.get("gate", {})), "",
              markdown_table(["model", *columns], [[m, *(summary[m].get(c) for c in columns)]
                                                    for m in models]),
              "## Samples", ""]

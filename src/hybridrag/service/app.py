@@ -187,6 +187,7 @@ def ask_response(reply: Answer, index: ServedIndex, state: "Service", generator:
                  rerank: bool, start: float) -> AskResponse:
     return AskResponse(
         query=reply.question, answer=reply.text, cited=reply.cited, stopped=reply.stopped,
+        gated=reply.gated,
         sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id, title=s.title,
                            source_path=s.source_path, page=s.page, text=s.text,
                            cited=s.number in reply.cited) for s in reply.sources],
@@ -203,7 +204,7 @@ def ask(params: Annotated[AskParams, Query()], index: Served, state: State) -> A
     rerank = ask_rerank(params, index, settings)
     generator = chat_generator(state)
     reply = answer(generator, index.searcher, [params.query], settings, params.sources, rerank,
-                   params.max_new_tokens)[0]
+                   params.max_new_tokens, state.config.gate)[0]
     return ask_response(reply, index, state, generator, rerank, start)
 
 
@@ -223,7 +224,7 @@ def ask_stream(params: Annotated[AskParams, Query()], index: Served, state: Stat
     rerank = ask_rerank(params, index, settings)
     generator = chat_generator(state)
     streamed = answer_stream(generator, index.searcher, params.query, settings, params.sources,
-                             rerank, params.max_new_tokens)
+                             rerank, params.max_new_tokens, state.config.gate)
 
     def events() -> Iterator[bytes]:
         for piece in streamed.stream:

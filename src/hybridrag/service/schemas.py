@@ -158,6 +158,8 @@ class AskResponse(BaseModel):
     answer: str
     cited: list[int] = Field(description="source numbers the answer cites, in order")
     stopped: bool = Field(description="the model ended its reply (false: cut at max_new_tokens)")
+    gated: str | None = Field(None, description="why the answerability gate abstained without "
+                                                "asking the model (null: the model answered)")
     sources: list[AskSource]
     chat_model: str
     runtime: str = Field(description="what generated it: transformers fp32, or onnx int8 (fp32, int4)")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hybridrag.layout import (
     BASE_MODEL,
     CHAT_EXPORT,
+    GATE,
     INDEX,
     PARAMS,
     RERANKER,
@@ -18,6 +19,7 @@ from hybridrag.layout import (
 )
 
 if TYPE_CHECKING:  # the state module imports torch: `hybridrag serve --help` stays fast
+    from hybridrag.answers.gate import Gate
     from hybridrag.service.state import ServiceConfig
 
 log = logging.getLogger("hybridrag.service")
@@ -40,6 +42,8 @@ ENVIRONMENT = {
     "HYBRIDRAG_CHAT_BASE": (BASE_MODEL, "the chat model's base folder"),
     "HYBRIDRAG_CHAT_EXPORT": (CHAT_EXPORT, "export_chat's model, used when answers.runtime is "
                                            "onnx and it holds the chat model"),
+    "HYBRIDRAG_GATE": (GATE, "choose_gate's answerability gate for /ask (answers.gate; "
+                             "workspace mode only)"),
 }
 
 
@@ -67,7 +71,7 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
                 watch_seconds: float = 2.0, device: str = "auto", connections: int = 8,
                 api_key: str | None = None, reranker: str | None = RERANKER,
                 chat_model: str | None = "auto", chat_base: str = BASE_MODEL,
-                chat_export: str = CHAT_EXPORT) -> ServiceConfig:
+                chat_export: str = CHAT_EXPORT, gate: str | None = GATE) -> ServiceConfig:
     """Service settings; retrieval, fusion, rerank and answers settings come from `params`."""
     from hybridrag.config import load_params
     from hybridrag.service.state import ServiceConfig
@@ -86,7 +90,26 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         device=device, reranker=Path(reranker) if reranker else None,
         rerank_depth=loaded.rerank.depth,
         chat_model=resolved, chat_base=Path(chat_base), chat_export=Path(chat_export),
-        chat_from_revision=from_revision)
+        chat_from_revision=from_revision,
+        gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision)))
+
+
+def load_gate(folder: str | None, wanted: bool, revision: bool) -> Gate | None:
+    """The answerability gate /ask applies: choose_gate's, when answers.gate asks for it; none
+    (said in the log) with a revision, whose reranker it was not chosen for, or when missing."""
+    from hybridrag.answers.gate import Gate
+
+    if not wanted or not folder:
+        return None
+    if revision:
+        log.warning("the answerability gate is off: it is chosen for the workspace's reranker, "
+                    "not the served revision's")
+        return None
+    try:
+        return Gate.load(folder)
+    except FileNotFoundError as error:
+        log.warning("%s; /ask answers without it", error)
+        return None
 
 
 def config_from_env() -> ServiceConfig:
@@ -97,4 +120,5 @@ def config_from_env() -> ServiceConfig:
         params=env["HYBRIDRAG_PARAMS"], watch_seconds=float(env["HYBRIDRAG_WATCH_SECONDS"]),
         device=env["HYBRIDRAG_DEVICE"], api_key=env["HYBRIDRAG_API_KEY"],
         reranker=env["HYBRIDRAG_RERANKER"], chat_model=env["HYBRIDRAG_CHAT_MODEL"],
-        chat_base=env["HYBRIDRAG_CHAT_BASE"], chat_export=env["HYBRIDRAG_CHAT_EXPORT"])
+        chat_base=env["HYBRIDRAG_CHAT_BASE"], chat_export=env["HYBRIDRAG_CHAT_EXPORT"],
+        gate=env["HYBRIDRAG_GATE"])

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hybridrag.answers.gate import Gate
 from hybridrag.backends import open_searcher
 from hybridrag.config import AnswersParams, FusionParams, RetrievalParams, StoreParams
 from hybridrag.device import pick_device
@@ -55,6 +56,7 @@ class ServiceConfig:
     chat_base: Path = Path(BASE_MODEL)  # the base model (tokenizer, adapters' base)
     chat_export: Path = Path(CHAT_EXPORT)  # export_chat's model: answers.runtime onnx
     chat_from_revision: bool = False  # the chat model is the served revision's, fetched
+    gate: Gate | None = None  # workspace mode: choose_gate's answerability gate (answers.gate)
 
 
 @dataclass(frozen=True)

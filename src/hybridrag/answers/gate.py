@@ -1,0 +1,102 @@
+"""The answerability gate (CRAG-style): when the trained cross-encoder rates none of the retrieved
+sources as likely to answer the question, the product abstains without asking the chat model and
+says why. Its threshold is chosen on validation questions (stage choose_gate): the highest one
+that abstains on at most a set share of the answerable questions."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridrag.answers.scoring import GroundedItem, SentenceScorer
+
+GATE_FILE = "gate.json"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Abstain when the best source's cross-encoder score is below `threshold`."""
+
+    threshold: float
+    chosen_on: str  # where the threshold was chosen, for the reason shown to users
+
+    def reason(self, best_score: float | None) -> str | None:
+        """Why the product abstains on a question whose best source scores `best_score` (None:
+        the sources were not reranked, so the gate does not apply), or None to answer it."""
+        if best_score is None or best_score >= self.threshold:
+            return None
+        return (f"no source looks like it answers the question: the best scores "
+                f"{best_score:.2f} with the cross-encoder, below the gate's {self.threshold:.2f} "
+                f"(chosen on {self.chosen_on})")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> Gate | None:
+        """The gate saved in `folder` by choose_gate; None when it chose none (gate off)."""
+        path = Path(folder) / GATE_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"no answerability gate at {path}; run `dvc repro choose_gate`")
+        saved = json.loads(path.read_text())
+        if saved.get("threshold") is None:
+            return None
+        return cls(float(saved["threshold"]), saved["chosen_on"])
+
+
+def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float],
+                     max_false_abstention: float) -> float | None:
+    """The highest threshold (one of the scores) under which at most `max_false_abstention` of
+    the answerable items' scores fall: it abstains on the most unanswerable items that the cap
+    allows. None when there is no score to choose from or it would catch no unanswerable one."""
+    if not answerable or not unanswerable:
+        return None
+    best = None
+    for threshold in sorted(set(answerable) | set(unanswerable)):
+        if sum(a < threshold for a in answerable) > max_false_abstention * len(answerable):
+            break
+        best = threshold
+    if best is None or not any(u < best for u in unanswerable):
+        return None
+    return best
+
+
+def gate_rates(answerable: Sequence[float], unanswerable: Sequence[float],
+               threshold: float | None) -> dict[str, Any]:
+    """What the gate does on scored items: abstention recall (unanswerable items gated),
+    precision (gated items that are unanswerable) and false abstention (answerable gated)."""
+    if threshold is None:
+        return {"threshold": None, "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    caught = sum(u < threshold for u in unanswerable)
+    wrong = sum(a < threshold for a in answerable)
+    return {"threshold": threshold, "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "abstention_recall": round(caught / len(unanswerable), 4) if unanswerable else None,
+            "abstention_precision": round(caught / (caught + wrong), 4) if caught + wrong else None,
+            "false_abstention": round(wrong / len(answerable), 4) if answerable else None}
+
+
+def best_source_scores(items: Sequence[GroundedItem], score: SentenceScorer) -> list[float]:
+    """Each item's best cross-encoder score among its sources (what the gate compares)."""
+    return [float(max(score(item.question, [s.text for s in item.sources]), default=float("-inf")))
+            for item in items]
+
+
+def choose_gate(items: Sequence[GroundedItem], kinds: Sequence[str], score: SentenceScorer,
+                max_false_abstention: float, chosen_on: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The gate chosen on validation `items` (answerable against not), as saved for the product,
+    and its validation rates overall and by kind (share of each kind's items it turns away)."""
+    scores = best_source_scores(items, score)
+    answerable = [s for s, item in zip(scores, items, strict=True) if item.answerable]
+    unanswerable = [s for s, item in zip(scores, items, strict=True) if not item.answerable]
+    threshold = choose_threshold(answerable, unanswerable, max_false_abstention)
+    by_kind: dict[str, list[float]] = {}
+    for value, kind in zip(scores, kinds, strict=True):
+        by_kind.setdefault(kind, []).append(value)
+    gated = {kind: (round(sum(v < threshold for v in values) / len(values), 4)
+                    if threshold is not None else 0.0) for kind, values in sorted(by_kind.items())}
+    saved = {"threshold": threshold, "chosen_on": chosen_on,
+             "max_false_abstention": max_false_abstention}
+    return saved, {**gate_rates(answerable, unanswerable, threshold), "chosen_on": chosen_on,
+                   "gated_by_kind": gated}

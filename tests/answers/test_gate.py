@@ -1,0 +1,85 @@
+"""The answerability gate: its threshold chosen by hand on toy scores, its rates, its reason, and
+the product path turning a question away without asking the model."""
+
+import json
+
+import pytest
+
+from hybridrag.answers.ask import answer, answer_stream
+from hybridrag.answers.gate import GATE_FILE, Gate, choose_gate, choose_threshold, gate_rates
+from hybridrag.answers.prompt import NO_ANSWER, Source
+from hybridrag.answers.scoring import GroundedItem
+from hybridrag.chat.generation import TransformersGenerator
+
+from ..conftest import PARAMS, open_searcher
+
+
+def test_the_highest_threshold_within_the_false_abstention_cap():
+    answerable = [0.9, 0.8, 0.7, 0.6, 0.2]  # one low-scoring answerable item in five
+    unanswerable = [0.1, 0.3, 0.5, 0.65, 0.95]
+    # abstain when score < t. t = 0.6 turns away 0.2 (1/5 = 0.2 of answerable) and catches
+    # 0.1, 0.3, 0.5; t = 0.65 would also turn away 0.6 (2/5 > 0.2)
+    assert choose_threshold(answerable, unanswerable, max_false_abstention=0.2) == 0.6
+    # no answerable item may be turned away: t = 0.2 (nothing below it) catches 0.1
+    assert choose_threshold(answerable, unanswerable, max_false_abstention=0.0) == 0.2
+    # nothing unanswerable scores below the lowest answerable: no gate
+    assert choose_threshold([0.5, 0.6], [0.7, 0.9], max_false_abstention=0.0) is None
+    assert choose_threshold([], [0.1], 0.1) is None
+
+
+def test_gate_rates_by_hand():
+    rates = gate_rates([0.9, 0.8, 0.7, 0.6, 0.2], [0.1, 0.3, 0.5, 0.65, 0.95], 0.6)
+    assert rates == {"threshold": 0.6, "answerable": 5, "unanswerable": 5,
+                     "abstention_recall": 0.6,  # 3 of 5 caught
+                     "abstention_precision": 0.75,  # 3 of the 4 turned away
+                     "false_abstention": 0.2}
+
+
+def test_choose_gate_scores_the_best_source_of_each_item():
+    def score(question, passages):  # a cross-encoder by hand: "yes" in a passage scores 1
+        return [float("yes" in p) for p in passages]
+
+    def item(texts, answerable):
+        sources = tuple(Source(n, f"d{n}", n, "T", t) for n, t in enumerate(texts, 1))
+        return GroundedItem("q?", sources, (1,) if answerable else (), (), "r")
+
+    items = [item(["no", "yes"], True), item(["yes", "no"], True), item(["no", "no"], False),
+             item(["no", "yes"], False)]
+    saved, rates = choose_gate(items, ["answer", "answer", "no_answer", "unanswerable"], score,
+                               0.0, "toy")
+    assert saved == {"threshold": 1.0, "chosen_on": "toy", "max_false_abstention": 0.0}
+    assert rates["gated_by_kind"] == {"answer": 0.0, "no_answer": 1.0, "unanswerable": 0.0}
+    assert rates["abstention_recall"] == 0.5 and rates["false_abstention"] == 0.0
+
+
+def test_a_saved_gate_loads_and_gives_its_reason(tmp_path):
+    with pytest.raises(FileNotFoundError, match="choose_gate"):
+        Gate.load(tmp_path)
+    (tmp_path / GATE_FILE).write_text(json.dumps({"threshold": None, "chosen_on": "x"}))
+    assert Gate.load(tmp_path) is None  # chosen, but nothing to gate: off
+    (tmp_path / GATE_FILE).write_text(json.dumps({"threshold": 0.25, "chosen_on": "183 items"}))
+    gate = Gate.load(tmp_path)
+    assert gate == Gate(0.25, "183 items")
+    assert gate.reason(0.3) is None and gate.reason(None) is None  # passes; not reranked
+    assert "0.10" in gate.reason(0.1) and "0.25" in gate.reason(0.1)
+
+
+def test_a_gated_question_is_not_asked(tiny_base, small_index, small_reranker):
+    _, folder, _, _ = small_reranker
+    generator = TransformersGenerator.load(tiny_base, tiny_base, device="cpu")
+    settings = PARAMS.answers.updated(sources=2, max_new_tokens=6, batch_size=2, rerank=True,
+                                      device="cpu")
+    questions = ["the tomato is an edible berry", "jazz improvisation in New Orleans"]
+    with open_searcher(small_index, reranker=folder) as searcher:
+        best = [max(r.rerank_score for r in searcher.search(q, k=2, rerank=True))
+                for q in questions]
+        between = Gate((best[0] + best[1]) / 2, "test")  # passes one question, not the other
+        low, high = sorted(range(2), key=best.__getitem__)
+        gated = answer(generator, searcher, questions, settings, gate=between)
+        ungated = answer(generator, searcher, questions, settings)
+        streamed = answer_stream(generator, searcher, questions[low], settings, gate=between)
+        text = "".join(streamed.stream)
+    assert gated[low].text == NO_ANSWER and gated[low].cited == [] and "test" in gated[low].gated
+    assert gated[low].sources == ungated[low].sources  # the nearest sources are still shown
+    assert gated[high].gated is None and gated[high].text == ungated[high].text
+    assert text == NO_ANSWER and streamed.answer().gated == gated[low].gated
