@@ -212,3 +212,22 @@ def test_the_loaded_query_encoder_is_reused_only_for_the_same_model_limit_and_ba
     assert not same_query_encoder(entry, {**entry, "backend": "onnx_int8"})
     assert not same_query_encoder(entry, {**entry, "max_seq_length": 128})
     assert not same_query_encoder({**entry, "bundled_sha256": "a"}, {**entry, "bundled_sha256": "b"})
+
+
+def test_ask_through_the_gate_says_why_it_did_not_answer(small_index, small_reranker, tiny_base):
+    from hybridrag.answers.gate import Gate
+    from hybridrag.answers.prompt import NO_ANSWER
+
+    _, reranker, _, _ = small_reranker
+    settings = ANSWERS.updated(rerank=True, max_new_tokens=4)
+    never = Gate(float("inf"), "a test that turns every question away")
+    with make_client(small_index, reranker=reranker, chat_model=tiny_base, chat_base=tiny_base,
+                     answers=settings, gate=never) as served:
+        wait_ready(served)
+        asked = served.get("/ask", params={"query": "the baroque fugue", "sources": 2}).json()
+        unranked = served.get("/ask", params={"query": "the baroque fugue", "sources": 2,
+                                              "rerank": "false"}).json()
+    assert asked["answer"] == NO_ANSWER and asked["cited"] == [] and asked["reranked"] is True
+    assert "a test that turns every question away" in asked["gated"]
+    assert len(asked["sources"]) == 2  # the nearest sources are still shown
+    assert unranked["gated"] is None  # without reranking there is no score to gate on
