@@ -183,13 +183,14 @@ class ReadingParams(Section):
     same_article_share: Share  # distractor paragraphs taken from the question's own article
     no_answer_share: Share  # answerable questions shown without their paragraph (reply abstains)
     follow_up_share: Share  # training conversations that go on with another question
-    train_unanswerable_share: Share | None  # training: unanswerable questions capped at this
-    # share (a seeded subset; None keeps the file's, about half in SQuAD 2.0)
+    # training: unanswerable questions capped at this share (a seeded subset; None keeps the
+    # file's, about half in SQuAD 2.0)
+    train_unanswerable_share: Share | None
     max_train: Positive | None  # seeded subset of each split's questions; None keeps all
     max_validation: Positive | None
     max_test: Positive | None
-    grounded_share: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0.0)]  # grounded
-    # training conversations added, per reading one (0: reading only)
+    # grounded training conversations added per reading one (a mixture; 0: reading only)
+    grounded_share: Annotated[float, BeforeValidator(_yaml_float), Field(ge=0.0)]
 
 
 class ChatmlParams(Section):
