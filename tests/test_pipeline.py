@@ -102,7 +102,7 @@ LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_rer
                    "eval_answers"]
 SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
-              "export_chat", "infer_compare"]
+              "export_chat", "infer_compare", "choose_gate"]
 NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "eval_numeric"]
 
 
@@ -118,6 +118,7 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["train_reranker"] < order["chatml"] < order["train_lora@lora"] < order["train_dpo"]
     assert order["train_dpo"] < order["infer_compare"] and order["train_dpo"] < order["eval_answers"]
     assert order["train_dpo"] < order["export_chat"] < order["eval_answers"]
+    assert order["chatml"] < order["choose_gate"] < order["eval_answers"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
@@ -162,6 +163,9 @@ def test_learning_stages_report_what_they_made(project):
     assert answers["queries"] == 3 and answers["chat_model"] == "dpo"
     assert answers["dpo"]["items"] == 3 and 0.0 <= answers["retrieved_relevant"] <= 1.0
     assert "always cite [1]" in answers and "Grounded answers" in (root / "reports/answers.md").read_text()
+    gate = json.loads((root / "metrics/gate.json").read_text())  # chosen on validation, applied
+    assert gate["answerable"] + gate["unanswerable"] > 0 and "validation" in gate["chosen_on"]
+    assert answers["gate"]["threshold"] == gate["threshold"]
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 
