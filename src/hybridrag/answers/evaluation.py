@@ -71,7 +71,8 @@ def gate_summary(gate: Gate | None, answers: Sequence[Answer], items: Sequence[G
 
 def gate_line(gate: dict[str, Any]) -> str:
     if gate.get("threshold") is None:
-        return "The answerability gate is off (answers.gate, or the sources are not reranked)."
+        return ("The answerability gate is off (answers.gate, sources not reranked, or "
+                "choose_gate found no threshold that catches anything within its cost).")
     return (f"The answerability gate (threshold {gate['threshold']:.3f} on the best source's "
             f"cross-encoder score, chosen on validation by choose_gate) turned away "
             f"{gate['gated']} queries without asking the model: it caught "
