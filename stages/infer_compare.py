@@ -1,8 +1,10 @@
-"""Stage infer_compare: base, every SFT method and DPO on held-out grounded questions."""
+"""Stage infer_compare: base, every SFT method and DPO on held-out grounded questions (reading:
+the test articles' questions over given sources, then through the full RAG loop)."""
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from hybridrag.config import SFT_METHODS, load_params
@@ -24,10 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.atomic import atomic_write_text
+    from hybridrag.chat.models import load_tokenizer
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
     from hybridrag.sft.compare import best_model, compare_models
+    from hybridrag.sft.reading import rag_loop_rows
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
         curves,
@@ -65,12 +69,21 @@ def main(argv: list[str] | None = None) -> None:
             recorded = json.loads(training.read_text())
             results[name].update({k: recorded[k] for k in TRAINING_COLUMNS if k in recorded})
     best = best_model(answered, data, sft.compare.other_questions) if data is not None else None
+    rag_loop = None
+    if reading:  # the same models again, over sources retrieved from the test articles
+        with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
+            rag_rows = rag_loop_rows(params, load_tokenizer(args.base_model),
+                                     Path(args.reranker), Path(work) / "index")
+        rag_loop = compare_models(models, Path(args.base_model), rag_rows, sft, params.answers,
+                                  params.answers.chat_model, sentence_scorer=scorer)[0]
     write_json(args.metrics, {"test_rows": len(rows),
                               f"best_{data.main_metric if data else 'cites_relevant'}":
-                                  best[0] if best else None, **results})
+                                  best[0] if best else None, **results,
+                              **({"rag_loop": rag_loop} if rag_loop else {})})
     samples = sample_rows(answered, data, sft.compare.samples) if data is not None else []
     write_jsonl(reports / "sft_samples.jsonl", samples)
-    write_report(reports / "sft_results.md", results, samples, data, sft, params.answers, best)
+    write_report(reports / "sft_results.md", results, samples, data, sft, params.answers, best,
+                 rag_loop)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,13 @@ def test_the_extractive_baseline_cites_the_best_scored_sentence():
 ])
 def test_faults_of_reading_replies(reply, faults):
     assert score_reply(READ_ANSWERABLE, reply, True).faults(READ_ANSWERABLE) == faults
+
+
+def test_a_question_whose_paragraph_was_not_retrieved_counts_in_answer_f1():
+    missed = GroundedItem("Who painted the Mona Lisa?", READ_SOURCES[:1], (), (), NO_ANSWER,
+                          answers=("Leonardo da Vinci",))  # the full RAG loop missed it
+    items = [READ_ANSWERABLE, missed]
+    summary = summarize(items, [score_reply(READ_ANSWERABLE, "[2] Leonardo da Vinci", True),
+                                score_reply(missed, NO_ANSWER, True)])
+    assert summary["f1"] == 0.5 and summary["overall_f1"] == 0.5  # (1 + 0) / 2
+    assert summary["answerable"] == 1  # by the sources: only the first can be answered from them

@@ -179,3 +179,34 @@ def test_the_stage_mixes_grounded_conversations_into_training(tmp_path, smol_tok
     assert len(rows["train"]) == 72
     assert sum(r["messages"][0]["content"].startswith("grounded") for r in rows["train"]) == 24
     assert all("answers" in r["meta"] for r in rows["validation"] + rows["test"])
+
+
+def test_the_full_rag_loop_retrieves_from_the_test_articles_paragraphs(tmp_path, smol_tokenizer):
+    from hybridrag.sft.reading import rag_loop_rows
+
+    from ..conftest import MODEL, PARAMS
+
+    path = squad_file(tmp_path)
+    reading = params(path=str(path))
+    settings = PARAMS.updated(
+        answers=PARAMS.answers.updated(source_tokens=160, rerank=False, sources=2, device="cpu"),
+        embed=PARAMS.embed.updated(model=MODEL, device="cpu"),
+        sft=PARAMS.sft.updated(chatml=PARAMS.sft.chatml.updated(source="reading", reading=reading)))
+    rows = rag_loop_rows(settings, smol_tokenizer, None, tmp_path / "index")
+    test_article = split_articles(read_squad(path, keep)[0], 1, 1, PARAMS.sft.chatml.seed)["test"][0]
+    assert len(rows) == 12  # every question of the one test article (3 paragraphs x 4)
+    assert {r["meta"]["query_id"].split("-")[0] for r in rows} == {test_article.title}
+    kinds = Counter(r["meta"]["kind"] for r in rows)
+    assert kinds["unanswerable"] == 6 and kinds["answer"] + kinds["retrieval_miss"] == 6
+    assert kinds["answer"] >= 4  # "What is Alpha 1 colour?" finds "The Alpha 1 colour is ..."
+    for row in rows:
+        meta = row["meta"]
+        title, paragraph, _ = meta["query_id"].split("-")
+        doc_ids = [s["doc_id"] for s in meta["sources"]]
+        assert len(doc_ids) == 2 and all(d.startswith(f"{title}#") for d in doc_ids)
+        if meta["kind"] == "answer":
+            gold = meta["relevant"][0]
+            assert doc_ids[gold - 1] == f"{title}#{paragraph}"
+            assert row["messages"][-1]["content"] == f"[{gold}] {title.lower()}{paragraph}colour"
+        if meta["kind"] == "retrieval_miss":  # judged end to end: the gold answer stays
+            assert f"{title}#{paragraph}" not in doc_ids and meta["answers"] and not meta["relevant"]

@@ -150,7 +150,8 @@ def reading_summary(items: Sequence[GroundedItem], scores: Sequence[ReplyScore])
     over all (overall_*: an abstention scores 1 on an unanswerable item), and citing the gold
     source on answerable items whose gold source is not [1]."""
     pairs = [(i, s) for i, s in zip(items, scores, strict=True) if i.answers is not None]
-    answerable = [(i, s) for i, s in pairs if i.answerable]
+    answerable = [(i, s) for i, s in pairs if i.answers]  # in the full RAG loop, also the
+    # questions whose paragraph was not retrieved
     return {
         "reading_items": len(pairs),
         "exact_match": _mean([s.exact for _, s in answerable if s.exact is not None]),
@@ -158,7 +159,7 @@ def reading_summary(items: Sequence[GroundedItem], scores: Sequence[ReplyScore])
         "overall_exact": _mean([s.exact for _, s in pairs if s.exact is not None]),
         "overall_f1": _mean([s.f1 for _, s in pairs if s.f1 is not None]),
         "cites_relevant_not_first": _share([s.cites_relevant for i, s in answerable
-                                            if 1 not in i.relevant]),
+                                            if i.relevant and 1 not in i.relevant]),
     }
 
 

@@ -126,7 +126,7 @@ def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | N
     reading = item.answers is not None
     return {"cites_relevant": float(score.cites_relevant) if item.answerable else None,
             "names_title": float(score.names_title) if item.answerable and item.titles else None,
-            "f1": score.f1 if reading and item.answerable else None,
+            "f1": score.f1 if reading and item.answers else None,
             "overall_f1": score.f1 if reading else None,
             "abstains_unanswerable": None if item.answerable else float(score.abstained),
             "well_formed": float(score.well_formed)}

@@ -22,9 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hybridrag.answers.ask import as_sources
 from hybridrag.answers.prompt import NO_ANSWER, Source, Trim, build_prompt
 from hybridrag.answers.scoring import GroundedItem
-from hybridrag.config import ReadingParams
+from hybridrag.config import Params, ReadingParams
+from hybridrag.records import Document
+from hybridrag.search.searcher import Searcher
 from hybridrag.sft.grounded import Example, Kind, sample, split_rng
 
 SPLITS = ("train", "validation", "test")
@@ -230,3 +233,60 @@ def split_summary(articles: Sequence[Article], examples: Sequence[Example]) -> d
         "gold_position": {str(n): c for n, c in sorted(positions.items())},
     }
 
+
+
+def paragraph_documents(articles: Sequence[Article]) -> list[Document]:
+    """The articles' paragraphs (as cut) as a corpus to index: one document each."""
+    return [Document(p.doc_id, a.title.replace("_", " "), p.text)
+            for a in articles for p in a.paragraphs]
+
+
+def retrieved_examples(articles: Sequence[Article], searcher: Searcher, trim: Trim, k: int,
+                       rerank: bool, limit: int | None, seed: int) -> list[Example]:
+    """The full RAG loop: a seeded subset of the articles' questions, each over the k sources
+    the product's retriever finds in an index of all their paragraphs (`paragraph_documents`).
+    A question whose paragraph is not retrieved keeps its gold answers (the loop is judged end
+    to end) but cites nothing relevant (kind retrieval_miss)."""
+    questions = sample([q for a in articles for q in a.questions], limit,
+                       split_rng(seed, "reading:rag"))
+    examples = []
+    for question in questions:
+        sources = tuple(as_sources(searcher, searcher.search(question.text, k=k, rerank=rerank),
+                                   trim))
+        gold = next((s.number for s in sources if s.doc_id == question.paragraph.doc_id), None)
+        answerable = bool(question.answers) and gold is not None
+        kind: Kind = ("answer" if answerable else "unanswerable" if not question.answers
+                      else "retrieval_miss")
+        reference = f"[{gold}] {question.answers[0]}" if answerable else NO_ANSWER
+        item = GroundedItem(question.text, sources, (gold,) if answerable else (), (), reference,
+                            answers=question.answers)
+        examples.append(Example(question.query_id, kind, item, [
+            *build_prompt(question.text, sources), {"role": "assistant", "content": reference}]))
+    return examples
+
+
+def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder: Path
+                  ) -> list[dict[str, Any]]:
+    """The test articles' questions through the full RAG loop (`retrieved_examples`), as ChatML
+    rows: their paragraphs indexed in `folder` with the pipeline's chunk, embed and build_db
+    settings (the base embedder: the fine-tuned one was tuned on the default corpus) and
+    retrieved with its retrieval settings and the reranker's first-stage fusion, reranked by
+    `reranker` when answers.rerank."""
+    from hybridrag.answers.prompt import token_trimmer
+    from hybridrag.pipeline import index_documents
+
+    reading, answers = params.sft.chatml.reading, params.answers
+    trim = token_trimmer(tokenizer, answers.source_tokens)
+    articles, _ = read_squad(Path(reading.path), trim)
+    test = split_articles(articles, reading.validation_articles, reading.test_articles,
+                          params.sft.chatml.seed)["test"]
+    index_documents(folder, paragraph_documents(test), params.chunk, params.embed,
+                    params.build_db)
+    # the reranker's first stage, as chatml retrieves: a query-time fusion experiment must
+    # not rerun the comparison of every model
+    with Searcher(folder, params.retrieval.updated(embedding="base"), params.rerank.first_stage,
+                  device=answers.device, reranker=reranker if answers.rerank else None,
+                  rerank_depth=params.rerank.depth) as searcher:
+        return [e.row() for e in retrieved_examples(test, searcher, trim, answers.sources,
+                                                    answers.rerank, reading.max_test,
+                                                    params.sft.chatml.seed)]

@@ -110,7 +110,8 @@ def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: st
 
 def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
                  data: HeldOut | None, params: SftParams, answers: AnswersParams,
-                 best: tuple[str, dict[str, tuple[float, float]]] | None) -> None:
+                 best: tuple[str, dict[str, tuple[float, float]]] | None,
+                 rag_loop: dict[str, Any] | None = None) -> None:
     grounded = data is not None
     reading = grounded and data.reading
     answer_columns = (*READING_COLUMNS, *ANSWER_COLUMNS) if reading else ANSWER_COLUMNS
@@ -172,6 +173,19 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
     if reading and any("vs_extractive" in values for values in results.values()):
         lines += ["", f"## Paired differences against the extractive baseline (metrics "
                   f"{', '.join(READING_METRICS)})", "", paired_table(results, EXTRACTIVE)]
+    if rag_loop:
+        lines += ["", "## The full RAG loop on the test articles", "",
+                  "The test articles' questions, each over the sources the product's "
+                  "retriever finds in an index of all their paragraphs (the pipeline's chunk, "
+                  "embed and retrieval settings, the reranker's first-stage fusion, the "
+                  "reranker; the base embedder). A question whose paragraph is not retrieved "
+                  "keeps its gold answers: the loop is judged end to end.", "",
+                  markdown_table(["model", *answer_columns],
+                                 [[name, *(values.get(c) for c in answer_columns)]
+                                  for name, values in rag_loop.items()]), "",
+                  f"Paired differences against base ({', '.join(READING_METRICS)}):", "",
+                  paired_table(rag_loop), "",
+                  "Against the extractive baseline:", "", paired_table(rag_loop, EXTRACTIVE), ""]
     lines += ["![Training loss per SFT method](sft_loss_curves.png)", "",
               "![DPO reward margin (chosen - rejected)](dpo_reward_margins.png)", ""]
     if samples:
