@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.answers.ask import Answer, answer
-from hybridrag.answers.gate import Gate
+from hybridrag.answers.gate import Gate, abstention_rates
 from hybridrag.answers.scoring import (
     BASELINE,
     GroundedItem,
@@ -58,15 +58,10 @@ def gate_summary(gate: Gate | None, answers: Sequence[Answer], items: Sequence[G
     that had none (precision), and the answerable ones it turned away (its cost)."""
     if gate is None:
         return {"threshold": None}
-    gated = [a.gated is not None for a in answers]
-    caught = sum(g and not i.answerable for g, i in zip(gated, items, strict=True))
-    cost = sum(g and i.answerable for g, i in zip(gated, items, strict=True))
-    unanswerable = sum(not i.answerable for i in items)
-    return {"threshold": gate.threshold, "gated": sum(gated),
-            "abstention_recall": round(caught / unanswerable, 4) if unanswerable else None,
-            "abstention_precision": round(caught / sum(gated), 4) if any(gated) else None,
-            "false_abstention": round(cost / (len(items) - unanswerable), 4)
-            if len(items) > unanswerable else None}
+    gated = [(a.gated is not None, i.answerable) for a, i in zip(answers, items, strict=True)]
+    return {"threshold": gate.threshold, "gated": sum(g for g, _ in gated),
+            **abstention_rates([g for g, answerable in gated if answerable],
+                               [g for g, answerable in gated if not answerable])}
 
 
 def gate_line(gate: dict[str, Any]) -> str:

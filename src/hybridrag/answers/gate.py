@@ -62,19 +62,28 @@ def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float],
     return best
 
 
+def abstention_rates(answerable_gated: Sequence[bool], unanswerable_gated: Sequence[bool]
+                     ) -> dict[str, float | None]:
+    """What a gate did, from which items it turned away: abstention recall (unanswerable items
+    turned away), precision (turned-away items that are unanswerable) and false abstention
+    (answerable items turned away)."""
+    caught, wrong = sum(unanswerable_gated), sum(answerable_gated)
+    return {"abstention_recall": (round(caught / len(unanswerable_gated), 4)
+                                  if unanswerable_gated else None),
+            "abstention_precision": round(caught / (caught + wrong), 4) if caught + wrong else None,
+            "false_abstention": (round(wrong / len(answerable_gated), 4)
+                                 if answerable_gated else None)}
+
+
 def gate_rates(answerable: Sequence[float], unanswerable: Sequence[float],
                threshold: float | None) -> dict[str, Any]:
-    """What the gate does on scored items: abstention recall (unanswerable items gated),
-    precision (gated items that are unanswerable) and false abstention (answerable gated)."""
+    """`abstention_rates` of the threshold on scored items."""
     if threshold is None:
         return {"threshold": None, "answerable": len(answerable), "unanswerable": len(unanswerable)}
-    caught = sum(u < threshold for u in unanswerable)
-    wrong = sum(a < threshold for a in answerable)
     return {"threshold": threshold, "answerable": len(answerable),
             "unanswerable": len(unanswerable),
-            "abstention_recall": round(caught / len(unanswerable), 4) if unanswerable else None,
-            "abstention_precision": round(caught / (caught + wrong), 4) if caught + wrong else None,
-            "false_abstention": round(wrong / len(answerable), 4) if answerable else None}
+            **abstention_rates([a < threshold for a in answerable],
+                               [u < threshold for u in unanswerable])}
 
 
 def best_source_scores(items: Sequence[GroundedItem], score: SentenceScorer) -> list[float]:
