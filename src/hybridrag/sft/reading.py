@@ -151,6 +151,25 @@ def distractors(gold: Paragraph, pool: Sequence[Article], count: int, same_artic
     return chosen
 
 
+def question_example(question: ReadingQuestion, sources: tuple[Source, ...], missed: Kind,
+                     follow_up: ReadingQuestion | None = None, *, judged_end_to_end: bool
+                     ) -> Example:
+    """The conversation asking `question` over `sources`: the cited span when its paragraph is
+    among them, else the abstention (kind `missed` for an answerable question). An end-to-end
+    judged item keeps the gold answers even when the paragraph is missing."""
+    gold = next((s.number for s in sources if s.doc_id == question.paragraph.doc_id), None)
+    answerable = bool(question.answers) and gold is not None
+    reference = f"[{gold}] {question.answers[0]}" if answerable else NO_ANSWER
+    kind: Kind = "answer" if answerable else "unanswerable" if not question.answers else missed
+    item = GroundedItem(question.text, sources, (gold,) if answerable else (), (), reference,
+                        answers=question.answers if answerable or judged_end_to_end else ())
+    messages = [*build_prompt(question.text, sources), {"role": "assistant", "content": reference}]
+    if follow_up is not None and answerable:
+        messages += [{"role": "user", "content": follow_up.text},
+                     {"role": "assistant", "content": f"[{gold}] {follow_up.answers[0]}"}]
+    return Example(question.query_id, kind, item, messages)
+
+
 def reading_example(question: ReadingQuestion, pool: Sequence[Article], k: int,
                     params: ReadingParams, rng: random.Random, *, drop_gold: bool,
                     follow_up: ReadingQuestion | None = None) -> Example:
@@ -161,19 +180,8 @@ def reading_example(question: ReadingQuestion, pool: Sequence[Article], k: int,
                         params.same_article_share, rng)
     if not drop_gold:
         shown.insert(rng.randrange(len(shown) + 1), question.paragraph)
-    sources = tuple(p.source(n) for n, p in enumerate(shown, 1))
-    gold = next((s.number for s in sources if s.doc_id == question.paragraph.doc_id), None)
-    answerable = bool(question.answers) and gold is not None
-    reference = f"[{gold}] {question.answers[0]}" if answerable else NO_ANSWER
-    kind: Kind = ("answer" if answerable else "unanswerable" if not question.answers
-                  else "no_answer")
-    item = GroundedItem(question.text, sources, (gold,) if answerable else (), (), reference,
-                        answers=question.answers if answerable else ())
-    messages = [*build_prompt(question.text, sources), {"role": "assistant", "content": reference}]
-    if follow_up is not None and answerable:
-        messages += [{"role": "user", "content": follow_up.text},
-                     {"role": "assistant", "content": f"[{gold}] {follow_up.answers[0]}"}]
-    return Example(question.query_id, kind, item, messages)
+    return question_example(question, tuple(p.source(n) for n, p in enumerate(shown, 1)),
+                            "no_answer", follow_up, judged_end_to_end=False)
 
 
 def cap_unanswerable(questions: Sequence[ReadingQuestion], share: float,
@@ -249,20 +257,9 @@ def retrieved_examples(articles: Sequence[Article], searcher: Searcher, trim: Tr
     to end) but cites nothing relevant (kind retrieval_miss)."""
     questions = sample([q for a in articles for q in a.questions], limit,
                        split_rng(seed, "reading:rag"))
-    examples = []
-    for question in questions:
-        sources = tuple(as_sources(searcher, searcher.search(question.text, k=k, rerank=rerank),
-                                   trim))
-        gold = next((s.number for s in sources if s.doc_id == question.paragraph.doc_id), None)
-        answerable = bool(question.answers) and gold is not None
-        kind: Kind = ("answer" if answerable else "unanswerable" if not question.answers
-                      else "retrieval_miss")
-        reference = f"[{gold}] {question.answers[0]}" if answerable else NO_ANSWER
-        item = GroundedItem(question.text, sources, (gold,) if answerable else (), (), reference,
-                            answers=question.answers)
-        examples.append(Example(question.query_id, kind, item, [
-            *build_prompt(question.text, sources), {"role": "assistant", "content": reference}]))
-    return examples
+    return [question_example(question, tuple(as_sources(
+        searcher, searcher.search(question.text, k=k, rerank=rerank), trim)), "retrieval_miss",
+        judged_end_to_end=True) for question in questions]
 
 
 def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder: Path
