@@ -1,9 +1,10 @@
 """Stage chatml: ChatML `messages` JSONL for fine-tuning, split train/validation/test.
 
-The default source, grounded, builds conversations over the sources the pipeline's retriever
-finds in the built index (see hybridrag.sft.grounded); reading, over SQuAD-format paragraphs
-(hybridrag.sft.reading), optionally mixed with grounded ones; chitchat, alpaca, sharegpt and
-messages convert conversations users bring.
+The default source, reading, builds conversations over SQuAD-format paragraphs (questions people
+wrote, split by article; hybridrag.sft.reading), optionally mixed with grounded ones; grounded,
+over the sources the pipeline's retriever finds in the built index for the corpus's known-item
+questions (hybridrag.sft.grounded); chitchat, alpaca, sharegpt and messages convert
+conversations users bring.
 """
 
 from __future__ import annotations
