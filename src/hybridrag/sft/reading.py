@@ -242,7 +242,6 @@ def split_summary(articles: Sequence[Article], examples: Sequence[Example]) -> d
     }
 
 
-
 def paragraph_documents(articles: Sequence[Article]) -> list[Document]:
     """The articles' paragraphs (as cut) as a corpus to index: one document each."""
     return [Document(p.doc_id, a.title.replace("_", " "), p.text)
