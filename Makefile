@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -95,6 +95,10 @@ bench-generation: setup
 ## /ask over loopback: answer and first-token latency, ONNX Runtime GenAI against transformers (needs `make repro` first).
 bench-ask: setup
 	python -m bench.ask_latency
+
+## On a CUDA machine: every training stage and the held-out replies on the GPU, each step timed (needs `make repro` first).
+bench-gpu: setup
+	python -m bench.gpu_paths --base-model models/base --data data/sft --out gpu_run
 
 clean-venv:
 	rm -rf $(VENV)
