@@ -26,12 +26,13 @@ from typing import Any
 import yaml
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.config import load_params
+from hybridrag.chat.models import RUN_INFO
+from hybridrag.config import SFT_METHODS, load_params
 from hybridrag.jsonl import read_jsonl
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-PEFT_METHODS = ["lora", "qlora", "prompt_tuning", "prefix_tuning"]
+PEFT_METHODS = [m for m in SFT_METHODS if m != "full"]  # train_lora's; full has train_full
 PACKAGES = ["torch", "transformers", "peft", "trl", "accelerate", "deepspeed", "bitsandbytes"]
 TRAIN_COLUMNS = ["train_seconds", "train_steps", "train_loss", "validation_loss",
                  "tokens_per_second", "peak_memory_mb"]
@@ -69,7 +70,7 @@ def gpu_params(params_file: Path, device: str, questions: int, other_questions: 
     """params.yaml's settings, every method on, training and replies on `device` (transformers:
     the ONNX export is a CPU runtime)."""
     params = yaml.safe_load(params_file.read_text())
-    params["sft"]["methods"] = [*PEFT_METHODS, "full"]
+    params["sft"]["methods"] = list(SFT_METHODS)
     params["sft"]["train"]["device"] = device
     params["sft"]["compare"].update(questions=questions, other_questions=other_questions)
     params["answers"].update(device=device, runtime="transformers", precision="fp32")
@@ -113,9 +114,9 @@ def compare_on_device(params_file: Path, base: Path, data: Path, out: Path) -> d
 
     params = load_params(params_file)
     rows = [row for _, row in read_jsonl(data / "validation.jsonl")]
-    models = {"base": base, **{name: out / "sft" / name for name in [*PEFT_METHODS, "full"]
-                               if (out / "sft" / name / "run.json").is_file()}}
-    if (out / "dpo" / "run.json").is_file():
+    models = {"base": base, **{name: out / "sft" / name for name in SFT_METHODS
+                               if (out / "sft" / name / RUN_INFO).is_file()}}
+    if (out / "dpo" / RUN_INFO).is_file():
         models["dpo"] = out / "dpo"
     default = "dpo" if "dpo" in models else "base"
     results, _, _ = compare_models(models, base, rows, params.sft, params.answers, default)
