@@ -94,6 +94,12 @@ def postgres():
         yield server
 
 
+# Keyword queries over the small index: stems, stop words, a number, a word no chunk has
+KEYWORD_QUERIES = ["radium decay", "Beethoven symphonies", "the essay by Marie Curie on jazz",
+                   "berry tomato edible", "evolution natural selection Turing", "Item 7",
+                   "running runs", "no such word zyxwv"]
+
+
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory, encoder):
     folder = tmp_path_factory.mktemp("index") / "index"

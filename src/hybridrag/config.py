@@ -110,6 +110,7 @@ class RetrievalParams(Section):
     depth: Positive  # documents each retriever hands to fusion
     bm25_title_weight: Float
     bm25_text_weight: Float
+    keyword_engine: Literal["sparse", "fts5"]  # sparse: precomputed weights, FTS5's scores
     stopwords: Literal["auto", "english", "none"]  # auto: english for an English index
     hnsw_ef_search: Positive
     ivf_nprobe: Positive  # IVF lists searched per query

@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import numpy as np
 from hybridrag.atomic import atomic_directory, recover_directory
 from hybridrag.config import BuildDbParams
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
+from hybridrag.index.bm25 import term_counts
 from hybridrag.index.database import create_database, fts_tokenizer_for
 from hybridrag.index.vectors import build_vector_index, save_vector_index
 from hybridrag.language import main_language
@@ -24,6 +27,7 @@ from hybridrag.records import Chunk, Document
 FORMAT_VERSION = 2  # 2: several named embedding sets (base, finetuned, ...)
 DATABASE = "corpus.sqlite"
 MANIFEST = "manifest.json"
+BM25_COUNTS = "bm25"  # FTS5's term counts as arrays: BM25 without FTS5 (hybridrag.index.bm25)
 ENCODERS = "encoders"  # local (fine-tuned) query encoders travel inside the index
 
 
@@ -61,9 +65,12 @@ def build_index(folder: str | os.PathLike[str], documents: Sequence[Document],
         "faiss_index": params.faiss_index,
         "fts_tokenizer": tokenizer,
         "main_language": language,
+        "bm25_counts": BM25_COUNTS,
     }
     with atomic_directory(folder) as staging:
         create_database(staging / DATABASE, documents, chunks, tokenizer)
+        with closing(sqlite3.connect(staging / DATABASE)) as connection:
+            term_counts(connection, tokenizer).save(staging / BM25_COUNTS)
         for name, embedding in embeddings.items():
             manifest["embeddings"][name].update(bundle_encoder(embedding.info.model, staging, name))
             index = build_vector_index(embedding.vectors, embedding.chunk_ids, params.faiss_index,

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hybridrag.index import DATABASE, read_manifest, vectors_file
+from hybridrag.index.bm25 import KeywordStatistics, QueryTokenizer, chunk_weights, query_weights
 from hybridrag.index.database import connect_readonly, fetch_chunk_documents
 from hybridrag.index.vectors import load_vector_index
-from hybridrag.postgres.bm25 import KeywordStatistics, QueryTokenizer, chunk_weights, query_weights
 from hybridrag.search.filters import Filters, filter_sql
 from hybridrag.search.fts_query import query_terms
 from hybridrag.search.hits import Hit, collapse_chunks

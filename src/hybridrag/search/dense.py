@@ -9,7 +9,7 @@ import numpy as np
 
 from hybridrag.index.database import ConnectionPool
 from hybridrag.index.vectors import search_vectors
-from hybridrag.search.filters import Filters, filter_sql
+from hybridrag.search.filters import Filters, allowed_chunk_ids
 from hybridrag.search.hits import Hit, collapse_chunks
 
 
@@ -27,18 +27,13 @@ class DenseRetriever:
             raise ValueError(f"index mismatch: {len(self.chunk_doc)} chunks in the database but "
                              f"{index.ntotal} vectors in FAISS; rebuild the index")
 
-    def allowed_chunks(self, filters: Filters) -> np.ndarray:
-        condition, params = filter_sql(filters)
-        with self.pool.connection() as connection:
-            rows = connection.execute(
-                f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
-                f"WHERE {condition}", params).fetchall()
-        return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-
     def search(self, vectors: np.ndarray, depth: int, filters: Filters | None = None
                ) -> list[list[Hit]]:
         """Document hits for each query vector (one row per query)."""
-        allowed = self.allowed_chunks(filters) if filters is not None and filters.active else None
+        allowed = None
+        if filters is not None and filters.active:
+            with self.pool.connection() as connection:
+                allowed = allowed_chunk_ids(connection, filters)
         if allowed is not None and len(allowed) == 0:
             return [[] for _ in range(len(vectors))]
         available = self.index.ntotal if allowed is None else len(allowed)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 from hybridrag.errors import FilterError
 
@@ -98,3 +101,11 @@ def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list[object]]:
                           f"WHERE k.doc_id = {alias}.doc_id AND k.keyword = ?)")
         params.append(keyword)
     return (" AND ".join(conditions) or "1"), params
+
+
+def allowed_chunk_ids(connection: sqlite3.Connection, filters: Filters) -> np.ndarray:
+    """The ids of the chunks whose documents pass `filters`, in an index's SQLite database."""
+    condition, params = filter_sql(filters)
+    rows = connection.execute(f"SELECT c.chunk_id FROM chunks c JOIN documents d ON d.doc_id = "
+                              f"c.doc_id WHERE {condition}", params).fetchall()
+    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))

@@ -4,14 +4,17 @@ index folder (SQLite FTS5 + FAISS). The PostgreSQL one is hybridrag.postgres.bac
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from hybridrag.config import RetrievalParams
-from hybridrag.index import DATABASE, vectors_file
+from hybridrag.index import BM25_COUNTS, DATABASE, vectors_file
+from hybridrag.index.bm25 import TermCounts
 from hybridrag.index.database import (
     ConnectionPool,
     fetch_chunk_documents,
@@ -26,6 +29,9 @@ from hybridrag.search.filters import Filters
 from hybridrag.search.hits import Hit
 from hybridrag.search.keyword import KeywordRetriever
 from hybridrag.search.snippets import highlighted_snippets
+from hybridrag.search.sparse_keyword import SparseKeywordRetriever
+
+log = logging.getLogger("hybridrag.search")
 
 
 class KeywordSearch(Protocol):
@@ -70,8 +76,7 @@ class SqliteStore:
         self.pool = ConnectionPool(folder / DATABASE, connections)
         with self.pool.connection() as connection:
             chunk_doc = fetch_chunk_documents(connection)
-        self.keyword = KeywordRetriever(self.pool, retrieval.bm25_title_weight,
-                                        retrieval.bm25_text_weight, stopwords)
+        self.keyword = keyword_retriever(folder, self.pool, chunk_doc, retrieval, stopwords)
         self.dense = DenseRetriever(
             load_vector_index(folder / vectors_file(retrieval.embedding)), self.pool, chunk_doc,
             retrieval.hnsw_ef_search, retrieval.ivf_nprobe)
@@ -94,3 +99,18 @@ class SqliteStore:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def keyword_retriever(folder: Path, pool: ConnectionPool, chunk_doc: Mapping[int, str],
+                      retrieval: RetrievalParams, stopwords: frozenset[str]
+                      ) -> KeywordRetriever | SparseKeywordRetriever:
+    """retrieval.keyword_engine's retriever: the precomputed weights (sparse) where the index
+    has them, else FTS5 (indexes built before them; saying so once)."""
+    weights = (retrieval.bm25_title_weight, retrieval.bm25_text_weight)
+    if retrieval.keyword_engine == "sparse":
+        if (folder / BM25_COUNTS).is_dir():
+            return SparseKeywordRetriever(TermCounts.load(folder / BM25_COUNTS), pool, chunk_doc,
+                                          *weights, stopwords)
+        log.warning("%s has no BM25 term counts (built before them): keyword search runs on "
+                    "FTS5; rebuild the index for the faster engine", folder)
+    return KeywordRetriever(pool, *weights, stopwords)
