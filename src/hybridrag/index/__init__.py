@@ -65,7 +65,6 @@ def build_index(folder: str | os.PathLike[str], documents: Sequence[Document],
         "faiss_index": params.faiss_index,
         "fts_tokenizer": tokenizer,
         "main_language": language,
-        "bm25_counts": BM25_COUNTS,
     }
     with atomic_directory(folder) as staging:
         create_database(staging / DATABASE, documents, chunks, tokenizer)

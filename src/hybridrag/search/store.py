@@ -105,7 +105,7 @@ def keyword_retriever(folder: Path, pool: ConnectionPool, chunk_doc: Mapping[int
                       retrieval: RetrievalParams, stopwords: frozenset[str]
                       ) -> KeywordRetriever | SparseKeywordRetriever:
     """retrieval.keyword_engine's retriever: the precomputed weights (sparse) where the index
-    has them, else FTS5 (indexes built before them; saying so once)."""
+    has them, else FTS5 (an index built before them, with a warning that says so)."""
     weights = (retrieval.bm25_title_weight, retrieval.bm25_text_weight)
     if retrieval.keyword_engine == "sparse":
         if (folder / BM25_COUNTS).is_dir():
