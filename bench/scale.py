@@ -1,5 +1,6 @@
 """The index at 100k and 1M chunks: build time, disk, memory, recall, and query latency at
-concurrency 1 and 8, embedded (SQLite FTS5 + FAISS flat / HNSW / IVF) and PostgreSQL + pgvector.
+concurrency 1 and 8, embedded (BM25 by FTS5 and by the index's precomputed weights, FAISS flat /
+HNSW / IVF) and PostgreSQL + pgvector; and whether the two keyword engines agree at that size.
 
     python -m bench.scale                           # after `make repro` (reads data/)
     python -m bench.scale --sizes 100000 --postgres-max 100000
@@ -9,7 +10,8 @@ replacement) from the default corpus, and their real base-model vectors plus see
 (`--noise` per dimension), so nothing is encoded. Queries are the default corpus's
 query texts (the first --queries), encoded once; latencies are of retrieval only (query encoding, the same for
 every index, is left out). Everything goes through the library: pipeline build_index (SQLite +
-FAISS), FAISS HNSW and IVF as build_db makes them, KeywordRetriever, DenseRetriever, the fusion of
+FAISS), FAISS HNSW and IVF as build_db makes them, the keyword retrievers of both engines as
+the service picks them (search.store.keyword_retriever), DenseRetriever, the fusion of
 Searcher.search, and the PostgreSQL backend's loader and retrievers.
 Results: bench/results/scale.json and .md.
 """
@@ -45,8 +47,9 @@ from hybridrag.layout import PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.fts_query import ENGLISH_STOPWORDS
+from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import combine
-from hybridrag.search.keyword import KeywordRetriever
+from hybridrag.search.store import keyword_retriever
 from support.scale import measure_latency, recall_at_k, synthetic_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +97,7 @@ def main() -> int:
     depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
     builds: list[dict[str, Any]] = []
     timings: list[dict[str, Any]] = []
+    agreements: list[dict[str, Any]] = []
     for size in args.sizes:
         corpus = synthetic_corpus(documents, chunks, base.vectors, base.chunk_ids, size,
                                   args.noise, args.seed)
@@ -121,7 +125,8 @@ def main() -> int:
                                                               query_vectors, params)})
             print(builds[-1], flush=True)
         del corpus
-        embedded_run(folder, approximate, size, params, query_texts, query_vectors, timings)
+        agreements.append(embedded_run(folder, approximate, size, params, query_texts,
+                                       query_vectors, timings))
         del approximate
         if size <= args.postgres_max:
             postgres_run(folder, size, params, query_texts, query_vectors, builds, timings)
@@ -129,7 +134,7 @@ def main() -> int:
     summary = {"machine": describe_machine(), "queries": len(query_texts), "noise": args.noise,
                "seed": args.seed, "depth": depth, "hnsw_ef_search": ef,
                "ivf_nprobe": params.retrieval.ivf_nprobe, "builds": builds,
-               "latency": timings}
+               "keyword_engines": agreements, "latency": timings}
     write_json(args.out / "scale.json", summary)
     atomic_write_text(args.out / "scale.md", report(summary))
     return 0
@@ -154,25 +159,49 @@ def approximate_recall(folder: Path, index: faiss.Index, query_vectors: np.ndarr
 
 def embedded_run(folder: Path, approximate: dict[str, faiss.Index], size: int, params: Params,
                  query_texts: list[str], query_vectors: np.ndarray,
-                 timings: list[dict[str, Any]]) -> None:
-    """bm25, dense and hybrid latency over the built folder, dense by FAISS flat, HNSW and IVF."""
+                 timings: list[dict[str, Any]]) -> dict[str, Any]:
+    """bm25 (both keyword engines), dense and hybrid latency over the built folder, dense by
+    FAISS flat, HNSW and IVF; and how far the sparse engine's hits are from FTS5's."""
     depth, ef = params.retrieval.depth, params.retrieval.hnsw_ef_search
     pool = ConnectionPool(folder / DATABASE, 8)
     with pool.connection() as connection:
         chunk_doc = fetch_chunk_documents(connection)
-    keyword = KeywordRetriever(pool, params.retrieval.bm25_title_weight,
-                               params.retrieval.bm25_text_weight, ENGLISH_STOPWORDS)
+    start = time.perf_counter()
+    keyword = {engine: keyword_retriever(
+        folder, pool, chunk_doc, params.retrieval.model_copy(update={"keyword_engine": engine}),
+        ENGLISH_STOPWORDS) for engine in ("fts5", "sparse")}
+    load_s = round(time.perf_counter() - start, 1)
+    agreement = {"chunks": size, "sparse_load_s": load_s, **engine_agreement(
+        [keyword["fts5"].search(q, depth) for q in query_texts],
+        [keyword["sparse"].search(q, depth) for q in query_texts])}
+    print(agreement, flush=True)
     n = len(query_texts)
-    latencies("bm25", lambda i: keyword.search(query_texts[i], depth), n, timings, size, "sqlite")
+    for engine, retriever in keyword.items():
+        latencies(f"bm25 {engine}", lambda i, r=retriever: r.search(query_texts[i], depth), n,
+                  timings, size, "sqlite")
     flat = load_vector_index(folder / vectors_file("base"))
     for kind, index in {"flat": flat, **approximate}.items():
         dense = DenseRetriever(index, pool, chunk_doc, ef, params.retrieval.ivf_nprobe)
         latencies(f"dense {kind}", lambda i, d=dense: d.search(query_vectors[i:i + 1], depth),
                   n, timings, size, "sqlite + faiss")
-        latencies(f"hybrid {kind}", lambda i, d=dense: combine(
-            keyword.search(query_texts[i], depth), d.search(query_vectors[i:i + 1], depth)[0],
-            "hybrid", params.fusion, K), n, timings, size, "sqlite + faiss")
+        for engine, retriever in keyword.items():
+            latencies(f"hybrid {kind} + {engine}", lambda i, d=dense, r=retriever: combine(
+                r.search(query_texts[i], depth), d.search(query_vectors[i:i + 1], depth)[0],
+                "hybrid", params.fusion, K), n, timings, size, "sqlite + faiss")
     pool.close()
+    return agreement
+
+
+def engine_agreement(reference: list[list[Hit]], fast: list[list[Hit]]) -> dict[str, Any]:
+    """Share of queries whose two top lists name the same documents in the same order, and the
+    largest score difference relative to FTS5's score."""
+    same = [[h.doc_id for h in a] == [h.doc_id for h in b]
+            for a, b in zip(reference, fast, strict=True)]
+    differences = [abs(a.score - b.score) / max(abs(a.score), 1e-12)
+                   for ra, rb in zip(reference, fast, strict=True)
+                   for a, b in zip(ra, rb, strict=False) if a.doc_id == b.doc_id]
+    return {"identical_top_lists": round(float(np.mean(same)), 4),
+            "max_relative_score_difference": float(max(differences, default=0.0))}
 
 
 def postgres_run(folder: Path, size: int, params: Params, query_texts: list[str],
@@ -224,6 +253,8 @@ def report(summary: dict[str, Any]) -> str:
     build_header = ["chunks", "index", "build_s", "disk_mb", "peak_rss_mb", "recall_at_10"]
     latency_header = ["chunks", "backend", "mode", "concurrency", "p50_ms", "p95_ms",
                       "queries_per_second"]
+    agreement_header = ["chunks", "identical_top_lists", "max_relative_score_difference",
+                        "sparse_load_s"]
     return (
         "# The index at scale\n\n"
         f"Machine: {summary['machine']}. Written by `python -m bench.scale` (all rows in one run). "
@@ -237,6 +268,11 @@ def report(summary: dict[str, Any]) -> str:
         "for PostgreSQL).\n\n"
         "## Build\n\n" + markdown_table(build_header, [[b.get(h) for h in build_header]
                                                       for b in summary["builds"]]) +
+        "\n\n## Keyword engines: precomputed weights (sparse) against FTS5 bm25()\n\n"
+        "Over the same queries, top documents: share of queries with identical lists, the "
+        "largest score difference relative to FTS5's, and the time to load the weights.\n\n" +
+        markdown_table(agreement_header, [[a[h] for h in agreement_header]
+                                          for a in summary["keyword_engines"]]) +
         "\n\n## Latency (retrieval only, query encoding left out)\n\n" +
         markdown_table(latency_header, [[t[h] for h in latency_header]
                                         for t in summary["latency"]]) + "\n")
