@@ -119,7 +119,8 @@ def compare_on_device(params_file: Path, base: Path, data: Path, out: Path) -> d
     if (out / "dpo" / RUN_INFO).is_file():
         models["dpo"] = out / "dpo"
     default = "dpo" if "dpo" in models else "base"
-    results, _, _ = compare_models(models, base, rows, params.sft, params.answers, default)
+    results = compare_models(models, base, {"validation": rows}, params.sft, params.answers,
+                             default)["validation"].results
     return {name: {k: results[name].get(k) for k in [*ANSWER_COLUMNS, "eval_seconds"]}
             for name in models}
 

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
-    from hybridrag.sft.compare import best_model, compare_models
+    from hybridrag.sft.compare import best_model, compare_models, held_out
     from hybridrag.sft.reading import rag_loop_rows
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
@@ -58,24 +58,24 @@ def main(argv: list[str] | None = None) -> None:
         return
     models = {"base": Path(args.base_model), **{m: Path(args.models) / m for m in methods},
               "dpo": Path(args.dpo)}
-    reading = any("answers" in row.get("meta", {}) for row in rows)
+    reading = all("meta" in row for row in rows) and held_out(rows).reading
     scorer = Reranker.load(args.reranker, params.answers.device).scores if reading else None
-    results, answered, data = compare_models(models, Path(args.base_model), rows, sft,
-                                             params.answers, params.answers.chat_model,
-                                             sentence_scorer=scorer)
+    row_sets = {"test": rows}
+    if reading:  # the same models, too, over sources retrieved from the test articles
+        with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
+            row_sets["rag_loop"] = rag_loop_rows(params, load_tokenizer(args.base_model),
+                                                 Path(args.reranker), Path(work) / "index")
+    comparisons = compare_models(models, Path(args.base_model), row_sets, sft, params.answers,
+                                 params.answers.chat_model, sentence_scorer=scorer)
+    results, answered, data = (comparisons["test"].results, comparisons["test"].answered,
+                               comparisons["test"].data)
+    rag_loop = comparisons["rag_loop"].results if reading else None
     for name in models:
         training = Path(args.train_metrics) / f"train_{name}.json"
         if training.is_file():
             recorded = json.loads(training.read_text())
             results[name].update({k: recorded[k] for k in TRAINING_COLUMNS if k in recorded})
     best = best_model(answered, data, sft.compare.other_questions) if data is not None else None
-    rag_loop = None
-    if reading:  # the same models again, over sources retrieved from the test articles
-        with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
-            rag_rows = rag_loop_rows(params, load_tokenizer(args.base_model),
-                                     Path(args.reranker), Path(work) / "index")
-        rag_loop = compare_models(models, Path(args.base_model), rag_rows, sft, params.answers,
-                                  params.answers.chat_model, sentence_scorer=scorer)[0]
     write_json(args.metrics, {"test_rows": len(rows),
                               f"best_{data.main_metric if data else 'cites_relevant'}":
                                   best[0] if best else None, **results,

@@ -121,13 +121,19 @@ def test_compare_models_on_a_tiny_model(tiny_base):
         compare=PARAMS.sft.compare.updated(questions=3, other_questions=1, loss_conversations=3,
                                            bootstrap=50))
     answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
-    results, answered, data = compare_models({"base": tiny_base, "copy": tiny_base}, tiny_base,
-                                             rows(), sft, answers, default="base", progress=False)
+    comparisons = compare_models({"base": tiny_base, "copy": tiny_base}, tiny_base,
+                                 {"test": rows(), "again": rows()[:2]}, sft, answers,
+                                 default="base", progress=False)
+    results, answered = comparisons["test"].results, comparisons["test"].answered
     assert results["base"]["items"] == 5 and results["copy"]["items"] == 2  # one question + variant
     assert answered["copy"].replies == answered["base"].replies[:2]  # the same model, greedy
     assert results["copy"]["vs_base"]["well_formed"]["difference"] == 0.0
     assert results[BASELINE]["cites_relevant"] == 0.5  # q1's relevant is [2], q2's is [1]
     assert results["base"]["loss"] > 0 and results["base"]["perplexity"] > 1
+    # the second set: answered by the same loaded models (the loss only on the first set)
+    again = comparisons["again"]
+    assert again.answered["base"].replies == answered["base"].replies[:2]
+    assert "loss" not in again.results["base"] and again.results[BASELINE]["items"] == 2
 
 
 @pytest.mark.slow
@@ -144,9 +150,10 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
         compare=PARAMS.sft.compare.updated(questions=2, other_questions=2, loss_conversations=2,
                                            bootstrap=50))
     answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
-    results, answered, data = compare_models({"base": tiny_base}, tiny_base, reading_rows(), sft,
-                                             answers, default="base", progress=False,
-                                             sentence_scorer=overlap)
+    comparison = compare_models({"base": tiny_base}, tiny_base, {"test": reading_rows()}, sft,
+                                answers, default="base", progress=False,
+                                sentence_scorer=overlap)["test"]
+    results, answered, data = comparison.results, comparison.answered, comparison.data
     # "Who painted it?" shares "painted" with source 2 only; "Who stole it?" shares nothing, so
     # the first sentence listed wins: both replies are sentences, neither abstains
     first = data.items[1].sources[0].text

@@ -11,7 +11,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,49 +159,79 @@ def last_reply_scores(generator: ChatGenerator, conversations: Sequence[list[dic
             "stopped": round(statistics.fmean(r.stopped for r in replies), 4)}
 
 
-def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[str, Any]],
-                   params: SftParams, answers: AnswersParams, default: str, progress: bool = True,
-                   sentence_scorer: SentenceScorer | None = None
-                   ) -> tuple[dict[str, Any], dict[str, ModelAnswers], HeldOut | None]:
-    """Every model's held-out loss and answers (the base model and the product's default on
-    `compare.questions` questions, the others on `compare.other_questions`), the baselines, and
-    the paired differences against base (reading items: also against the extractive baseline,
-    which `sentence_scorer` drives). Rows without grounding (a converted source) get the loss and
-    their last replies generated again. Returns (results, answers per model, items)."""
+@dataclass
+class Comparison:
+    """One held-out set's comparison: per model (and baseline) its rates and paired differences,
+    its answers, and the items (None for conversations without grounding)."""
+
+    results: dict[str, Any]
+    answered: dict[str, ModelAnswers]
+    data: HeldOut | None
+
+
+def compare_models(models: dict[str, Path], base_dir: Path,
+                   row_sets: Mapping[str, Sequence[dict[str, Any]]], params: SftParams,
+                   answers: AnswersParams, default: str, progress: bool = True,
+                   sentence_scorer: SentenceScorer | None = None) -> dict[str, Comparison]:
+    """Every model's answers to every held-out set of rows (the base model and the product's
+    default on `compare.questions` questions, the others on `compare.other_questions`), each
+    model loaded and exported once for all sets; its held-out loss on the first set's
+    conversations (recorded there); the baselines, and the paired differences against base
+    (reading items: also against the extractive baseline, which `sentence_scorer` drives). Rows
+    without grounding (a converted source) get their last replies generated again.
+    `eval_seconds`: loading, export and loss count towards the first set."""
     from hybridrag.sft.evaluation import heldout_scores
 
     settings: CompareParams = params.compare
-    grounded = all("meta" in r for r in rows)
-    data = held_out(rows) if grounded else None
-    conversations = [r["messages"] for r in rows]
+    sets = {name: (list(rows), held_out(rows) if all("meta" in r for r in rows) else None)
+            for name, rows in row_sets.items()}
+    first_set = next(iter(sets))
     tokenizer = load_tokenizer(base_dir)
-    results: dict[str, Any] = {}
-    answered: dict[str, ModelAnswers] = {}
+    results: dict[str, dict[str, Any]] = {name: {} for name in sets}
+    answered: dict[str, dict[str, ModelAnswers]] = {name: {} for name in sets}
     work = Path(tempfile.mkdtemp(prefix="hybridrag-compare-"))  # exports, one model at a time
     for name, folder in models.items():
         started = time.perf_counter()
         model = load_trained(folder, base_dir, params.train.device)
-        loss = heldout_scores(model, tokenizer, conversations[:settings.loss_conversations],
-                              params.train.max_length, settings.batch_size)
+        conversations = [r["messages"] for r in sets[first_set][0][:settings.loss_conversations]]
+        loss = heldout_scores(model, tokenizer, conversations, params.train.max_length,
+                              settings.batch_size)
         generator = run_generator(Path(folder), Path(base_dir), answers.runtime, answers.precision,
                                   work / name, model, tokenizer)
         questions = settings.questions if name in ("base", default) else settings.other_questions
-        if data is not None:
-            answered[name] = answer_items(generator, data.items, data.first(questions), answers)
-            replies = answer_rates(data.items, answered[name])
-        else:
-            replies = last_reply_scores(generator, conversations[:questions], answers)
-        results[name] = {**replies, "questions": questions, **loss,
-                         "runtime": f"{generator.runtime} {generator.precision}",
-                         "eval_seconds": round(time.perf_counter() - started, 1)}
-        if progress:
-            print(f"{name:>14}: {results[name]}")
+        for set_name, (rows, data) in sets.items():
+            if data is not None:
+                answered[set_name][name] = answer_items(generator, data.items,
+                                                        data.first(questions), answers)
+                replies = answer_rates(data.items, answered[set_name][name])
+            else:
+                replies = last_reply_scores(generator, [r["messages"] for r in rows[:questions]],
+                                            answers)
+            results[set_name][name] = {
+                **replies, "questions": questions, **(loss if set_name == first_set else {}),
+                "runtime": f"{generator.runtime} {generator.precision}",
+                "eval_seconds": round(time.perf_counter() - started, 1)}
+            started = time.perf_counter()
+            if progress:
+                print(f"{set_name}: {name:>14}: {results[set_name][name]}")
         del model, generator
         gc.collect()
         shutil.rmtree(work / name, ignore_errors=True)
     shutil.rmtree(work, ignore_errors=True)
-    if data is None:
-        return results, answered, None
+    comparisons = {}
+    for set_name, (_, data) in sets.items():
+        if data is not None:
+            add_baselines(results[set_name], answered[set_name], data, list(models), settings,
+                          sentence_scorer)
+        comparisons[set_name] = Comparison(results[set_name], answered[set_name], data)
+    return comparisons
+
+
+def add_baselines(results: dict[str, Any], answered: dict[str, ModelAnswers], data: HeldOut,
+                  models: list[str], settings: CompareParams,
+                  sentence_scorer: SentenceScorer | None) -> None:
+    """The retriever-only baselines' answers and rates, then every model's and baseline's paired
+    differences against base (and against the extractive baseline on reading metrics)."""
     baselines = {BASELINE: None, **({EXTRACTIVE: sentence_scorer}
                                     if data.reading and sentence_scorer is not None else {})}
     for name, scorer in baselines.items():
@@ -215,7 +245,6 @@ def compare_models(models: dict[str, Path], base_dir: Path, rows: Sequence[dict[
                     metric: paired_difference(answered[name], answered[other], data.items,
                                               metric, settings.bootstrap, settings.seed)
                     for metric in metrics}
-    return results, answered, data
 
 
 def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
