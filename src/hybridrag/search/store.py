@@ -71,7 +71,7 @@ class SqliteStore:
     name = "sqlite"
 
     def __init__(self, index_dir: str | os.PathLike[str], retrieval: RetrievalParams,
-                 stopwords: frozenset[str], connections: int = 1):
+                 stopwords: frozenset[str], connections: int = 1, faiss_threads: int | None = None):
         folder = Path(index_dir)
         self.pool = ConnectionPool(folder / DATABASE, connections)
         with self.pool.connection() as connection:
@@ -79,7 +79,7 @@ class SqliteStore:
         self.keyword = keyword_retriever(folder, self.pool, chunk_doc, retrieval, stopwords)
         self.dense = DenseRetriever(
             load_vector_index(folder / vectors_file(retrieval.embedding)), self.pool, chunk_doc,
-            retrieval.hnsw_ef_search, retrieval.ivf_nprobe)
+            retrieval.hnsw_ef_search, retrieval.ivf_nprobe, faiss_threads)
 
     def documents(self, doc_ids: list[str]) -> dict[str, Document]:
         with self.pool.connection() as connection:

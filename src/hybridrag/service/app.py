@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Security
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.security import APIKeyHeader
 from fastapi.sse import format_sse_event
 
@@ -69,20 +69,22 @@ class Service:
             log.exception("could not load the index")
 
 
-def service(request: Request) -> Service:
+# The dependencies are `async def`: they do no I/O, and FastAPI runs a plain `def` dependency
+# on its thread pool, a hand-off per dependency per request (bench/service_profile.py).
+async def service(request: Request) -> Service:
     return request.app.state.service
 
 
-def authorized(request: Request,
-               key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> None:
-    expected = service(request).config.api_key
+async def authorized(request: Request,
+                     key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> None:
+    expected = request.app.state.service.config.api_key
     if expected and not (key and secrets.compare_digest(key.encode(), expected.encode())):
         raise HTTPException(401, "missing or wrong X-API-Key header",
                             headers={"WWW-Authenticate": "ApiKey"})
 
 
-def served_index(request: Request) -> ServedIndex:
-    holder = service(request).holder
+async def served_index(request: Request) -> ServedIndex:
+    holder = request.app.state.service.holder
     current = holder.current  # read once: the whole request uses this index, even across a swap
     if current is None:
         raise HTTPException(503, holder.last_error or "the index is still loading")
@@ -151,8 +153,10 @@ def version(state: State) -> VersionResponse:
 
 
 @routes.get("/hybrid_search", summary="Search: bm25, dense or hybrid, with metadata filters",
-            responses=NOT_READY)
-def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> SearchResponse:
+            response_model=SearchResponse, responses=NOT_READY)
+def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> Response:
+    """The response is built and serialised once, here: returned as a model, FastAPI would
+    validate it again and convert it twice more, on another thread hand-off."""
     start = time.perf_counter()
     searcher = index.searcher
     if params.rerank:
@@ -161,11 +165,12 @@ def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> Se
     results = searcher.search(params.query, k=params.k, mode=params.mode,
                               filters=search_filters(params), fusion=fusion, rerank=params.rerank)
     hits = search_hits(searcher, params.query, results)
-    return SearchResponse(
+    return Response(SearchResponse(
         query=params.query, mode=params.mode, k=params.k,
         fusion=FusionUsed(**fusion.model_dump()) if params.mode == "hybrid" else None,
         rerank_depth=max(params.k, searcher.rerank_depth) if params.rerank else None,
-        took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index), results=hits)
+        took_ms=round(1000 * (time.perf_counter() - start), 3), index=index_info(index),
+        results=hits).model_dump_json(), media_type="application/json")
 
 
 def chat_generator(state: "Service") -> ChatGenerator:

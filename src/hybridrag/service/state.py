@@ -116,6 +116,7 @@ class IndexHolder:
             data_hash = dvc_directory_hash(folder)  # once: the postgres store is named by it
             searcher = open_searcher(self.config.store, folder, self.config.retrieval,
                                      self.config.fusion, self.config.connections, data_hash,
+                                     faiss_threads=1,  # one query vector per request
                                      device=self.config.device, query_encoder=encoder,
                                      encoder_backend=self._backend(), reranker=reranker,
                                      rerank_depth=self.config.rerank_depth)
