@@ -81,3 +81,24 @@ def test_query_encoder_batches_concurrent_callers_without_changing_vectors(encod
         worker.close()
     with pytest.raises(ValueError, match="unknown encoder backend"):
         QueryEncoder(encoder, "tensorrt")
+
+
+def test_int8_query_vectors_do_not_depend_on_concurrent_callers(encoder):
+    """int8 quantizes activations with one scale per input: a query batched with others would
+    get a vector that depends on them; the query encoder keeps each one alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hybridrag.embedding import QueryEncoder, batch_encoder
+
+    texts = [f"{'long ' * (i % 6)}query number {i} about topic {i % 5}" for i in range(24)]
+    int8 = batch_encoder(encoder, "onnx_int8", threads=1)
+    alone = np.stack([int8([text], 1, False)[0] for text in texts])
+    batched = int8(texts, len(texts), False)
+    assert np.abs(batched - alone).max() > 1e-4  # why batching is not allowed
+    worker = QueryEncoder(encoder, "onnx_int8")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            served = np.stack(list(pool.map(worker.encode, texts)))
+        assert np.array_equal(served, alone) and worker.batches == len(texts)
+    finally:
+        worker.close()

@@ -111,6 +111,7 @@ class RetrievalParams(Section):
     bm25_title_weight: Float
     bm25_text_weight: Float
     keyword_engine: Literal["sparse", "fts5"]  # sparse: precomputed weights, FTS5's scores
+    query_precision: Literal["fp32", "int8"]  # int8: queries encoded by the int8 ONNX model on CPU
     stopwords: Literal["auto", "english", "none"]  # auto: english for an English index
     hnsw_ef_search: Positive
     ivf_nprobe: Positive  # IVF lists searched per query

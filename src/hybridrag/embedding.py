@@ -89,14 +89,17 @@ class QueryEncoder:
     a web server's worker threads ran twice as slow on 2 cores. Concurrent callers also
     share one forward pass, which raises throughput under load. With backend "onnx" the
     model runs in ONNX Runtime on one thread (CPU only; the same vectors, about 3x faster per
-    query); "onnx_int8" is the int8 model an index embedded with it needs for its queries.
+    query); "onnx_int8" is the int8 model (an index embedded with it needs it for its queries;
+    others take it for speed: retrieval.query_precision).
     """
 
     def __init__(self, encoder: SentenceTransformer, backend: EncoderBackend = "torch",
                  max_batch: int = 64):
         self.encoder = encoder
         self.backend = backend
-        self.max_batch = max_batch
+        # int8 quantizes activations with one scale per input tensor: a query batched with
+        # others would get a vector that depends on them. Alone, it always gets the same one.
+        self.max_batch = 1 if backend == "onnx_int8" else max_batch
         self.encode_many = batch_encoder(encoder, backend, threads=1)
         self._encode_batch = lambda texts: self.encode_many(texts, len(texts), False)
         self.batches = 0  # forward passes run so far (fewer than queries when callers overlap)

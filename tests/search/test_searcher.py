@@ -108,3 +108,17 @@ def test_an_unknown_embedding_set_is_named_whatever_the_backend(small_index, bac
     with pytest.raises(ValueError, match="no 'large' embeddings"):
         open_store(PARAMS.store.updated(backend=backend), small_index,
                    RETRIEVAL.updated(embedding="large"))
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_batch_query_vectors_are_the_served_ones_at_either_precision(small_index, precision):
+    """Evaluation encodes queries in bulk; the service one by one on its encoder thread: both
+    must give a query the same vector, or the metrics would not be the served system's."""
+    import numpy as np
+
+    texts = ["decay of radium", "a much longer question about the engines of the steam age", "x"]
+    retrieval = RETRIEVAL.updated(query_precision=precision)
+    with open_searcher(small_index, retrieval=retrieval) as s:
+        assert (s.query_encoder.backend == "onnx_int8") == (precision == "int8")
+        served = np.stack([s.query_encoder.encode(text) for text in texts])
+        assert np.abs(s.encode_queries(texts) - served).max() <= (0.0 if precision == "int8" else 1e-5)

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
+from hybridrag.device import pick_device
 from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text
 from hybridrag.index import embedding_info, read_manifest
 from hybridrag.records import Chunk, Document
@@ -61,10 +62,13 @@ class Searcher:
     @cached_property
     def query_encoder(self) -> QueryEncoder:
         """The query encoder, loaded on first dense search (BM25-only use never pays for it)."""
-        # Queries of an index embedded with int8 weights need the same int8 model.
-        backend = "onnx_int8" if self.embedding.backend == "onnx_int8" else self.encoder_backend
+        # Queries of an index embedded with int8 weights need the same int8 model; others
+        # take it on CPU when retrieval.query_precision asks (the vectors differ slightly).
+        int8 = self.embedding.backend == "onnx_int8" or (
+            self.retrieval.query_precision == "int8" and pick_device(self.device) == "cpu")
         return QueryEncoder(load_encoder(self.embedding.model, self.device,
-                                         self.embedding.max_seq_length), backend)
+                                         self.embedding.max_seq_length),
+                            "onnx_int8" if int8 else self.encoder_backend)
 
     @property
     def has_reranker(self) -> bool:
@@ -80,9 +84,10 @@ class Searcher:
 
     def encode_queries(self, queries: list[str], batch_size: int = 256,
                        progress: bool = False) -> np.ndarray:
-        """Unit vectors for many queries at once, encoded in the calling thread."""
-        if self.embedding.backend == "onnx_int8":
-            return self.query_encoder.encode_many(queries, batch_size, progress)
+        """Unit vectors for many queries at once, encoded in the calling thread (int8: one at
+        a time, so that each gets the vector it gets when served; see QueryEncoder)."""
+        if self.query_encoder.backend == "onnx_int8":
+            return self.query_encoder.encode_many(queries, 1, progress)
         return encode(self.query_encoder.encoder, queries, batch_size=batch_size, progress=progress)
 
     def retrieve(self, query: str, depth: int | None = None, filters: Filters | None = None,
