@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -56,7 +56,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -71,6 +71,10 @@ bench-learning: setup
 bench-service: setup
 	python -m pip install --quiet -r requirements-bench.txt
 	python -m bench.service_latency
+
+## Where a search request's time goes: each part of /hybrid_search alone (needs `make repro` first).
+bench-service-profile: setup
+	python -m bench.service_profile
 
 ## Embedding cost of a 1% corpus change against a full embed (needs `make repro` first).
 bench-incremental: setup
