@@ -155,8 +155,9 @@ def version(state: State) -> VersionResponse:
 @routes.get("/hybrid_search", summary="Search: bm25, dense or hybrid, with metadata filters",
             response_model=SearchResponse, responses=NOT_READY)
 def hybrid_search(params: Annotated[SearchParams, Query()], index: Served) -> Response:
-    """The response is built and serialised once, here: returned as a model, FastAPI would
-    validate it again and convert it twice more, on another thread hand-off."""
+    # The response is serialised once, here: returned as a model, FastAPI would validate it
+    # again and convert it twice more, on another thread hand-off (a docstring would show in
+    # the API docs).
     start = time.perf_counter()
     searcher = index.searcher
     if params.rerank:
