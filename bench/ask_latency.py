@@ -22,9 +22,9 @@ import httpx
 import yaml
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import INDEX, INGESTED, PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
+from support.benchmarks import workspace_queries
 from support.generation_bench import percentile
 from support.service_process import start_service, stop, wait_until_ready
 from support.sse import events
@@ -83,11 +83,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "ask")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
-    if not (args.index / "manifest.json").is_file():
-        print(f"error: no index at {args.index}; run `make repro` first", file=sys.stderr)
+    queries = workspace_queries(args.index, args.data)
+    if queries is None:
         return 2
-    dataset = read_beir(args.data)
-    queries = [q.text for q in dataset.queries if q.query_id in dataset.qrels.get("test", {})]
     queries = queries[:args.questions]
     raw = yaml.safe_load(args.params.read_text())
     args.work.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import INDEX, INGESTED
 from hybridrag.reporting import describe_machine, markdown_table, write_json
+from support.benchmarks import workspace_queries
 from support.ports import free_port
 from support.service_process import start_process, start_service, stop, wait_until_ready
 
@@ -107,11 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
-    if not (args.index / "manifest.json").is_file():
-        print(f"error: no index at {args.index}; run `make repro` first", file=sys.stderr)
+    queries = workspace_queries(args.index, args.data)
+    if queries is None:
         return 2
-    dataset = read_beir(args.data)
-    queries = [q.text for q in dataset.queries if q.query_id in dataset.qrels.get("test", {})]
     env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "HYBRIDRAG_API_KEY": "",
            **dict(item.split("=", 1) for item in args.server_env)}
     logs = args.work / "logs"

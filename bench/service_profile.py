@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 import httpx
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import INDEX, INGESTED, PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.hybrid import combine
@@ -34,6 +33,7 @@ from hybridrag.search.results import search_hits
 from hybridrag.service.app import create_app
 from hybridrag.service.schemas import IndexInfo, SearchResponse
 from hybridrag.service.settings import make_config
+from support.benchmarks import workspace_queries
 from support.service_process import start_service, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,12 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
-    if not (args.index / "manifest.json").is_file():
-        print(f"error: no index at {args.index}; run `make repro` first", file=sys.stderr)
+    queries = workspace_queries(args.index, args.data)
+    if queries is None:
         return 2
-    dataset = read_beir(args.data)
-    queries = [q.text for q in dataset.queries
-               if q.query_id in dataset.qrels.get("test", {})][:args.queries]
+    queries = queries[:args.queries]
     config = make_config(index=str(args.index), params=str(args.params), watch_seconds=0,
                          chat_model=None, gate=None)
     app = create_app(config)

@@ -1,10 +1,13 @@
-"""The arguments every bench/ script over a shared BEIR benchmark takes, and finding it."""
+"""The arguments every bench/ script over a shared BEIR benchmark takes, and finding it; and the
+held-out queries of the benches over the workspace index."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import PARAMS
 
 
@@ -27,3 +30,13 @@ def benchmark_folder(args: argparse.Namespace) -> Path | None:
         print(f"SKIPPED: benchmark {source} not found (expected a BEIR folder there)")
         return None
     return source
+
+
+def workspace_queries(index: Path, data: Path) -> list[str] | None:
+    """The held-out test queries of the ingested corpus `data`, for a bench over the index
+    `make repro` built; None (after saying so on stderr) when there is no index yet."""
+    if not (index / "manifest.json").is_file():
+        print(f"error: no index at {index}; run `make repro` first", file=sys.stderr)
+        return None
+    dataset = read_beir(data)
+    return [q.text for q in dataset.queries if q.query_id in dataset.qrels.get("test", {})]
