@@ -24,7 +24,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    from hybridrag.answers.evaluation import evaluate_answers, write_answers_report
+    from hybridrag.answers.evaluation import (
+        evaluate_answers,
+        questions_to_answer,
+        write_answers_report,
+    )
     from hybridrag.answers.gate import Gate
     from hybridrag.atomic import atomic_write_text
     from hybridrag.chat.runtime import load_generator
@@ -36,9 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = params.answers
     dataset = read_beir(args.data)
     split = params.eval_retrieval.split
-    if not dataset.qrels.get(split):  # a corpus without judged queries (a folder of files)
+    if not questions_to_answer(dataset, split, None, 0):  # a folder of files without questions
         note = (f"No judged queries in split {split!r} of {args.data}, so answers are not "
-                "measured; try them with `hybridrag ask`.")
+                "measured; list your own questions in a file (ingest.questions, see "
+                "docs/your-documents.md) or try them with `hybridrag ask`.")
         write_json(args.metrics, {"queries": 0, "split": split, "note": note})
         atomic_write_text(Path(args.report), f"# Grounded answers\n\n{note}\n")
         print(f"eval_answers: {note}")

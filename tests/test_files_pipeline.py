@@ -16,9 +16,21 @@ pytestmark = pytest.mark.slow
 def files_project(tmp_path_factory, smol_tokenizer):
     root = tiny_project(tmp_path_factory, smol_tokenizer)
     folder = make_mixed_folder(tmp_path_factory.mktemp("mixed"))
+    questions = tmp_path_factory.mktemp("questions") / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in QUESTIONS))
     result = sh("dvc", "exp", "run", "-S", "ingest.source=files", "-S", f"ingest.path={folder}",
-                cwd=root)
+                "-S", f"ingest.questions={questions}", cwd=root)
     return root, result
+
+
+QUESTIONS = [  # the user's questions about the mixed folder: three answerable, one not
+    {"question": "What raises the rotor's slow rotation for the generator?",
+     "relevant": "reports/wind.pdf", "answer": "a gearbox"},
+    {"question": "Since when has the Rance barrage generated power?",
+     "relevant": "web/tides.html", "answer": "1966"},
+    {"question": "How do glaciers flow downhill?", "relevant": ["notes/glaciers.md"]},
+    {"question": "Who won the 1998 football world cup?", "answerable": False},
+]
 
 
 def search(root, query, *options):
@@ -37,7 +49,7 @@ def test_every_stage_runs_on_a_folder_of_files(files_project):
                for kind, lines in ingest["skipped"].items()}
     assert skipped == EXPECTED["skipped"]
     assert ingest["skipped_by_kind"] == {kind: 1 for kind in EXPECTED["skipped"]}
-    assert ingest["judged_queries"] == {}
+    assert ingest["judged_queries"] == {"test": 3}  # the user's answerable questions
 
 
 def test_search_filters_by_metadata_and_shows_file_and_page(files_project):
@@ -54,10 +66,16 @@ def test_search_filters_by_metadata_and_shows_file_and_page(files_project):
     assert "[reports/wind.pdf, p. 2]" in text
 
 
-def test_evaluation_says_there_are_no_judgements(files_project):
+def test_the_user_s_questions_are_measured_by_retrieval_and_answer_evaluation(files_project):
     root, _ = files_project
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
-    assert retrieval["queries"] == 0
+    assert retrieval["queries"] == 3
+    for mode in ("bm25", "dense", "hybrid", "hybrid+rerank"):
+        assert 0 <= retrieval[mode]["hit_rate@3"] <= 1 and "ndcg@10" in retrieval[mode], mode
+    answers = json.loads((root / "metrics/answers.json").read_text())
+    model = answers[answers["chat_model"]]
+    assert answers["queries"] == 4 and model["unanswerable"] >= 1
+    assert model["reading_items"] == 3  # two answers given, and the unanswerable question
 
 
 def test_learning_without_questions_keeps_the_start_models_and_says_so(files_project):
@@ -74,7 +92,6 @@ def test_learning_without_questions_keeps_the_start_models_and_says_so(files_pro
         recorded = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
         assert recorded["skipped"] is True and "no training rows" in recorded["reason"]
     assert json.loads((root / "metrics/numeric/compare.json").read_text())["questions"] == 0
-    assert json.loads((root / "metrics/answers.json").read_text())["queries"] == 0
 
 
 def test_ask_cites_file_and_page(files_project):

@@ -16,7 +16,7 @@ from .conftest import save_tiny_base
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore",
-          "data/documents", "data/numeric_questions.jsonl", "data/reading"]
+          "data/documents", "data/numeric_questions.jsonl", "data/questions.jsonl", "data/reading"]
 
 pytestmark = pytest.mark.slow
 

@@ -29,7 +29,8 @@ def test_bad_jsonl_row_stops_ingest_naming_file_and_line(tmp_path):
     docs = tmp_path / "docs.jsonl"
     docs.write_text(json.dumps({"id": "a", "text": "ok"}) + "\n"
                     + json.dumps({"id": "b", "text": "x", "year": "1999"}) + "\n")
-    write_params(tmp_path, ingest={"source": "jsonl", "path": str(docs), "on_error": "raise"})
+    write_params(tmp_path, ingest={"source": "jsonl", "path": str(docs), "on_error": "raise",
+                                     "questions": None})
     result = run_stage("ingest", "--out", "out", "--metrics", "m.json", cwd=tmp_path)
     assert result.returncode == 2
     assert f"error: {docs}:2: field 'year' must be an integer, got str '1999'" in result.stderr
@@ -41,7 +42,8 @@ def test_skip_policy_counts_and_reports_bad_rows(tmp_path):
     docs = tmp_path / "docs.jsonl"
     docs.write_text(json.dumps({"id": "a", "text": "ok", "year": 2000}) + "\n{oops\n"
                     + json.dumps({"id": "c"}) + "\n")
-    write_params(tmp_path, ingest={"source": "jsonl", "path": str(docs), "on_error": "skip"})
+    write_params(tmp_path, ingest={"source": "jsonl", "path": str(docs), "on_error": "skip",
+                                     "questions": None})
     result = run_stage("ingest", "--out", "out", "--metrics", "m.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "skipped 2 bad input row(s)" in result.stderr

@@ -67,6 +67,7 @@ class IngestParams(Section):
     test_fraction: Share  # share of documents whose queries go to the test split
     seed: int
     on_error: Literal["raise", "skip"]
+    questions: str | None  # JSONL of the user's questions, judged (ingest/questions.py); None: none
 
     @model_validator(mode="after")
     def path_for_files(self) -> IngestParams:

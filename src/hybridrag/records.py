@@ -51,8 +51,24 @@ def file_location(source_path: str | None, page: int | None) -> str | None:
     return source_path if page is None else f"{source_path}, p. {page}"
 
 
+@dataclass(frozen=True)
+class UserQuestion:
+    """A question of the user's own (ingest.questions), judged by the user."""
+
+    query_id: str
+    text: str
+    relevant: tuple[str, ...]  # the documents that answer it (ids; paths before ingest resolves them)
+    answers: tuple[str, ...] | None  # the answer's accepted texts; () unanswerable; None not given
+    split: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.relevant)
+
+
 @dataclass
 class Dataset:
     documents: list[Document]
     queries: list[Query] = field(default_factory=list)
     qrels: dict[str, Qrels] = field(default_factory=dict)  # split name -> judgements
+    questions: list[UserQuestion] = field(default_factory=list)  # the user's, also in queries/qrels

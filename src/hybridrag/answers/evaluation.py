@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from hybridrag.answers.scoring import (
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import ChatGenerator
 from hybridrag.config import AnswersParams
-from hybridrag.records import Dataset
+from hybridrag.records import Dataset, Query, UserQuestion
 from hybridrag.reporting import markdown_table
 from hybridrag.search.searcher import Searcher
 
@@ -27,16 +28,16 @@ from hybridrag.search.searcher import Searcher
 def evaluate_answers(generator: ChatGenerator, searcher: Searcher, dataset: Dataset, split: str,
                      settings: AnswersParams, gate: Gate | None = None
                      ) -> tuple[dict[str, Any], list[Answer], list[GroundedItem]]:
-    """A seeded sample of `split`'s judged queries answered as `hybridrag ask` answers them
-    (through `gate` when given), scored; the retriever-only baseline (the first source's first
-    sentence, cited) beside, and what the gate turned away."""
-    from hybridrag.evaluation.retrieval import select_queries
-
+    """A seeded sample of `split`'s questions (`questions_to_answer`) answered as `hybridrag
+    ask` answers them (through `gate` when given), scored; the retriever-only baseline (the
+    first source's first sentence, cited) beside, and what the gate turned away."""
     qrels = dataset.qrels.get(split, {})
-    queries = select_queries(dataset.queries, qrels, settings.max_queries, settings.seed)
+    queries = questions_to_answer(dataset, split, settings.max_queries, settings.seed)
     titles = {d.doc_id: d.title for d in dataset.documents}
+    users = {q.query_id: q for q in dataset.questions}
     answers = answer(generator, searcher, [q.text for q in queries], settings, gate=gate)
-    items = [judge(a.question, a.sources, {d for d, g in qrels[q.query_id].items() if g > 0}, titles)
+    items = [with_user_answers(judge(a.question, a.sources, {
+        d for d, g in qrels.get(q.query_id, {}).items() if g > 0}, titles), users.get(q.query_id))
              for q, a in zip(queries, answers, strict=True)]
     model = summarize(items, [score_reply(i, a.text, a.stopped)
                               for i, a in zip(items, answers, strict=True)])
@@ -49,6 +50,27 @@ def evaluate_answers(generator: ChatGenerator, searcher: Searcher, dataset: Data
                settings.chat_model: model, BASELINE: baseline,
                "gate": gate_summary(gate, answers, items)}
     return summary, answers, items
+
+
+def questions_to_answer(dataset: Dataset, split: str, max_queries: int | None, seed: int
+                        ) -> list[Query]:
+    """`split`'s judged queries and the user's unanswerable questions of `split` (ingest.questions:
+    a good answer says the sources lack it), at most `max_queries` of them (a seeded choice)."""
+    from hybridrag.evaluation.retrieval import seeded_subset
+
+    qrels = dataset.qrels.get(split, {})
+    unanswerable = {q.query_id for q in dataset.questions if q.split == split and not q.answerable}
+    asked = [q for q in dataset.queries if q.query_id in unanswerable
+             or any(g > 0 for g in qrels.get(q.query_id, {}).values())]
+    return seeded_subset(asked, max_queries, seed)
+
+
+def with_user_answers(item: GroundedItem, question: UserQuestion | None) -> GroundedItem:
+    """`item` scored also on the answer the user gave for its question (SQuAD exact match and F1;
+    none for an unanswerable one), when the question is the user's and has one."""
+    if question is None or (question.answerable and question.answers is None):
+        return item
+    return replace(item, answers=question.answers)
 
 
 def gate_summary(gate: Gate | None, answers: Sequence[Answer], items: Sequence[GroundedItem]

@@ -43,7 +43,8 @@ def write_unjudged(params: Params, metrics: Path, per_query: Path, reports: Path
     note = (f"No judged queries in split {split!r} (the corpus has judgements for: "
             f"{', '.join(splits) or 'none'}), so retrieval quality is not measured. A folder of "
             "files has no queries or relevance judgements: to measure retrieval on your documents, "
-            "ingest them as a BEIR folder with queries.jsonl and qrels/test.tsv. The synthetic "
+            "list questions with the files that answer them in a JSONL file and set "
+            "ingest.questions to it (docs/your-documents.md). The synthetic "
             "questions of make_pairs are scored only where they choose models (validation "
             "nDCG@10 in metrics/finetune_embed.json and metrics/reranker.json, on synthetic pairs).")
     write_json(metrics, {"split": split, "queries": 0, "note": note})
@@ -72,6 +73,16 @@ def gains(means: dict[str, dict[str, float]], served: str) -> list[list[Any]]:
         rows.append([step, f"`{before}` {old:.4f}", f"`{after}` {new:.4f}",
                      f"{100 * (new - old) / old:+.1f}%" if old else "n/a"])
     return rows
+
+
+def losses(learned: list[list[Any]]) -> list[str]:
+    """A warning for each learned step in use that lowered nDCG on these queries, saying how to
+    serve without it (a fine-tuned embedder that is not served needs none)."""
+    advice = {"cross-encoder rerank": "`answers.rerank: false`, searches without `--rerank`",
+              "fine-tuned embedder, hybrid": "`retrieval.embedding: base`"}
+    return [f"**The {step} loses on these queries** ({before} -> {after}): serve without it "
+            f"({advice[step]})." for step, before, after, change in learned
+            if change.startswith("-") and step in advice and "@" not in after]
 
 
 def write_plots(reports: Path, means: dict[str, dict[str, float]], sweep: list[dict[str, Any]],
@@ -136,6 +147,7 @@ def report(params: Params, manifest: dict[str, Any], n_queries: int,
         "",
         markdown_table(["step", "before", "after", "change"], learned) if learned
         else "No fine-tuned embeddings or reranker were evaluated.",
+        *losses(learned),
         "",
         "## Fusion ablation (same candidates, fusion setting varied)",
         "",

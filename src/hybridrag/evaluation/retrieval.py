@@ -163,10 +163,15 @@ def select_queries(queries: list[Query], qrels: Qrels, max_queries: int | None, 
                    ) -> list[Query]:
     """Queries that have judgements in `qrels`, optionally a seeded random subset of them."""
     judged = [q for q in queries if any(g > 0 for g in qrels.get(q.query_id, {}).values())]
-    if max_queries is not None and len(judged) > max_queries:
-        keep = set(np.random.default_rng(seed).choice(len(judged), max_queries, replace=False))
-        judged = [q for i, q in enumerate(judged) if i in keep]
-    return judged
+    return seeded_subset(judged, max_queries, seed)
+
+
+def seeded_subset(queries: list[Query], max_queries: int | None, seed: int) -> list[Query]:
+    """At most `max_queries` of `queries` (None: all), a seeded random choice kept in order."""
+    if max_queries is None or len(queries) <= max_queries:
+        return queries
+    keep = set(np.random.default_rng(seed).choice(len(queries), max_queries, replace=False))
+    return [q for i, q in enumerate(queries) if i in keep]
 
 
 def side_by_side(candidates: Candidates, qrels: Qrels, fusion: FusionParams,

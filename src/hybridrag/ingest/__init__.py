@@ -9,6 +9,7 @@ from hybridrag.config import IngestParams
 from hybridrag.errors import InputError
 from hybridrag.ingest.beir import read_beir, read_documents, write_beir
 from hybridrag.ingest.files import read_folder
+from hybridrag.ingest.questions import add_questions, read_questions
 from hybridrag.ingest.splits import split_by_document, subsample_documents
 from hybridrag.ingest.wiki import read_wiki
 from hybridrag.jsonl import RowPolicy
@@ -19,8 +20,8 @@ __all__ = ["describe_corpus", "load_dataset", "read_beir", "write_beir"]
 
 
 def load_dataset(params: IngestParams, policy: RowPolicy) -> Dataset:
-    """Read the configured source, subsample it, give every document its language, and split
-    unsplit judgements into train/test."""
+    """Read the configured source, subsample it, give every document its language, split
+    unsplit judgements into train/test, and add the user's questions (ingest.questions)."""
     known_language = None
     if params.source == "wiki":
         dataset = read_wiki(params.wiki_language, policy)
@@ -40,6 +41,8 @@ def load_dataset(params: IngestParams, policy: RowPolicy) -> Dataset:
     dataset.documents = with_languages(dataset.documents, known_language)
     if set(dataset.qrels) == {"all"}:
         dataset.qrels = split_by_document(dataset.qrels["all"], params.test_fraction, params.seed)
+    if params.questions:
+        dataset = add_questions(dataset, read_questions(params.questions, dataset.documents, policy))
     return dataset
 
 

@@ -11,10 +11,12 @@ from typing import Any, TypeVar
 from hybridrag.atomic import atomic_directory, atomic_open
 from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError, document_to_beir, parse_document, parse_query
+from hybridrag.ingest.questions import parse_question, question_row
 from hybridrag.jsonl import RowPolicy, read_jsonl, write_jsonl
 from hybridrag.records import Dataset, Document, Qrels, Query
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
+QUESTIONS_FILE = "questions.jsonl"  # the user's questions (ingest.questions), resolved
 
 
 Row = TypeVar("Row", Document, Query)
@@ -91,7 +93,10 @@ def read_beir(folder: str | os.PathLike[str], policy: RowPolicy | None = None) -
     query_ids = {q.query_id for q in queries}
     qrels = {path.stem: read_qrels(path, policy, query_ids, doc_ids)
              for path in sorted((root / "qrels").glob("*.tsv"))}
-    return Dataset(documents=documents, queries=queries, qrels=qrels)
+    questions_path = root / QUESTIONS_FILE
+    questions = ([parse_question(record, line) for line, record in read_jsonl(questions_path)]
+                 if questions_path.is_file() else [])
+    return Dataset(documents=documents, queries=queries, qrels=qrels, questions=questions)
 
 
 def write_beir(dataset: Dataset, folder: str | os.PathLike[str]) -> None:
@@ -107,3 +112,5 @@ def write_beir(dataset: Dataset, folder: str | os.PathLike[str]) -> None:
                 for query_id, judged in qrels.items():
                     for doc_id, grade in judged.items():
                         handle.write(f"{query_id}\t{doc_id}\t{grade}\n")
+        if dataset.questions:
+            write_jsonl(staging / QUESTIONS_FILE, (question_row(q) for q in dataset.questions))
