@@ -83,3 +83,12 @@ def test_a_gated_question_is_not_asked(tiny_base, small_index, small_reranker):
     assert gated[low].sources == ungated[low].sources  # the nearest sources are still shown
     assert gated[high].gated is None and gated[high].text == ungated[high].text
     assert text == NO_ANSWER and streamed.answer().gated == gated[low].gated
+
+
+def test_a_missing_gate_is_an_error_for_a_stage_and_a_warning_for_the_cli(tmp_path, caplog):
+    with pytest.raises(FileNotFoundError, match="choose_gate"):
+        Gate.load(tmp_path, required=True)
+    with caplog.at_level("WARNING", logger="hybridrag.answers"):
+        assert Gate.load(tmp_path, required=False) is None
+    assert f"no answerability gate at {tmp_path / GATE_FILE}" in caplog.text
+    assert "answering without it" in caplog.text

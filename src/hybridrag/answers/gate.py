@@ -6,6 +6,7 @@ that abstains on at most a set share of the answerable questions."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 
 GATE_FILE = "gate.json"
+log = logging.getLogger("hybridrag.answers")
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,17 @@ class Gate:
                 f"(chosen on {self.chosen_on})")
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str]) -> Gate | None:
-        """The gate saved in `folder` by choose_gate; None when it chose none (gate off)."""
+    def load(cls, folder: str | os.PathLike[str], required: bool = True) -> Gate | None:
+        """The gate saved in `folder` by choose_gate; None when it chose none (gate off). A
+        missing gate is an error when `required` (a stage), else a warning and no gate (the
+        CLI and the service answer without it)."""
         path = Path(folder) / GATE_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"no answerability gate at {path}; run `dvc repro choose_gate`")
+            missing = f"no answerability gate at {path}; run `dvc repro choose_gate`"
+            if required:
+                raise FileNotFoundError(missing)
+            log.warning("%s; answering without it", missing)
+            return None
         saved = json.loads(path.read_text())
         if saved.get("threshold") is None:
             return None

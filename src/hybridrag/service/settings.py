@@ -105,11 +105,7 @@ def load_gate(folder: str | None, wanted: bool, revision: bool) -> Gate | None:
         log.warning("the answerability gate is off: it is chosen for the workspace's reranker, "
                     "not the served revision's")
         return None
-    try:
-        return Gate.load(folder)
-    except FileNotFoundError as error:
-        log.warning("%s; /ask answers without it", error)
-        return None
+    return Gate.load(folder, required=False)
 
 
 def config_from_env() -> ServiceConfig:
