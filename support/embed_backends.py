@@ -62,7 +62,7 @@ def compare_backends(dataset: Dataset, split: str, params: Params, work: str | o
     query encoder."""
     chunks = list(chunk_documents(dataset.documents, params.chunk.size, params.chunk.overlap))
     titles = {d.doc_id: d.title for d in dataset.documents}
-    texts = [passage_text(titles[c.doc_id], c.text, params.embed.include_title) for c in chunks]
+    texts = [passage_text(titles[c.doc_id], c, params.embed.include_title) for c in chunks]
     sample = random.Random(seed).sample(texts, min(speed_sample, len(texts)))
     speed = encoding_speed(encoder, sample, params.embed.batch_size, backends, rounds)
     qrels = dataset.qrels[split]

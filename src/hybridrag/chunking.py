@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import re
@@ -38,26 +39,30 @@ def word_windows(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
 
 
 def document_windows(document: Document, size: int, overlap: int
-                     ) -> Iterator[tuple[int, int, int | None]]:
-    """(start, end, page) of a document's windows; a document with pages is windowed page by
-    page, so that every chunk lies on one page and can be cited by it."""
-    if not document.page_starts:
-        for start, end in word_windows(document.text, size, overlap):
-            yield start, end, None
-        return
-    bounds = [*document.page_starts, len(document.text)]
-    for page, (first, last) in enumerate(itertools.pairwise(bounds), start=1):
+                     ) -> Iterator[tuple[int, int, int | None, str | None]]:
+    """(start, end, page, section) of a document's windows. A document with pages or sections
+    is windowed piece by piece (a piece ends where a page or a section does), so that every
+    chunk lies on one page and in one section and can be cited by them."""
+    length = len(document.text)
+    section_starts = [start for start, _ in document.sections]
+    bounds = sorted({b for b in (0, *document.page_starts, *section_starts) if b < length})
+    for first, last in itertools.pairwise([*bounds, length]):
+        page = bisect.bisect_right(document.page_starts, first) or None
+        in_section = bisect.bisect_right(section_starts, first)
+        section = document.sections[in_section - 1][1] if in_section else None
         for start, end in word_windows(document.text[first:last], size, overlap):
-            yield first + start, first + end, page
+            yield first + start, first + end, page, section
 
 
 def chunk_documents(documents: Iterable[Document], size: int, overlap: int) -> Iterator[Chunk]:
     """Chunks of every document, numbered 0, 1, 2, ... in document order."""
     chunk_id = 0
     for document in documents:
-        for position, (start, end, page) in enumerate(document_windows(document, size, overlap)):
+        for position, (start, end, page, section) in enumerate(
+                document_windows(document, size, overlap)):
             yield Chunk(chunk_id=chunk_id, doc_id=document.doc_id, position=position,
-                        start=start, end=end, text=document.text[start:end], page=page)
+                        start=start, end=end, text=document.text[start:end], page=page,
+                        section=section)
             chunk_id += 1
 
 

@@ -137,7 +137,8 @@ def print_hit(hit: SearchHit) -> None:
     meta = [f"{label}: {value}" for label, value in (
         ("author", hit.author), ("year", hit.year), ("topic", hit.topic),
         ("keywords", ", ".join(hit.keywords)), ("language", hit.language)) if value]
-    where = file_location(hit.source_path, hit.page) or f"{hit.doc_id}, chunk {hit.chunk_id}"
+    where = (file_location(hit.source_path, hit.page, hit.section)
+             or f"{hit.doc_id}, chunk {hit.chunk_id}")
     print(f"{hit.rank:>3}. {hit.title or hit.doc_id}  [{where}]  score {hit.score:.4f}")
     if meta:
         print("     " + " | ".join(meta))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from hybridrag.device import pick_device
+from hybridrag.records import Chunk, chunk_heading
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -51,9 +52,11 @@ def load_encoder(model: str, device: str = "auto", max_seq_length: int | None = 
     return encoder
 
 
-def passage_text(title: str, text: str, include_title: bool) -> str:
-    """What is embedded for a chunk: BEIR's convention, title and text joined by a space."""
-    return f"{title} {text}".strip() if include_title and title else text
+def passage_text(title: str, chunk: Chunk, include_title: bool) -> str:
+    """What is embedded (and reranked) for a chunk: BEIR's convention, title and text joined by
+    a space; the title followed by the chunk's section path, where it has one."""
+    heading = chunk_heading(title, chunk.section)
+    return f"{heading} {chunk.text}".strip() if include_title and heading else chunk.text
 
 
 EncoderBackend = Literal["torch", "onnx", "onnx_int8"]

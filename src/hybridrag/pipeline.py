@@ -35,7 +35,7 @@ def embed_chunks_reusing(documents: Sequence[Document], chunks: Sequence[Chunk],
     instead of encoded again. Returns the set and how many chunks were encoded."""
     encoder = encoder or load_encoder(params.model, params.device, params.max_seq_length)
     titles = {d.doc_id: d.title for d in documents}
-    texts = [passage_text(titles[c.doc_id], c.text, params.include_title) for c in chunks]
+    texts = [passage_text(titles[c.doc_id], c, params.include_title) for c in chunks]
     keys = cache_keys(texts, model_fingerprint(resolve_model_path(params.model)),
                       int(encoder.max_seq_length), params.backend)
     reused = cached_rows(previous, keys)

@@ -24,6 +24,7 @@ class Document:
     content_hash: str | None = None  # sha256 of the extracted text (duplicates share it)
     modified: str | None = None  # the file's modification time, ISO 8601 UTC
     page_starts: tuple[int, ...] = ()  # PDF: offset in `text` where page 1, 2, ... begins
+    sections: tuple[tuple[int, str], ...] = ()  # Markdown: (offset in `text`, heading path)
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,26 @@ class Chunk:
     end: int
     text: str
     page: int | None = None  # 1-based page holding the chunk (documents with pages only)
+    section: str | None = None  # the heading path of the section holding it ("Install › Linux")
 
 
-def file_location(source_path: str | None, page: int | None) -> str | None:
-    """Where a reader finds a passage: "report.pdf, p. 4", or "notes.md"; None for a document
-    that is not from a file."""
+SECTION_SEPARATOR = " › "  # between the headings of a section path, and after the title
+
+
+def chunk_heading(title: str, section: str | None) -> str:
+    """A chunk's title as it is indexed and embedded: the document's title, then its section
+    path ("Glaciers › Flow"), where it has one."""
+    return title if not section else f"{title}{SECTION_SEPARATOR}{section}".strip(" ›")
+
+
+def file_location(source_path: str | None, page: int | None, section: str | None = None
+                  ) -> str | None:
+    """Where a reader finds a passage: "report.pdf, p. 4", "guide.md › Install › Linux", or
+    "notes.md"; None for a document that is not from a file."""
     if source_path is None:
         return None
-    return source_path if page is None else f"{source_path}, p. {page}"
+    where = source_path if page is None else f"{source_path}, p. {page}"
+    return where if section is None else f"{where}{SECTION_SEPARATOR}{section}"
 
 
 @dataclass(frozen=True)

@@ -123,4 +123,20 @@ def test_an_index_built_before_languages_and_files_still_reads():
         INSERT INTO documents VALUES ('a', 'A', 'alpha beta', 'Ada', 1843, 'math');
         INSERT INTO chunks VALUES (0, 'a', 0, 0, 10, 'alpha beta');""")
     assert fetch_documents(old, ["a"])["a"] == Document("a", "A", "alpha beta", "Ada", 1843, (), "math")
-    assert fetch_chunks(old, [0])[0].page is None
+    assert fetch_chunks(old, [0])[0].page is None and fetch_chunks(old, [0])[0].section is None
+
+
+def test_a_chunk_keeps_its_section_and_keyword_search_reads_it_as_title(tmp_path):
+    documents = [Document("g", "Glaciers", "Ice moves. It slides on meltwater.",
+                          sections=((11, "Flow"),))]
+    chunks = [Chunk(0, "g", 0, 0, 10, "Ice moves."),
+              Chunk(1, "g", 1, 11, 34, "It slides on meltwater.", section="Flow")]
+    info = EmbeddingInfo(model="m", dimension=2, include_title=True, max_seq_length=8,
+                         backend="torch")
+    embeddings = {"base": EmbeddingSet(np.eye(2, dtype=np.float32), np.array([0, 1]), info)}
+    build_index(tmp_path / "index", documents, chunks, embeddings, PARAMS.build_db)
+    connection = connect_readonly(tmp_path / "index" / DATABASE)
+    assert fetch_chunks(connection, [0, 1]) == {0: chunks[0], 1: chunks[1]}
+    matched = connection.execute("SELECT rowid, title FROM chunks_fts WHERE chunks_fts MATCH "
+                                 "'title:flow'").fetchall()
+    assert [tuple(row) for row in matched] == [(1, "Glaciers › Flow")]

@@ -29,6 +29,9 @@ def test_flat_and_beir_rows_give_the_same_document():
     ({"_id": "a", "text": "t", "page_starts": [3, 9]}, "page_starts", "starting at 0"),
     ({"_id": "a", "text": "t", "page_starts": [0, 9, 9]}, "page_starts", "increasing"),
     ({"_id": "a", "text": "t", "source_path": 4}, "source_path", "must be a string"),
+    ({"_id": "a", "text": "t", "sections": [[5, "B"], [2, "A"]]}, "sections", "increasing"),
+    ({"_id": "a", "text": "t", "sections": [[0, ""]]}, "sections", "heading path"),
+    ({"_id": "a", "text": "t", "sections": [0, "A"]}, "sections", "pairs"),
 ])
 def test_bad_fields_are_named(record, field, message):
     with pytest.raises(FieldError, match=message) as caught:
@@ -40,8 +43,10 @@ def test_file_metadata_round_trips_through_beir_rows():
     document = parse_document({
         "id": "notes/a.pdf", "title": "A", "text": "page one page two", "language": "EN",
         "source_path": "notes/a.pdf", "file_type": "pdf", "content_hash": "ab12",
-        "modified": "2026-01-02T03:04:05+00:00", "page_starts": [0, 9]})
+        "modified": "2026-01-02T03:04:05+00:00", "page_starts": [0, 9],
+        "sections": [[0, "A"], [4, "A › B"]]})
     assert (document.language, document.page_starts) == ("en", (0, 9))
+    assert document.sections == ((0, "A"), (4, "A › B"))
     row = document_to_beir(document)
     assert row["metadata"]["source_path"] == "notes/a.pdf" and "author" not in row["metadata"]
     assert parse_document(row) == document

@@ -69,6 +69,14 @@ def test_markdown_is_text_without_markup_and_front_matter(read):
     assert document.keywords == ("ice", "climate")
 
 
+def test_markdown_sections_start_at_their_headings_with_the_heading_path(read):
+    document = read[0]["notes/glaciers.md"]  # "# Glaciers", then "## Flow"
+    assert [path for _, path in document.sections] == ["Glaciers", "Glaciers › Flow"]
+    assert [document.text[start:].split("\n")[0] for start, _ in document.sections] == [
+        "Glaciers", "Flow"]
+    assert read[0]["reports/wind.pdf"].sections == ()
+
+
 def test_docx_reads_paragraphs_tables_and_properties(read):
     document = read[0]["notes/volcanoes.docx"]
     assert document.text.startswith("Volcanoes of the world\n\nA volcano is an opening")

@@ -36,7 +36,8 @@ def as_sources(searcher: Searcher, results: Sequence[SearchResult], trim: Trim) 
     chunks = searcher.chunks([r.chunk_id for r in results])
     return [Source(number, r.doc_id, r.chunk_id, documents[r.doc_id].title,
                    trim(chunks[r.chunk_id].text), documents[r.doc_id].source_path,
-                   chunks[r.chunk_id].page) for number, r in enumerate(results, start=1)]
+                   chunks[r.chunk_id].page, chunks[r.chunk_id].section)
+            for number, r in enumerate(results, start=1)]
 
 
 @dataclass(frozen=True)

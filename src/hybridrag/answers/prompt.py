@@ -33,11 +33,12 @@ class Source:
     text: str  # the passage as shown in the prompt (already cut to the budget)
     source_path: str | None = None  # the file it comes from (files corpus), shown to the reader
     page: int | None = None  # the passage's page (PDF)
+    section: str | None = None  # the passage's section, a heading path (Markdown)
 
     @property
     def location(self) -> str | None:
         """Where a reader finds the passage: "report.pdf, p. 4" (None for a corpus without files)."""
-        return file_location(self.source_path, self.page)
+        return file_location(self.source_path, self.page, self.section)
 
 
 def token_trimmer(tokenizer: object, budget: int) -> Trim:

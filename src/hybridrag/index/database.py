@@ -44,12 +44,15 @@ CREATE TABLE chunks (
     start    INTEGER NOT NULL,
     end      INTEGER NOT NULL,
     text     TEXT NOT NULL,
-    page     INTEGER  -- 1-based, for documents with pages
+    page     INTEGER, -- 1-based, for documents with pages
+    section  TEXT     -- the heading path of its section ("Install › Linux"), for documents with sections
 );
 CREATE INDEX chunks_doc_id ON chunks (doc_id);
--- FTS5 reads its content (title weighted apart from text) through this view.
+-- FTS5 reads its content (title weighted apart from text) through this view; a chunk's title
+-- is its heading (records.chunk_heading): the document's title, then its section path.
 CREATE VIEW chunk_content AS
-    SELECT c.chunk_id AS chunk_id, d.title AS title, c.text AS text
+    SELECT c.chunk_id AS chunk_id,
+           d.title || COALESCE(' › ' || c.section, '') AS title, c.text AS text
     FROM chunks c JOIN documents d ON d.doc_id = c.doc_id;
 """
 
@@ -95,8 +98,8 @@ def create_database(
                     "INSERT INTO document_keywords VALUES (?, ?)",
                     ((document.doc_id, keyword) for keyword in document.keywords))
             connection.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((c.chunk_id, c.doc_id, c.position, c.start, c.end, c.text, c.page)
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((c.chunk_id, c.doc_id, c.position, c.start, c.end, c.text, c.page, c.section)
                  for c in chunks))
             orphan = connection.execute(
                 "SELECT c.chunk_id, c.doc_id FROM chunks c LEFT JOIN documents d USING (doc_id) "

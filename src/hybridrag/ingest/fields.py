@@ -8,7 +8,7 @@ from typing import Any
 from hybridrag.records import Document, Query
 
 METADATA_FIELDS = ("author", "year", "keywords", "topic", "language", "source_path", "file_type",
-                   "content_hash", "modified", "page_starts")
+                   "content_hash", "modified", "page_starts", "sections")
 FILE_FIELDS = ("source_path", "file_type", "content_hash", "modified")  # optional strings
 
 
@@ -113,6 +113,19 @@ def _page_starts(value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _sections(value: Any) -> tuple[tuple[int, str], ...]:
+    """Where sections begin: [offset, heading path] pairs, offsets strictly increasing."""
+    if value is None:
+        return ()
+    if (not isinstance(value, list)
+            or not all(isinstance(v, list) and len(v) == 2 and type(v[0]) is int and v[0] >= 0
+                       and isinstance(v[1], str) and v[1].strip() for v in value)
+            or any(a[0] >= b[0] for a, b in pairwise(value))):
+        raise FieldError("sections", "must be a list of [character offset, heading path] pairs, "
+                         f"offsets increasing, got {_describe(value)}")
+    return tuple((offset, path.strip()) for offset, path in value)
+
+
 def parse_document(record: dict[str, Any]) -> Document:
     """Accept BEIR rows (metadata under "metadata") and flat rows (metadata at the top level)."""
     nested = record.get("metadata") or {}
@@ -129,6 +142,7 @@ def parse_document(record: dict[str, Any]) -> Document:
         topic=_optional_string(meta.get("topic"), "topic"),
         language=_language(meta.get("language")),
         page_starts=_page_starts(meta.get("page_starts")),
+        sections=_sections(meta.get("sections")),
         **{name: _optional_string(meta.get(name), name) for name in FILE_FIELDS},
     )
 
@@ -155,5 +169,7 @@ def document_to_beir(document: Document) -> dict[str, Any]:
             metadata[name] = getattr(document, name)
     if document.page_starts:
         metadata["page_starts"] = list(document.page_starts)
+    if document.sections:
+        metadata["sections"] = [list(section) for section in document.sections]
     return {"_id": document.doc_id, "title": document.title, "text": document.text,
             "metadata": metadata}

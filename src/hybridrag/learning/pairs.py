@@ -51,7 +51,7 @@ class ChunkVectors:
 
     def passage(self, index: int) -> str:
         chunk = self.chunks[index]
-        return passage_text(self.titles[chunk.doc_id], chunk.text, self.include_title)
+        return passage_text(self.titles[chunk.doc_id], chunk, self.include_title)
 
     def best_chunk(self, doc_id: str, query_vector: np.ndarray) -> int:
         """The document's chunk most similar to the query."""

@@ -3,7 +3,7 @@ search over it that return what the embedded index returns.
 
 Tables: `documents` (metadata) and `document_keywords`, as in SQLite, the fields compared
 without case as `citext` (so the embedded index's filter SQL runs unchanged), `chunks` (text,
-page, the chunk's BM25 weights as a `sparsevec` and its term ids with a GIN index for finding
+page, section, the chunk's BM25 weights as a `sparsevec` and its term ids with a GIN index for finding
 candidates), `terms` (term, id, rows holding it), `info` (row count, tokenizer, the column
 weights the BM25 weights were made with) and, per embedding set of the index,
 `vectors_<name>` (chunk id, document id, the unit vector) with an HNSW index on inner product.
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 DOCUMENT_COLUMNS = ("doc_id", "title", "text", "author", "year", "topic", "language", "source_path",
                     "file_type", "content_hash", "modified", "page_starts")
-CHUNK_COLUMNS = ("chunk_id", "doc_id", "position", "start", '"end"', "text", "page")
+CHUNK_COLUMNS = ("chunk_id", "doc_id", "position", "start", '"end"', "text", "page", "section")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 TABLES = """
@@ -47,7 +47,8 @@ CREATE TABLE {schema}.document_keywords (
 CREATE TABLE {schema}.chunks (
     chunk_id BIGINT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES {schema}.documents (doc_id),
     position INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    text TEXT NOT NULL, page INTEGER, term_ids INTEGER[] NOT NULL, bm25 SPARSEVEC NOT NULL);
+    text TEXT NOT NULL, page INTEGER, section TEXT, term_ids INTEGER[] NOT NULL,
+    bm25 SPARSEVEC NOT NULL);
 CREATE TABLE {schema}.terms (term TEXT PRIMARY KEY, term_id INTEGER NOT NULL UNIQUE,
                              rows_with_term INTEGER NOT NULL);
 CREATE TABLE {schema}.info (key TEXT PRIMARY KEY, value JSONB NOT NULL);

@@ -34,6 +34,8 @@ class SearchHit(BaseModel):
     file_type: str | None = Field(description="pdf, html, markdown, docx or text (files corpus)")
     source_path: str | None = Field(description="the file, relative to the ingested folder")
     page: int | None = Field(description="the best chunk's page (PDF), from 1")
+    section: str | None = Field(description="the best chunk's section: its heading path "
+                                "(\"Install › Linux\"), for documents with headings (Markdown)")
     snippet: str = Field(description="HTML-escaped text; query words wrapped in <mark>")
     score: float = Field(description="the fused score (or the single retriever's score)")
     bm25: RetrieverScore | None
@@ -65,7 +67,8 @@ def search_hits(searcher: Searcher, query: str, results: list[SearchResult]) -> 
             author=document.author, year=document.year, topic=document.topic,
             keywords=list(document.keywords), language=document.language,
             file_type=document.file_type, source_path=document.source_path,
-            page=chunks[result.chunk_id].page, snippet=snippets[result.chunk_id], score=result.score,
+            page=chunks[result.chunk_id].page, section=chunks[result.chunk_id].section,
+            snippet=snippets[result.chunk_id], score=result.score,
             bm25=retriever_score(result.bm25), dense=retriever_score(result.dense),
             rerank=rerank_score(result)))
     return hits

@@ -131,7 +131,7 @@ class Searcher:
         """What the reranker reads for each result: its best chunk, titled as it was embedded."""
         documents = self.documents([r.doc_id for r in results])
         chunks = self.chunks([r.chunk_id for r in results])
-        return [passage_text(documents[r.doc_id].title, chunks[r.chunk_id].text,
+        return [passage_text(documents[r.doc_id].title, chunks[r.chunk_id],
                              self.embedding.include_title) for r in results]
 
     def snippets(self, query: str, chunk_ids: list[int], words: int = 40) -> dict[int, str]:

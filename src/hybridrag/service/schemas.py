@@ -149,6 +149,7 @@ class AskSource(BaseModel):
     title: str
     source_path: str | None = Field(description="the file it comes from (files corpus)")
     page: int | None = Field(description="the passage's page (PDF), from 1")
+    section: str | None = Field(description="the passage's section: its heading path (Markdown)")
     text: str = Field(description="the passage the model read")
     cited: bool
 

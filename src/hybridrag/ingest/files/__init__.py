@@ -93,6 +93,7 @@ def file_document(folder: Path, path: str, file_type: str, extracted: Extracted)
         "source_path": path, "file_type": file_type, "content_hash": content_hash(extracted.text),
         "modified": modified.isoformat(timespec="seconds"),
         "page_starts": list(extracted.page_starts) or None,
+        "sections": [list(section) for section in extracted.sections] or None,
     }
     sidecar = sidecar_metadata(folder, path)
     try:
