@@ -1,7 +1,11 @@
-"""Stage choose_gate: the answerability gate's threshold, chosen on the held-out validation
-conversations of data/sft: each question's best cross-encoder score among its sources, answerable
-questions against those whose sources lack the answer; the highest threshold that turns away at
-most answers.gate_max_false_abstention of the answerable ones."""
+"""Stage choose_gate: the answerability gate. Its classifier: the trained reranker fine-tuned to
+tell whether a passage answers a question, on the reading data's training articles (each
+question with its paragraph, 0 where SQuAD marks it impossible, and other paragraphs of the
+article as 0); answerability.train: false keeps the reranker's own scores. Its threshold, chosen
+on the held-out validation conversations of data/sft: each question's best classifier score
+among its sources, answerable questions against those whose sources lack the answer; the
+highest threshold that turns away at most answers.gate_max_false_abstention of the answerable
+ones. The metrics give the validation rates of both scorers."""
 
 from __future__ import annotations
 
@@ -15,26 +19,52 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--data", required=True, help="chatml's conversations (validation.jsonl)")
     parser.add_argument("--reranker", required=True, help="train_reranker's cross-encoder")
-    parser.add_argument("--out", required=True, help="the gate's folder (gate.json)")
+    parser.add_argument("--base-model", required=True,
+                        help="its tokenizer cuts the training paragraphs as sources are cut")
+    parser.add_argument("--checkpoints", required=True)
+    parser.add_argument("--out", required=True, help="the gate's folder (gate.json, classifier)")
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
-    settings = load_params(args.params).answers
-    from hybridrag.answers.gate import GATE_FILE, choose_gate
+    params = load_params(args.params)
+    from hybridrag.answers.gate import CLASSIFIER_FOLDER, GATE_FILE, choose_gate
+    from hybridrag.answers.prompt import token_trimmer
     from hybridrag.atomic import atomic_directory
+    from hybridrag.chat.models import load_tokenizer
     from hybridrag.jsonl import read_jsonl
+    from hybridrag.learning.answerability import train_answerability
+    from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
     from hybridrag.sft.grounded import item_from_row
+    from hybridrag.sft.reading import answerability_rows, read_squad, split_articles
 
+    answers, settings, reading = params.answers, params.answerability, params.sft.chatml.reading
     rows = [row for _, row in read_jsonl(Path(args.data) / "validation.jsonl") if "meta" in row]
-    reranker = Reranker.load(args.reranker, settings.device)
-    saved, rates = choose_gate([item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows],
-                               reranker.scores, settings.gate_max_false_abstention,
-                               f"{len(rows)} validation questions of {args.data}")
+    items, kinds = [item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows]
+    chosen_on = f"{len(rows)} validation questions of {args.data}"
+    reranker = Reranker.load(args.reranker, answers.device)
+    saved, rates = choose_gate(items, kinds, reranker.scores, answers.gate_max_false_abstention,
+                               chosen_on)
+    metrics = {"scorer": "reranker", **rates}
+    classifier = None
+    if settings.train:
+        articles, _ = read_squad(Path(reading.path), token_trimmer(
+            load_tokenizer(args.base_model), answers.source_tokens))
+        train = split_articles(articles, reading.validation_articles, reading.test_articles,
+                               params.sft.chatml.seed)["train"]
+        examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
+        classifier = train_answerability(examples, Path(args.reranker), settings,
+                                         Path(args.checkpoints))
+        saved, rates = choose_gate(items, kinds, Reranker(classifier, 1.0).scores,
+                                   answers.gate_max_false_abstention, chosen_on)
+        metrics = {"scorer": "answerability", **rates, "training_rows": len(examples),
+                   "reranker": metrics}
     with atomic_directory(args.out) as staging:
         write_json(staging / GATE_FILE, saved)
-    write_json(args.metrics, rates)
-    print(f"choose_gate: {rates}")
+        if classifier is not None:
+            save_reranker(classifier, staging / CLASSIFIER_FOLDER, {"weight": 1.0})
+    write_json(args.metrics, metrics)
+    print(f"choose_gate: {metrics}")
 
 
 if __name__ == "__main__":

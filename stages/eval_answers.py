@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     with Searcher(args.index, params.retrieval, params.fusion, device=settings.device,
                   reranker=args.reranker if settings.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:
-        gate = Gate.load(args.gate) if settings.gate and settings.rerank else None
+        gate = (Gate.load(args.gate, device=settings.device)
+                if settings.gate and settings.rerank else None)
         summary, answers, items = evaluate_answers(generator, searcher, dataset, split, settings,
                                                    gate)
     write_json(args.metrics, summary)

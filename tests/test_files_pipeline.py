@@ -64,6 +64,8 @@ def test_search_filters_by_metadata_and_shows_file_and_page(files_project):
         "notes/glaciers.md", "notes/wald.md"}
     text = sh("hybridrag", "search", "gearbox", "-k", "1", "--embedding", "base", cwd=root).stdout
     assert "[reports/wind.pdf, p. 2]" in text
+    hit = search(root, "internal deformation", "-k", "1", "--mode", "bm25")[0]  # "## Flow" only
+    assert (hit["source_path"], hit["section"]) == ("notes/glaciers.md", "Glaciers › Flow")
 
 
 def test_the_user_s_questions_are_measured_by_retrieval_and_answer_evaluation(files_project):

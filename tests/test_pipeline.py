@@ -63,6 +63,7 @@ def tiny_learning(params: dict) -> None:
     params["finetune_embed"].update(max_pairs=64, batch_size=16, eval_steps=2, device="cpu")
     params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu")
     params["eval_retrieval"]["rerank_queries"] = 20
+    params["answerability"].update(max_rows=16, max_length=64, device="cpu")
 
 
 def tiny_project(tmp_path_factory, smol_tokenizer) -> Path:
@@ -168,6 +169,10 @@ def test_learning_stages_report_what_they_made(project):
     gate = json.loads((root / "metrics/gate.json").read_text())  # chosen on validation, applied
     assert gate["answerable"] + gate["unanswerable"] > 0 and "validation" in gate["chosen_on"]
     assert answers["gate"]["threshold"] == gate["threshold"]
+    # its classifier: the reranker fine-tuned on the reading training articles, saved with it
+    assert gate["scorer"] == "answerability" and gate["training_rows"] == 16
+    assert gate["reranker"]["chosen_on"] == gate["chosen_on"]  # the reranker alone, beside
+    assert (root / "models/gate/answerability/config.json").is_file()
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -197,7 +197,8 @@ def ask_command(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"no chat model at {path}; run `dvc repro` ({made_by}) "
                                     "or pass --chat-model / --chat-base")
     rerank = settings.rerank if args.rerank is None else args.rerank
-    gate = Gate.load(args.gate, required=False) if settings.gate and rerank else None
+    gate = (Gate.load(args.gate, required=False, device=args.device)
+            if settings.gate and rerank else None)
     with open_searcher(args, rerank) as searcher:
         generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,
                                    args.chat_export, args.device)

@@ -380,6 +380,22 @@ class AnswersParams(Section):
         return self
 
 
+class AnswerabilityParams(Section):
+    """choose_gate's scorer: the trained reranker fine-tuned (binary cross-entropy) to tell
+    whether a passage answers a question, on the reading data's training articles."""
+
+    train: bool  # false: the gate reads the reranker's own scores
+    negatives: Annotated[int, Field(ge=0)]  # other paragraphs of the article per question, labelled 0
+    max_rows: Positive | None  # seeded subset of the (question, passage, label) rows
+    epochs: Float
+    batch_size: Positive
+    learning_rate: Float
+    warmup_steps: Annotated[int, Field(ge=0)]
+    max_length: Positive  # question + passage tokens (a 160-token source needs about 192)
+    seed: int
+    device: Device
+
+
 class NumericDataParams(Section):
     """Questions whose answer is a number, as ChatML rows (with or without retrieved sources)."""
 
@@ -446,6 +462,7 @@ class Params(Section):
     finetune_embed: FinetuneEmbedParams
     rerank: RerankParams
     answers: AnswersParams
+    answerability: AnswerabilityParams
     numeric: NumericParams
 
 

@@ -2,14 +2,23 @@
 the product path turning a question away without asking the model."""
 
 import json
+import shutil
 
 import pytest
 
 from hybridrag.answers.ask import answer, answer_stream
-from hybridrag.answers.gate import GATE_FILE, Gate, choose_gate, choose_threshold, gate_rates
+from hybridrag.answers.gate import (
+    CLASSIFIER_FOLDER,
+    GATE_FILE,
+    Gate,
+    choose_gate,
+    choose_threshold,
+    gate_rates,
+)
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
 from hybridrag.chat.generation import TransformersGenerator
+from hybridrag.search.rerank import Reranker
 
 from ..conftest import PARAMS, open_searcher
 
@@ -92,3 +101,19 @@ def test_a_missing_gate_is_an_error_for_a_stage_and_a_warning_for_the_cli(tmp_pa
         assert Gate.load(tmp_path, required=False) is None
     assert f"no answerability gate at {tmp_path / GATE_FILE}" in caplog.text
     assert "answering without it" in caplog.text
+
+
+def test_a_gate_with_a_classifier_scores_the_passages_the_model_reads(tmp_path, small_reranker):
+    _, folder, _, _ = small_reranker
+    shutil.copytree(folder, tmp_path / CLASSIFIER_FOLDER)
+    (tmp_path / GATE_FILE).write_text(json.dumps({"threshold": 0.5, "chosen_on": "toy"}))
+    gate = Gate.load(tmp_path, device="cpu")
+    sources = [Source(1, "d1", 1, "Tomato", "The tomato is an edible berry."),
+               Source(2, "d2", 2, "Jazz", "Jazz began in New Orleans.")]
+    expected = max(Reranker.load(folder, "cpu").scores("is the tomato a berry",
+                                                       [s.text for s in sources]))
+    score = gate.score("is the tomato a berry", sources, reranked_best=99.0)
+    assert score == pytest.approx(float(expected), abs=1e-6)  # its own score, not the reranker's
+    assert gate.score("q", [], None) == float("-inf")  # nothing retrieved: it abstains
+    assert "answerability classifier" in Gate(0.5, "toy", gate.classifier).reason(0.1)
+    assert Gate(0.5, "toy").score("q", sources, 0.3) == 0.3  # without one: the reranker's best

@@ -9,7 +9,13 @@ import pytest
 from hybridrag.answers.prompt import NO_ANSWER
 from hybridrag.config import ReadingParams
 from hybridrag.sft.grounded import item_from_row
-from hybridrag.sft.reading import read_squad, reading_examples, split_articles, split_summary
+from hybridrag.sft.reading import (
+    answerability_rows,
+    read_squad,
+    reading_examples,
+    split_articles,
+    split_summary,
+)
 
 ARTICLES = ["Alpha", "Beta", "Gamma", "Delta", "Epsilon", "Zeta"]
 
@@ -210,3 +216,21 @@ def test_the_full_rag_loop_retrieves_from_the_test_articles_paragraphs(tmp_path,
             assert row["messages"][-1]["content"] == f"[{gold}] {title.lower()}{paragraph}colour"
         if meta["kind"] == "retrieval_miss":  # judged end to end: the gold answer stays
             assert f"{title}#{paragraph}" not in doc_ids and meta["answers"] and not meta["relevant"]
+
+
+def test_answerability_rows_label_each_question_s_paragraph_and_other_paragraphs(tmp_path):
+    articles, _ = read_squad(squad_file(tmp_path, paragraphs=3, questions=2), keep)
+    alpha = [a for a in articles if a.title == "Alpha"]
+    rows = answerability_rows(alpha, negatives=1, limit=None, seed=3)
+    # by hand: 3 paragraphs x 2 questions (one answerable, one impossible), each with its own
+    # paragraph (1 / 0) and one other paragraph of the article (0)
+    assert len(rows) == 12 and sum(label for _, _, label in rows) == 3
+    for question, passage, label in rows:
+        own = question.split()[3] == passage.split()[2]  # "What is Alpha 1 colour" / "The Alpha 1"
+        if label == 1.0:
+            assert own and question.startswith("What")
+        elif own:
+            assert question.startswith("How many")
+    assert sorted(rows) == sorted(answerability_rows(alpha, 1, None, seed=3))
+    subset = answerability_rows(alpha, negatives=2, limit=5, seed=3)
+    assert len(subset) == 5 and set(subset) <= set(answerability_rows(alpha, 2, None, seed=3))

@@ -61,8 +61,10 @@ def retrieve(generator: ChatGenerator, searcher: Searcher, questions: Sequence[s
     return found
 
 
-def gate_reason(gate: Gate | None, retrieved: Retrieved) -> str | None:
-    return None if gate is None else gate.reason(retrieved.best_score)
+def gate_reason(gate: Gate | None, question: str, retrieved: Retrieved) -> str | None:
+    if gate is None:
+        return None
+    return gate.reason(gate.score(question, retrieved.sources, retrieved.best_score))
 
 
 def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str],
@@ -72,7 +74,7 @@ def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str
     `sources`, `rerank` and `max_new_tokens` override the settings for one request; questions
     that `gate` turns away get the abstention without being generated."""
     found = retrieve(generator, searcher, questions, settings, sources, rerank)
-    reasons = [gate_reason(gate, r) for r in found]
+    reasons = [gate_reason(gate, q, r) for q, r in zip(questions, found, strict=True)]
     asked = [i for i, reason in enumerate(reasons) if reason is None]
     replies = dict(zip(asked, generator.replies(
         [build_prompt(questions[i], found[i].sources) for i in asked],
@@ -112,7 +114,7 @@ def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
                   max_new_tokens: int | None = None, gate: Gate | None = None) -> StreamedAnswer:
     """`answer` for one question, its text streamed as the model writes it (the same text)."""
     found = retrieve(generator, searcher, [question], settings, sources, rerank)[0]
-    reason = gate_reason(gate, found)
+    reason = gate_reason(gate, question, found)
     if reason is not None:
         return StreamedAnswer(question, found.sources, Stream(_abstention()), reason)
     return StreamedAnswer(question, found.sources, generator.stream(

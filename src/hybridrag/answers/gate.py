@@ -1,7 +1,9 @@
-"""The answerability gate (CRAG-style): when the trained cross-encoder rates none of the retrieved
-sources as likely to answer the question, the product abstains without asking the chat model and
-says why. Its threshold is chosen on validation questions (stage choose_gate): the highest one
-that abstains on at most a set share of the answerable questions."""
+"""The answerability gate (CRAG-style): when a cross-encoder rates none of the retrieved sources
+as likely to answer the question, the product abstains without asking the chat model and says
+why. The cross-encoder is the answerability classifier choose_gate trains from the reranker
+(saved beside the threshold), or else the reranker's own scores. Its threshold is chosen on
+validation questions (stage choose_gate): the highest one that abstains on at most a set share
+of the answerable questions."""
 
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hybridrag.answers.prompt import Source
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 
+if TYPE_CHECKING:
+    from hybridrag.search.rerank import Reranker
+
 GATE_FILE = "gate.json"
+CLASSIFIER_FOLDER = "answerability"  # in the gate's folder: its classifier (absent: the reranker's scores)
 log = logging.getLogger("hybridrag.answers")
 
 
@@ -25,21 +32,34 @@ class Gate:
 
     threshold: float
     chosen_on: str  # where the threshold was chosen, for the reason shown to users
+    classifier: Reranker | None = field(default=None, compare=False)  # None: the reranker's scores
+
+    def score(self, question: str, sources: Sequence[Source], reranked_best: float | None
+              ) -> float | None:
+        """What the gate compares with its threshold: its classifier's best score over the
+        passages the chat model would read, or without one the best reranker score
+        (`reranked_best`; None when the sources were not reranked)."""
+        if self.classifier is None:
+            return reranked_best
+        return float(max(self.classifier.scores(question, [s.text for s in sources]),
+                         default=float("-inf")))
 
     def reason(self, best_score: float | None) -> str | None:
         """Why the product abstains on a question whose best source scores `best_score` (None:
         the sources were not reranked, so the gate does not apply), or None to answer it."""
         if best_score is None or best_score >= self.threshold:
             return None
+        scorer = "the reranker" if self.classifier is None else "the answerability classifier"
         return (f"no source looks like it answers the question: the best scores "
-                f"{best_score:.2f} with the cross-encoder, below the gate's {self.threshold:.2f} "
+                f"{best_score:.2f} with {scorer}, below the gate's {self.threshold:.2f} "
                 f"(chosen on {self.chosen_on})")
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str], required: bool = True) -> Gate | None:
-        """The gate saved in `folder` by choose_gate; None when it chose none (gate off). A
-        missing gate is an error when `required` (a stage), else a warning and no gate (the
-        CLI and the service answer without it)."""
+    def load(cls, folder: str | os.PathLike[str], required: bool = True, device: str = "auto"
+             ) -> Gate | None:
+        """The gate saved in `folder` by choose_gate, with its classifier when it has one;
+        None when it chose none (gate off). A missing gate is an error when `required` (a
+        stage), else a warning and no gate (the CLI and the service answer without it)."""
         path = Path(folder) / GATE_FILE
         if not path.is_file():
             missing = f"no answerability gate at {path}; run `dvc repro choose_gate`"
@@ -50,7 +70,12 @@ class Gate:
         saved = json.loads(path.read_text())
         if saved.get("threshold") is None:
             return None
-        return cls(float(saved["threshold"]), saved["chosen_on"])
+        classifier = None
+        if (Path(folder) / CLASSIFIER_FOLDER).is_dir():
+            from hybridrag.search.rerank import Reranker
+
+            classifier = Reranker.load(Path(folder) / CLASSIFIER_FOLDER, device)
+        return cls(float(saved["threshold"]), saved["chosen_on"], classifier)
 
 
 def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float],

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.config import RerankParams
@@ -68,27 +68,44 @@ def new_cross_encoder(base_model: str, params: RerankParams) -> Any:
                         max_length=params.max_length, device=pick_device(params.device))
 
 
+class TrainingSettings(Protocol):
+    """The optimiser settings a cross-encoder is trained with (rerank, answerability)."""
+
+    epochs: float
+    batch_size: int
+    learning_rate: float
+    warmup_steps: int
+    seed: int
+
+
+def fit_cross_encoder(model: Any, columns: dict[str, list[Any]], loss: Any,
+                      settings: TrainingSettings, checkpoints: Path) -> None:
+    """Train `model` in place on the dataset `columns` with `loss` (no checkpoints kept)."""
+    from datasets import Dataset
+    from sentence_transformers import CrossEncoderTrainer, CrossEncoderTrainingArguments
+
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        warmup_steps=settings.warmup_steps, logging_steps=10, save_strategy="no", report_to=[],
+        use_cpu=str(model.device) == "cpu", seed=settings.seed, data_seed=settings.seed)
+    CrossEncoderTrainer(model=model, args=args, train_dataset=Dataset.from_dict(columns),
+                        loss=loss).train()
+
+
 def train_cross_encoder(examples: Sequence[TrainingQuery], base_model: str, params: RerankParams,
                         checkpoints: Path) -> Any:
     """A new cross-encoder (`new_cross_encoder`) trained on the examples."""
-    from datasets import Dataset
-    from sentence_transformers import CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import (
         BinaryCrossEntropyLoss,
         MultipleNegativesRankingLoss,
     )
 
     model = new_cross_encoder(base_model, params)
-    device = str(model.device)
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=params.epochs,
-        per_device_train_batch_size=params.batch_size, learning_rate=params.learning_rate,
-        warmup_steps=params.warmup_steps, logging_steps=10, save_strategy="no", report_to=[],
-        use_cpu=device == "cpu", seed=params.seed, data_seed=params.seed)
-    dataset = Dataset.from_dict(training_columns(examples, params.loss, params.seed))
     loss = (BinaryCrossEntropyLoss(model) if params.loss == "bce" else
             MultipleNegativesRankingLoss(model, num_negatives=params.in_batch_negatives))
-    CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=loss).train()
+    fit_cross_encoder(model, training_columns(examples, params.loss, params.seed), loss, params,
+                      checkpoints)
     return model
 
 

@@ -91,10 +91,10 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         rerank_depth=loaded.rerank.depth,
         chat_model=resolved, chat_base=Path(chat_base), chat_export=Path(chat_export),
         chat_from_revision=from_revision,
-        gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision)))
+        gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision), device))
 
 
-def load_gate(folder: str | None, wanted: bool, revision: bool) -> Gate | None:
+def load_gate(folder: str | None, wanted: bool, revision: bool, device: str) -> Gate | None:
     """The answerability gate /ask applies: choose_gate's, when answers.gate asks for it; none
     (said in the log) with a revision, whose reranker it was not chosen for, or when missing."""
     from hybridrag.answers.gate import Gate
@@ -105,7 +105,7 @@ def load_gate(folder: str | None, wanted: bool, revision: bool) -> Gate | None:
         log.warning("the answerability gate is off: it is chosen for the workspace's reranker, "
                     "not the served revision's")
         return None
-    return Gate.load(folder, required=False)
+    return Gate.load(folder, required=False, device=device)
 
 
 def config_from_env() -> ServiceConfig:

@@ -138,6 +138,23 @@ def split_articles(articles: Sequence[Article], validation: int, test: int,
             "train": order[validation + test:]}
 
 
+def answerability_rows(articles: Sequence[Article], negatives: int, limit: int | None,
+                       seed: int) -> list[tuple[str, str, float]]:
+    """(question, passage, label) rows that teach whether a passage answers a question: each
+    question with its own paragraph (1, or 0 for a question marked impossible, which the
+    paragraph does not answer) and `negatives` other paragraphs of its article (0); a seeded
+    subset of at most `limit` rows, shuffled."""
+    rng = random.Random(f"{seed}:answerability")
+    rows = []
+    for article in articles:
+        for question in article.questions:
+            rows.append((question.text, question.paragraph.text, 1.0 if question.answers else 0.0))
+            others = [p for p in article.paragraphs if p != question.paragraph]
+            rows += [(question.text, p.text, 0.0)
+                     for p in rng.sample(others, min(negatives, len(others)))]
+    return sample(rows, limit, rng)
+
+
 def distractors(gold: Paragraph, pool: Sequence[Article], count: int, same_article_share: float,
                 rng: random.Random) -> list[Paragraph]:
     """`count` paragraphs other than `gold`: each from gold's article with probability
