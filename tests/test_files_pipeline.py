@@ -19,7 +19,7 @@ def files_project(tmp_path_factory, smol_tokenizer):
     questions = tmp_path_factory.mktemp("questions") / "questions.jsonl"
     questions.write_text("".join(json.dumps(row) + "\n" for row in QUESTIONS))
     result = sh("dvc", "exp", "run", "-S", "ingest.source=files", "-S", f"ingest.path={folder}",
-                "-S", f"ingest.questions={questions}", cwd=root)
+                "-S", f"ingest.questions={questions}", "-S", "answers.max_queries=10", cwd=root)
     return root, result
 
 
