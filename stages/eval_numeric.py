@@ -1,7 +1,8 @@
-"""Stage eval_numeric: the base model, plain SFT and hybrid-loss SFT on the held-out numeric
-questions, each without and with the retrieved sources: the generated number (and the hybrid
-run's head) scored by exact match, accuracy within the tolerances, MAE, R² and parse failures,
-with paired bootstrap intervals; a report and a predicted-vs-true scatter plot."""
+"""Stage eval_numeric: the base model, plain SFT and hybrid-loss SFT on every held-out numeric
+question set, each asked with every context numeric_data wrote (none, keyword or semantic
+examples, sources, both): the generated number (and the hybrid run's head) scored by exact
+match, accuracy within the tolerances, MAE, R² and parse failures, with paired bootstrap
+intervals; a report and a predicted-vs-true scatter plot per setting."""
 
 from __future__ import annotations
 
@@ -26,29 +27,32 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.device import pick_device
     from hybridrag.numeric.evaluation import comparisons, evaluate_models, sample_rows, score_predictions
     from hybridrag.numeric.report import plot_scatter, write_report
-    from hybridrag.numeric.rows import read_rows
+    from hybridrag.numeric.rows import OWN_PROMPTS, held_out_rows, share_in_context
     from hybridrag.reporting import describe_machine, write_json
 
     evaluate = settings.evaluate
-    rows = {"none": read_rows(Path(args.data) / "test_none.jsonl"),
-            "retrieved": read_rows(Path(args.data) / "test_retrieved.jsonl")}
+    rows = held_out_rows(Path(args.data) / "test", (*settings.context.evaluate, OWN_PROMPTS))
     models = {"base": Path(args.base_model), "sft": Path(args.sft), "hybrid": Path(args.hybrid)}
     start = time.perf_counter()
     predictions = evaluate_models(models, Path(args.base_model), rows, evaluate.max_new_tokens,
                                   evaluate.batch_size, pick_device(settings.train.device))
-    stated = [r.answer_in_sources for r in rows["retrieved"]]
+    questions = {question_set: [r.messages[-2]["content"] for r in part]
+                 for (question_set, _), part in rows.items()}
     summary = {
-        "questions": len(rows["none"]),
-        "answer_in_sources": sum(stated) / len(stated) if stated else 0.0,
-        "scores": {f"{model} / {context}": score_predictions(part, evaluate.tolerances)
-                   for (model, context), part in sorted(predictions.items())},
+        "questions": {question_set: len(texts) for question_set, texts in questions.items()},
+        "answer_in_context": {f"{question_set} / {context}": share_in_context(part)
+                              for (question_set, context), part in rows.items()},
+        "scores": {f"{question_set} / {context} / {model}": score_predictions(part,
+                                                                              evaluate.tolerances)
+                   for (question_set, context, model), part in sorted(
+                       predictions.items(), key=lambda item: (list(rows).index(item[0][:2]),
+                                                              list(models).index(item[0][2])))},
         "comparisons": comparisons(predictions, evaluate.bootstrap, evaluate.seed),
         "seconds": round(time.perf_counter() - start, 1), "machine": describe_machine()}
     write_json(args.metrics, summary)
     plot_scatter(args.plot, predictions)
     write_report(args.report, summary, evaluate.tolerances,
-                 sample_rows(predictions, [r.messages[-2]["content"] for r in rows["none"]],
-                             evaluate.samples))
+                 sample_rows(predictions, questions, evaluate.samples))
     for name, readers in summary["scores"].items():
         print(f"eval_numeric: {name}: " + "; ".join(
             f"{reader} MAE {m['mae']}, parse failures {m['parse_failure_rate']}"

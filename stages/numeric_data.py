@@ -1,9 +1,12 @@
 """Stage numeric_data: questions whose answer is a number, as ChatML rows with a target.
 
 The default source, corpus_years, asks the years the default corpus's Wikidata descriptions give
-(births, deaths, releases), split by document as the grounded conversations are; training rows
-carry the index's retrieved sources or none, and every test question is written both ways.
-The messages source reads a JSONL file of conversations whose last reply holds the number.
+(births, deaths, releases) and, with numeric.data.in_text, years blanked in its articles'
+sentences, split by document as the grounded conversations are. Each training row's prompt
+carries one context of numeric.context.train (seeded): nothing, the index's retrieved sources,
+solved training questions found by BM25 or by the query encoder, or sources and examples; every
+test question is written once per context of numeric.context.evaluate. The messages source
+reads a JSONL file of conversations whose last reply holds the number (their own prompts).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from hybridrag.stage import run, stage_parser
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--data", required=True, help="corpus_years: queries and qrels")
-    parser.add_argument("--index", required=True, help="corpus_years: retrieves the sources")
+    parser.add_argument("--index", required=True,
+                        help="corpus_years: retrieves the sources; its query encoder finds examples")
     parser.add_argument("--reranker", required=True,
-                        help="reranks the sources when numeric.data.rerank is set")
+                        help="reranks the sources when numeric.context.rerank is set")
     parser.add_argument("--base-model", required=True, help="its tokenizer cuts the sources")
     parser.add_argument("--out", required=True)
     parser.add_argument("--metrics", required=True)
@@ -27,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params)
     from hybridrag.numeric.data import corpus_rows, file_rows, write_numeric_data
 
-    settings = params.numeric.data
+    settings, context = params.numeric.data, params.numeric.context
     if settings.source == "messages":
         rows, summary = file_rows(settings)
     else:
@@ -37,14 +41,15 @@ def main(argv: list[str] | None = None) -> None:
         from hybridrag.ingest.beir import read_beir
         from hybridrag.search.searcher import Searcher
 
-        trim = token_trimmer(load_tokenizer(args.base_model), settings.source_tokens)
+        trim = token_trimmer(load_tokenizer(args.base_model), context.source_tokens)
         with Searcher(Path(args.index), params.retrieval, params.rerank.first_stage,
                       device=params.numeric.train.device,
-                      reranker=Path(args.reranker) if settings.rerank else None,
+                      reranker=Path(args.reranker) if context.rerank else None,
                       rerank_depth=params.rerank.depth) as searcher:
-            rows, summary = corpus_rows(settings, read_beir(args.data), lambda question: as_sources(
-                searcher, searcher.search(question, k=settings.sources, rerank=settings.rerank),
-                trim))
+            rows, summary = corpus_rows(settings, context, read_beir(args.data), lambda question: (
+                as_sources(searcher, searcher.search(question, k=context.sources,
+                                                     rerank=context.rerank), trim)),
+                searcher.encode_queries)
     write_numeric_data(rows, summary, Path(args.out), Path(args.metrics))
     print(f"numeric_data: {settings.source} -> { {name: len(part) for name, part in rows.items()} } "
           f"rows -> {args.out}")

@@ -93,7 +93,7 @@ def test_learning_without_questions_keeps_the_start_models_and_says_so(files_pro
     for run in ("sft", "hybrid"):  # files date nothing: no numeric questions to train on
         recorded = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
         assert recorded["skipped"] is True and "no training rows" in recorded["reason"]
-    assert json.loads((root / "metrics/numeric/compare.json").read_text())["questions"] == 0
+    assert json.loads((root / "metrics/numeric/compare.json").read_text())["questions"]["years"] == 0
 
 
 def test_ask_cites_file_and_page(files_project):

@@ -490,26 +490,29 @@ def test_fine_tuning_half_compares_every_method(project):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_numeric_stages_compare_base_sft_and_hybrid_with_and_without_sources(project):
+def test_numeric_stages_compare_base_sft_and_hybrid_in_every_context(project):
     root, _ = project
     data = json.loads((root / "metrics/numeric/data.json").read_text())
-    assert data["source"] == "corpus_years" and data["rows"]["train"] == 8
-    assert data["rows"]["test_none"] == data["rows"]["test_retrieved"] == 6
+    assert data["source"] == "corpus_years" and set(data["sets"]) == {"years", "in_text"}
+    assert data["rows"]["train"] == sum(s["train"]["questions"] for s in data["sets"].values())
+    contexts = ("none", "keyword", "semantic", "sources")
+    assert [data["rows"][f"test/years/{c}"] for c in contexts] == [6] * 4
     test_docs = {line.split("\t")[1] for line in
                  (root / "data/ingested/qrels/test.tsv").read_text().splitlines()[1:]}
     trained = [json.loads(line) for line in (root / "data/numeric/train.jsonl").read_text().splitlines()]
     assert trained and not {row["doc_id"] for row in trained} & test_docs
     compare = json.loads((root / "metrics/numeric/compare.json").read_text())
-    assert set(compare["scores"]) == {f"{m} / {c}" for m in ("base", "sft", "hybrid")
-                                      for c in ("none", "retrieved")}
-    assert set(compare["scores"]["hybrid / retrieved"]) == {"generated", "head"}
-    assert set(compare["scores"]["sft / none"]) == {"generated"}
-    assert compare["scores"]["base / none"]["generated"]["questions"] == 6
-    assert "retrieved: hybrid - sft, absolute error" in compare["comparisons"]
+    assert {f"years / {c} / {m}" for m in ("base", "sft", "hybrid") for c in contexts} <= \
+        set(compare["scores"])
+    assert set(compare["scores"]["years / sources / hybrid"]) == {"generated", "head"}
+    assert set(compare["scores"]["years / none / sft"]) == {"generated"}
+    assert compare["scores"]["years / none / base"]["generated"]["questions"] == 6
+    assert "years: sources: hybrid - sft, absolute error" in compare["comparisons"]
+    assert "years: sft: semantic - keyword, absolute error" in compare["comparisons"]
     for run in ("sft", "hybrid"):
         training = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
         assert training["train_steps"] == 2
     assert (root / "models/numeric/hybrid/head.json").is_file()
     assert not (root / "models/numeric/sft/head.json").exists()
-    assert "| hybrid | retrieved | head |" in (root / "reports/numeric.md").read_text()
+    assert "## years: 6 questions" in (root / "reports/numeric.md").read_text()
     assert (root / "reports/numeric_scatter.png").read_bytes()[:4] == b"\x89PNG"

@@ -397,27 +397,48 @@ class AnswerabilityParams(Section):
 
 
 class NumericDataParams(Section):
-    """Questions whose answer is a number, as ChatML rows (with or without retrieved sources)."""
+    """Questions whose answer is a number, as ChatML rows."""
 
     source: Literal["corpus_years", "messages"]  # the corpus's dated descriptions | a JSONL file
     path: str | None  # messages: JSONL rows {"messages": [...], "target": optional}
     on_error: Literal["raise", "skip"]  # messages: a row without a number stops, or is counted
+    in_text: bool  # corpus_years: also the cloze set (a year blanked in an article's sentence)
     stated_only: bool  # corpus_years: only questions whose article text gives the year
     validation_fraction: Share  # share of training documents (messages: rows) held out
     test_fraction: Share  # messages only: share of rows for test (the corpus has its test split)
-    max_train: Positive | None  # seeded subsets; None keeps all
+    max_train: Positive | None  # seeded subsets per question set; None keeps all
     max_validation: Positive | None
     max_test: Positive | None
-    sources: Positive  # retrieved sources in a prompt with context
-    source_tokens: Positive  # each source cut to this many tokens
-    rerank: bool  # rerank the sources with the trained cross-encoder
-    context_share: Share  # training rows that carry retrieved sources (the rest: none)
     seed: int
 
     @model_validator(mode="after")
     def path_for_messages(self) -> NumericDataParams:
         if self.source == "messages" and not self.path:
             raise ValueError("numeric.data.path is required when numeric.data.source is 'messages'")
+        return self
+
+
+# What a numeric prompt carries before the question: nothing, the retrieved sources, solved
+# training questions found by words (BM25) or by meaning (dense), or sources and semantic ones.
+NumericContext = Literal["none", "sources", "keyword", "semantic", "both"]
+
+
+class NumericContextParams(Section):
+    """The context of corpus questions' prompts (a messages file keeps its own prompts)."""
+
+    train: tuple_of(NumericContext)  # each training and validation row gets one, seeded
+    evaluate: tuple_of(NumericContext)  # every held-out question is asked with each
+    examples: Positive  # solved training questions in a keyword, semantic or both prompt
+    sources: Positive  # retrieved sources in a sources or both prompt
+    source_tokens: Positive  # each source cut to this many tokens
+    rerank: bool  # rerank the sources with the trained cross-encoder
+
+    @model_validator(mode="after")
+    def contexts_given(self) -> NumericContextParams:
+        for name in ("train", "evaluate"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"numeric.context.{name} needs at least one context, each once")
         return self
 
 
@@ -442,6 +463,7 @@ class NumericEvaluateParams(Section):
 class NumericParams(Section):
     method: Literal["lora", "qlora"]  # the adapter both runs (plain SFT, hybrid loss) train
     data: NumericDataParams
+    context: NumericContextParams
     train: SftTrainParams
     adapter: QloraParams  # LoRA settings (quant_type and double_quant: qlora only)
     regression: RegressionParams

@@ -1,11 +1,14 @@
 
 """Numeric splits follow the documents: nothing judged in test trains, validation documents are
-held out, and the stated-only filter keeps answerable questions."""
+held out (the same for every question set), the stated-only filter keeps answerable questions,
+and every test question is asked in every context, with examples only from training rows."""
+
+import re
 
 import pytest
 
 from hybridrag.answers.prompt import Source
-from hybridrag.numeric.data import numeric_rows, split_year_questions
+from hybridrag.numeric.data import corpus_question_sets
 from hybridrag.records import Dataset, Document, Query
 
 from ..runs import run_in
@@ -18,18 +21,26 @@ def people(n):
     return documents, queries
 
 
+def year_sets(dataset, stated_only, validation_fraction, seed, max_test=None, in_text=False):
+    from ..conftest import PARAMS
+
+    settings = PARAMS.numeric.data.updated(
+        stated_only=stated_only, validation_fraction=validation_fraction, seed=seed,
+        max_train=None, max_validation=None, max_test=max_test, in_text=in_text)
+    return corpus_question_sets(settings, dataset)
+
+
 def test_splits_by_document_with_a_held_out_validation_share():
     documents, queries = people(20)
     qrels = {"train": {f"q{i}": {f"p{i}": 1} for i in range(14)},
              "test": {f"q{i}": {f"p{i}": 1} for i in range(14, 20)}}
-    splits = split_year_questions(Dataset(documents, queries, qrels), False, 0.25, 3,
-                                  (None, None, None))
+    splits = year_sets(Dataset(documents, queries, qrels), False, 0.25, 3)["years"]
     counts = splits.counts()
     assert counts["test"] == {"questions": 12, "documents": 6, "kinds": {"born": 6, "died": 6}}
     assert counts["validation"]["documents"] == 4 and counts["train"]["documents"] == 10
     train, validation = {q.doc_id for q in splits.train}, {q.doc_id for q in splits.validation}
     assert not train & validation and not (train | validation) & {q.doc_id for q in splits.test}
-    again = split_year_questions(Dataset(documents, queries, qrels), False, 0.25, 3, (None, None, 5))
+    again = year_sets(Dataset(documents, queries, qrels), False, 0.25, 3, max_test=5)["years"]
     assert [q.question_id for q in again.train] == [q.question_id for q in splits.train]
     assert len(again.test) == 5
 
@@ -37,30 +48,39 @@ def test_splits_by_document_with_a_held_out_validation_share():
 def test_a_document_judged_in_test_never_trains_and_stated_only_filters():
     documents, queries = people(6)
     qrels = {"train": {f"q{i}": {f"p{i}": 1} for i in range(6)}, "test": {"q0": {"p0": 1}}}
-    splits = split_year_questions(Dataset(documents, queries, qrels), True, 0.0, 1,
-                                  (None, None, None))
+    splits = year_sets(Dataset(documents, queries, qrels), True, 0.0, 1)["years"]
     assert "p0" not in {q.doc_id for q in splits.train}
     assert {q.question_id for q in splits.train} == {"q1#born", "q3#born", "q5#born"}
     assert splits.test == []  # p0's text does not state its years
 
 
-def test_rows_carry_sources_when_retrieval_is_given():
-    documents, queries = people(2)
-    qrels = {"train": {"q0": {"p0": 1}, "q1": {"p1": 1}}}
-    questions = split_year_questions(Dataset(documents, queries, qrels), False, 0.0, 1,
-                                     (None, None, None)).train
-    source = Source(1, "p1", 3, "Person 1", "Born in 1801.")
-    grounded = numeric_rows(questions, lambda question: [source])
-    plain = numeric_rows(questions, None)
-    assert all("[1] Person 1: Born in 1801." in r.messages[0]["content"] for r in grounded)
-    assert all(r.messages[0]["content"] == "Answer with the number only." for r in plain)
-    assert sorted(r.target for r in plain) == [1800.0, 1801.0, 1850.0, 1851.0]
+def test_both_sets_hold_out_the_same_documents():
+    documents, queries = people(20)
+    documents = [Document(d.doc_id, d.title, f"The painter moved to Paris in {1820 + i} with family.",
+                          topic="People") for i, d in enumerate(documents)]
+    qrels = {"train": {f"q{i}": {f"p{i}": 1} for i in range(16)},
+             "test": {f"q{i}": {f"p{i}": 1} for i in range(16, 20)}}
+    sets = year_sets(Dataset(documents, queries, qrels), False, 0.25, 3, in_text=True)
+    assert set(sets) == {"years", "in_text"}
+    years, cloze = sets["years"], sets["in_text"]
+    assert {q.doc_id for q in cloze.validation} == {q.doc_id for q in years.validation}
+    assert {q.doc_id for q in cloze.test} == {f"p{i}" for i in range(16, 20)}
+    assert sorted(q.target for q in cloze.test) == [1836.0, 1837.0, 1838.0, 1839.0]
 
 
-def test_corpus_rows_write_every_test_question_with_and_without_sources(tmp_path):
+def bag_of_words(texts):
+    """Unit vectors over a few words, so that "born" questions are nearest to "born" ones."""
+    import numpy as np
+
+    vectors = np.array([[t.count(w) for w in ("born", "die")] for t in texts], dtype=float) + 1e-3
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_corpus_rows_ask_every_test_question_in_every_context(tmp_path):
     import json
 
     from hybridrag.numeric.data import corpus_rows, write_numeric_data
+    from hybridrag.numeric.rows import held_out_rows
 
     from ..conftest import PARAMS
 
@@ -68,18 +88,40 @@ def test_corpus_rows_write_every_test_question_with_and_without_sources(tmp_path
     qrels = {"train": {f"q{i}": {f"p{i}": 1} for i in range(7)},
              "test": {f"q{i}": {f"p{i}": 1} for i in range(7, 10)}}
     settings = PARAMS.numeric.data.updated(max_train=None, max_validation=None, max_test=None,
-                                           validation_fraction=0.0, context_share=0.5)
+                                           validation_fraction=0.0, in_text=False)
+    context = PARAMS.numeric.context.updated(train=("none", "sources", "semantic"),
+                                             evaluate=("none", "keyword", "semantic", "sources"),
+                                             examples=2)
     source = Source(1, "p9", 0, "Person 9", "Born in 1809.")
-    rows, summary = corpus_rows(settings, Dataset(documents, queries, qrels), lambda q: [source])
-    assert summary["rows"] == {"train": 14, "validation": 0, "test_retrieved": 6, "test_none": 6}
-    assert 0 < summary["train_rows_with_sources"] < 14
-    assert [r.answer_in_sources for r in rows["test_retrieved"]].count(True) == 1  # p9's birth
-    assert summary["test_answer_in_sources"] == round(1 / 6, 4)
-    assert all(r.answer_in_sources is None for r in rows["test_none"])
-    write_numeric_data(rows, summary, tmp_path / "numeric", tmp_path / "data.json")
-    from hybridrag.numeric.rows import read_rows
+    asked = []
 
-    assert read_rows(tmp_path / "numeric" / "test_retrieved.jsonl") == rows["test_retrieved"]
+    def retrieve(question):
+        asked.append(question)
+        return [source]
+
+    rows, summary = corpus_rows(settings, context, Dataset(documents, queries, qrels), retrieve,
+                                bag_of_words)
+    assert summary["rows"] == {"train": 14, "validation": 0, "test/years/none": 6,
+                               "test/years/keyword": 6, "test/years/semantic": 6,
+                               "test/years/sources": 6}
+    assert sum(summary["train_contexts"].values()) == 14
+    assert set(summary["train_contexts"]) == {"none", "sources", "semantic"}
+    assert len(asked) == 6 + summary["train_contexts"]["sources"]  # retrieval only where needed
+    assert summary["answer_in_context"]["test/years/sources"] == round(1 / 6, 4)  # p9's birth
+    training = {(q, t) for q, t in ((f"In what year was Person {i} born?", 1800.0 + i)
+                                    for i in range(7))} | {
+        (f"In what year did Person {i} die?", 1850.0 + i) for i in range(7)}
+    for row in rows["test/years/semantic"] + rows["test/years/keyword"]:
+        pairs = re.findall(r"Q: (.*)\nA: (\d+)", row.messages[0]["content"])
+        assert len(pairs) == 2 and {(q, float(a)) for q, a in pairs} <= training
+        if "born" in row.messages[1]["content"]:
+            assert all("born" in q for q, _ in pairs)  # nearest by meaning and by words
+    for row in rows["train"]:  # a training row never sees its own document's answers
+        own = row.messages[1]["content"].split("Person ")[1].split()[0]
+        assert f"Person {own} " not in row.messages[0]["content"]
+    write_numeric_data(rows, summary, tmp_path / "numeric", tmp_path / "data.json")
+    assert held_out_rows(tmp_path / "numeric" / "test", context.evaluate)["years", "sources"] == \
+        rows["test/years/sources"]
     assert json.loads((tmp_path / "data.json").read_text())["rows"]["train"] == 14
 
 
@@ -98,7 +140,7 @@ def test_file_rows_split_a_users_file_by_seeded_shares(tmp_path):
                                            validation_fraction=0.1, max_train=None,
                                            max_validation=None, max_test=None)
     rows, summary = file_rows(settings)
-    assert summary["rows"] == {"train": 14, "validation": 2, "test_none": 4, "test_retrieved": 0}
+    assert summary["rows"] == {"train": 14, "validation": 2, "test/messages/own": 4}
     assert sorted(r.target for part in rows.values() for r in part) == [i + 0.5 for i in range(20)]
     path.write_text("")
     with pytest.raises(ValueError, match="gave no usable row"):

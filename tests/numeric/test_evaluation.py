@@ -4,9 +4,9 @@ equals the head on the last prompt token of a separate forward."""
 import pytest
 import torch
 
-from hybridrag.numeric.data import numeric_rows
 from hybridrag.numeric.evaluation import NumericPrediction, predict_numbers, score_predictions
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
+from hybridrag.numeric.rows import question_row
 from hybridrag.numeric.years import YearQuestion
 
 QUESTIONS = [YearQuestion("a#born", "a", "In what year was Ada Lovelace born?", 1815.0, ""),
@@ -19,7 +19,7 @@ def test_head_values_come_from_the_last_prompt_token(tiny_base):
     generator = TransformersGenerator.load(tiny_base, tiny_base, "cpu")
     torch.manual_seed(0)
     head, normalizer = RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0)
-    rows = numeric_rows(QUESTIONS, None)
+    rows = [question_row(q, "none") for q in QUESTIONS]
     predictions = predict_numbers(generator, rows, max_new_tokens=4, batch_size=2,
                                   head=(head, normalizer))
     assert [p.question_id for p in predictions] == ["a#born", "b#year"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from hybridrag.chat.models import RUN_INFO, load_trained
-from hybridrag.numeric.data import numeric_rows
 from hybridrag.numeric.head import HEAD_CONFIG, load_head
 from hybridrag.numeric.training import train_numeric
+from hybridrag.numeric.rows import question_row
 from hybridrag.numeric.years import YearQuestion
 
 from ..conftest import PARAMS
@@ -28,7 +28,7 @@ PARAMS_TINY = PARAMS.numeric.updated(
 
 def run(loss, tiny_base, folder):
     paths = run_in(tiny_base, folder)
-    rows = numeric_rows(QUESTIONS, None)
+    rows = [question_row(q, "none") for q in QUESTIONS]
     return paths, train_numeric(loss, PARAMS_TINY, rows[:6], rows[6:], paths)
 
 

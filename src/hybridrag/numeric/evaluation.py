@@ -73,7 +73,11 @@ def score_predictions(predictions: Sequence[NumericPrediction], tolerances: Sequ
     return scores
 
 
-CONTEXTS = ("none", "retrieved")  # prompts without sources, and with the retrieved ones
+Setting = tuple[str, str]  # (question set, context): the held-out rows asked one way
+Cell = tuple[str, str, str]  # (question set, context, model): one run of the comparison
+# Context pairs compared on the same questions and model: (context, against).
+CONTEXT_PAIRS = (("semantic", "none"), ("semantic", "keyword"), ("keyword", "none"),
+                 ("sources", "none"), ("both", "semantic"))
 
 
 def paired_errors(first: Sequence[NumericPrediction], second: Sequence[NumericPrediction],
@@ -87,68 +91,82 @@ def paired_errors(first: Sequence[NumericPrediction], second: Sequence[NumericPr
     return pairs
 
 
-def comparisons(predictions: dict[tuple[str, str], list[NumericPrediction]], resamples: int,
-                seed: int) -> dict[str, Any]:
-    """The differences the issue asks about, each with a bootstrap interval on the same
-    questions: retrieved vs no context per model, the hybrid loss vs plain SFT per context,
-    and each tuned run's parse failures against the base model's."""
+def comparisons(predictions: dict[Cell, list[NumericPrediction]], resamples: int, seed: int
+                ) -> dict[str, Any]:
+    """The differences the comparison is about, each with a bootstrap interval on the same
+    questions, per question set: one context against another per model (CONTEXT_PAIRS), the
+    hybrid loss against plain SFT per context, and each tuned run's parse failures against the
+    base model's."""
     from hybridrag.metrics.bootstrap import mean_difference
 
-    models = sorted({model for model, _ in predictions})
+    def absolute(first: Cell, second: Cell) -> dict[str, Any] | None:
+        return mean_difference(paired_errors(predictions[first], predictions[second]),
+                               resamples, seed)
+
     result: dict[str, Any] = {}
-    for model in models:
-        if (model, "retrieved") in predictions and (model, "none") in predictions:
-            result[f"{model}: retrieved - none, absolute error"] = mean_difference(
-                paired_errors(predictions[model, "retrieved"], predictions[model, "none"]),
-                resamples, seed)
-    for context in CONTEXTS:
-        if ("hybrid", context) in predictions and ("sft", context) in predictions:
-            result[f"{context}: hybrid - sft, absolute error"] = mean_difference(
-                paired_errors(predictions["hybrid", context], predictions["sft", context]),
-                resamples, seed)
-        for model in (m for m in models if m != "base"):
-            if (model, context) in predictions and ("base", context) in predictions:
+    settings = sorted({(question_set, context) for question_set, context, _ in predictions})
+    models = sorted({model for *_, model in predictions})
+    for question_set in sorted({question_set for question_set, _ in settings}):
+        for model in models:
+            for context, against in CONTEXT_PAIRS:
+                first, second = (question_set, context, model), (question_set, against, model)
+                if first in predictions and second in predictions:
+                    result[f"{question_set}: {model}: {context} - {against}, absolute error"] = \
+                        absolute(first, second)
+    for question_set, context in settings:
+        cell = {model: (question_set, context, model) for model in models}
+        if cell.get("hybrid") in predictions and cell.get("sft") in predictions:
+            result[f"{question_set}: {context}: hybrid - sft, absolute error"] = absolute(
+                cell["hybrid"], cell["sft"])
+        for model in (m for m in models if m != "base" and "base" in cell):
+            if cell[model] in predictions and cell["base"] in predictions:
                 failures = [float(a.generated is None) - float(b.generated is None) for a, b in
-                            zip(predictions[model, context], predictions["base", context],
-                                strict=True)]
-                result[f"{context}: {model} - base, parse failure"] = mean_difference(
-                    failures, resamples, seed)
+                            zip(predictions[cell[model]], predictions[cell["base"]], strict=True)]
+                result[f"{question_set}: {context}: {model} - base, parse failure"] = \
+                    mean_difference(failures, resamples, seed)
     return result
 
 
-def evaluate_models(models: dict[str, Path], base_dir: Path, rows: dict[str, list[NumericRow]],
+def evaluate_models(models: dict[str, Path], base_dir: Path, rows: dict[Setting, list[NumericRow]],
                     max_new_tokens: int, batch_size: int, device: str
-                    ) -> dict[tuple[str, str], list[NumericPrediction]]:
-    """Every model on every context's rows ({"none": ..., "retrieved": ...}; empty ones
-    skipped), one model in memory at a time; a folder with a head also gets the head's values."""
+                    ) -> dict[Cell, list[NumericPrediction]]:
+    """Every model on every setting's rows (empty ones skipped), one model in memory at a
+    time; a folder with a head also gets the head's values."""
     import gc
+
+    from tqdm import tqdm
 
     from hybridrag.numeric.head import HEAD_CONFIG, load_head
 
-    predictions: dict[tuple[str, str], list[NumericPrediction]] = {}
+    predictions: dict[Cell, list[NumericPrediction]] = {}
     if not any(rows.values()):
         return predictions  # nothing held out: no model needs loading
     for name, folder in models.items():
         generator = TransformersGenerator.load(folder, base_dir, device)
         head = (load_head(folder, str(generator.model.device))
                 if (folder / HEAD_CONFIG).is_file() else None)
-        for context, part in rows.items():
+        for (question_set, context), part in tqdm(rows.items(), desc=f"eval_numeric {name}",
+                                                  unit="setting"):
             if part:
-                predictions[name, context] = predict_numbers(generator, part, max_new_tokens,
-                                                             batch_size, head)
+                predictions[question_set, context, name] = predict_numbers(
+                    generator, part, max_new_tokens, batch_size, head)
         del generator
         gc.collect()
     return predictions
 
 
-def sample_rows(predictions: dict[tuple[str, str], list[NumericPrediction]], questions: list[str],
-                count: int) -> list[dict[str, Any]]:
-    """The first `count` questions side by side: the true year and every model's reply."""
-    keys = sorted(predictions)
-    if not keys:
-        return []
-    first = predictions[keys[0]]
-    return [{"question": questions[i], "true": first[i].target,
-             **{f"{model} / {context}": predictions[model, context][i].reply
-                for model, context in keys}}
-            for i in range(min(count, len(first)))]
+def sample_rows(predictions: dict[Cell, list[NumericPrediction]], questions: dict[str, list[str]],
+                count: int) -> dict[str, list[dict[str, Any]]]:
+    """Per question set, its first `count` questions side by side: the true value and every
+    context's and model's reply."""
+    samples = {}
+    for question_set, texts in questions.items():
+        keys = sorted(key for key in predictions if key[0] == question_set)
+        if keys:
+            first = predictions[keys[0]]
+            samples[question_set] = [
+                {"question": texts[i], "true": first[i].target,
+                 **{f"{context} / {model}": predictions[question_set, context, model][i].reply
+                    for _, context, model in keys}}
+                for i in range(min(count, len(first)))]
+    return samples

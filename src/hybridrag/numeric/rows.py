@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hybridrag.answers.prompt import Source, system_message
 from hybridrag.chat.template import Messages
+from hybridrag.config import NumericContext as Context
 from hybridrag.errors import InputError
 from hybridrag.ingest.fields import FieldError
 from hybridrag.jsonl import RowPolicy, read_jsonl
@@ -18,6 +20,7 @@ from hybridrag.numeric.years import YearQuestion
 from hybridrag.sft.conversations import validate
 
 NUMERIC_INSTRUCTIONS = "Answer with the number only."
+OWN_PROMPTS = "own"  # the context name of a messages file's rows: their prompts as written
 
 
 @dataclass(frozen=True)
@@ -28,16 +31,33 @@ class NumericRow:
     target: float
     question_id: str | None = None
     doc_id: str | None = None
-    answer_in_sources: bool | None = None  # the year is in the prompt's sources (None: none)
+    context: Context | None = None  # what the prompt carries before the question (None: own)
+    answer_in_context: bool | None = None  # the number is in it (None: no context)
 
     def as_json(self) -> dict[str, Any]:
         return {"messages": self.messages, "target": self.target, "question_id": self.question_id,
-                "doc_id": self.doc_id, "answer_in_sources": self.answer_in_sources}
+                "doc_id": self.doc_id, "context": self.context,
+                "answer_in_context": self.answer_in_context}
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[NumericRow]:
     """Rows the numeric_data stage wrote (trusted: written by as_json)."""
     return [NumericRow(**record) for _, record in read_jsonl(path)]
+
+
+def share_in_context(rows: Sequence[NumericRow]) -> float | None:
+    """The share of rows whose number is in their prompt's context (None: no such row)."""
+    found = [r.answer_in_context for r in rows if r.answer_in_context is not None]
+    return round(sum(found) / len(found), 4) if found else None
+
+
+def held_out_rows(folder: Path, contexts: Sequence[str]) -> dict[tuple[str, str], list[NumericRow]]:
+    """The test rows numeric_data wrote (`<set>/<context>.jsonl`), per (set, context), the
+    contexts in the order given."""
+    paths = sorted(folder.glob("*/*.jsonl"), key=lambda path: (
+        path.parent.name, contexts.index(path.stem) if path.stem in contexts else len(contexts),
+        path.stem))
+    return {(path.parent.name, path.stem): read_rows(path) for path in paths}
 
 
 def target_of(record: dict[str, Any], messages: Messages) -> float:
@@ -69,17 +89,37 @@ def read_numeric_rows(path: str | os.PathLike[str], policy: RowPolicy) -> Iterat
             policy.reject(InputError(path, line, str(error), f"field {error.field.split('[')[0]!r}"))
 
 
-def question_messages(question: str, sources: Sequence[Source]) -> Messages:
+@dataclass(frozen=True)
+class SolvedExample:
+    question: str
+    target: float
+    doc_id: str | None
+
+
+def examples_block(examples: Sequence[SolvedExample]) -> str:
+    """The examples as the prompt lists them, one question and its answer per pair of lines."""
+    pairs = "\n".join(f"Q: {e.question}\nA: {format_number(e.target)}" for e in examples)
+    return f"Solved questions like this one, with their true answers:\n{pairs}"
+
+
+def question_messages(question: str, sources: Sequence[Source],
+                      examples: Sequence[SolvedExample] = ()) -> Messages:
     """The prompt of a numeric question: the grounded instructions and sources when there are
-    any (as `hybridrag ask` builds them), then the request for the number alone."""
-    system = (f"{system_message(sources)}\n\n{NUMERIC_INSTRUCTIONS}" if sources
-              else NUMERIC_INSTRUCTIONS)
+    any (as `hybridrag ask` builds them), the solved examples when there are any, then the
+    request for the number alone."""
+    parts = [system_message(sources)] if sources else []
+    parts += [examples_block(examples)] if examples else []
+    system = "\n\n".join([*parts, NUMERIC_INSTRUCTIONS])
     return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
-def question_row(question: YearQuestion, sources: Sequence[Source]) -> NumericRow:
-    """A training or test row: the prompt, and the year as the reply ("1770", "323 BC")."""
-    messages = [*question_messages(question.question, sources),
+def question_row(question: YearQuestion, context: Context, sources: Sequence[Source] = (),
+                 examples: Sequence[SolvedExample] = ()) -> NumericRow:
+    """A training or test row: the prompt with its context, and the year as the reply ("1770",
+    "323 BC"); whether the year is in the context (a source's text or an example's answer)."""
+    messages = [*question_messages(question.question, sources, examples),
                 {"role": "assistant", "content": format_number(question.target)}]
-    stated = (question.target in numbers_in(" ".join(s.text for s in sources))) if sources else None
-    return NumericRow(messages, question.target, question.question_id, question.doc_id, stated)
+    found = (question.target in numbers_in(" ".join(s.text for s in sources))
+             or question.target in {e.target for e in examples})
+    return NumericRow(messages, question.target, question.question_id, question.doc_id, context,
+                      found if sources or examples else None)
