@@ -2,7 +2,8 @@
 question set, each asked with every context numeric_data wrote (none, keyword or semantic
 examples, sources, both): the generated number (and the hybrid run's head) scored by exact
 match, accuracy within the tolerances, MAE, R² and parse failures, with paired bootstrap
-intervals; a report and a predicted-vs-true scatter plot per setting."""
+intervals; a report and a predicted-vs-true scatter plot per setting. The validation rows are
+scored too, for choosing the regression weight (numeric.regression.weight) without test."""
 
 from __future__ import annotations
 
@@ -27,11 +28,14 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.device import pick_device
     from hybridrag.numeric.evaluation import comparisons, evaluate_models, sample_rows, score_predictions
     from hybridrag.numeric.report import plot_scatter, write_report
-    from hybridrag.numeric.rows import OWN_PROMPTS, held_out_rows, share_in_context
+    from hybridrag.numeric.rows import OWN_PROMPTS, held_out_rows, read_rows, share_in_context
     from hybridrag.reporting import describe_machine, write_json
 
     evaluate = settings.evaluate
-    rows = held_out_rows(Path(args.data) / "test", (*settings.context.evaluate, OWN_PROMPTS))
+    # validation: the held-out training documents' rows as they trained (contexts mixed), so
+    # that a sweep of the regression weight chooses without looking at test
+    rows = {("validation", "mixed"): read_rows(Path(args.data) / "validation.jsonl"),
+            **held_out_rows(Path(args.data) / "test", (*settings.context.evaluate, OWN_PROMPTS))}
     models = {"base": Path(args.base_model), "sft": Path(args.sft), "hybrid": Path(args.hybrid)}
     start = time.perf_counter()
     predictions = evaluate_models(models, Path(args.base_model), rows, evaluate.max_new_tokens,

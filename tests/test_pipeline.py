@@ -509,6 +509,8 @@ def test_numeric_stages_compare_base_sft_and_hybrid_in_every_context(project):
     assert compare["scores"]["years / none / base"]["generated"]["questions"] == 6
     assert "years: sources: hybrid - sft, absolute error" in compare["comparisons"]
     assert "years: sft: semantic - keyword, absolute error" in compare["comparisons"]
+    assert compare["scores"]["validation / mixed / hybrid"]["generated"]["questions"] == \
+        data["rows"]["validation"]  # what a sweep of the regression weight chooses on
     for run in ("sft", "hybrid"):
         training = json.loads((root / f"metrics/numeric/train_{run}.json").read_text())
         assert training["train_steps"] == 2

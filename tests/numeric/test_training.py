@@ -9,8 +9,8 @@ import torch
 
 from hybridrag.chat.models import RUN_INFO, load_trained
 from hybridrag.numeric.head import HEAD_CONFIG, load_head
-from hybridrag.numeric.training import train_numeric
 from hybridrag.numeric.rows import question_row
+from hybridrag.numeric.training import train_numeric
 from hybridrag.numeric.years import YearQuestion
 
 from ..conftest import PARAMS
