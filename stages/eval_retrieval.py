@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reports", required=True, help="folder for the markdown, CSV and PNG")
     parser.add_argument("--per-query", required=True)
     parser.add_argument("--reranker", help="a train_reranker folder: adds the hybrid+rerank mode")
+    parser.add_argument("--local", action="store_true",
+                        help="read the index from its folder whatever store.backend says (an "
+                             "index publish_postgres does not publish, such as index_folder's)")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     settings = params.eval_retrieval
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"warning: {note}", file=sys.stderr)
         return
     evaluation = evaluate_index(args.index, queries, qrels, params, args.reranker,
-                                open_store=partial(open_store, params.store, args.index))
+                                open_store=None if args.local
+                                else partial(open_store, params.store, args.index))
     write_evaluation(evaluation, params, Path(args.metrics), Path(args.per_query), Path(args.reports))
     top_k = max(settings.k_values)
     for mode, values in evaluation.means.items():

@@ -40,3 +40,4 @@ def workspace_queries(index: Path, data: Path) -> list[str] | None:
         return None
     dataset = read_beir(data)
     return [q.text for q in dataset.queries if q.query_id in dataset.qrels.get("test", {})]
+

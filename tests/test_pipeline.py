@@ -15,8 +15,9 @@ from .conftest import save_tiny_base
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COPIED = ["dvc.yaml", "params.yaml", "stages", "src", "configs", ".dvc/config", ".dvcignore",
-          "data/documents", "data/numeric_questions.jsonl", "data/questions.jsonl", "data/reading"]
+COPIED = ["dvc.yaml", "params.yaml", "requirements.txt", "stages", "src", "configs", ".dvc/config",
+          ".dvcignore", "data/documents", "data/numeric_questions.jsonl",
+          "data/package_docs_questions.jsonl", "data/questions.jsonl", "data/reading"]
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,7 @@ def tiny_learning(params: dict) -> None:
     params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu")
     params["eval_retrieval"]["rerank_queries"] = 20
     params["answerability"].update(max_rows=16, max_length=64, device="cpu")
+    params["folder"]["include"] = ["to*.md"]  # three package READMEs (tokenizers, tomli, torch)
 
 
 def tiny_project(tmp_path_factory, smol_tokenizer) -> Path:
@@ -107,12 +109,14 @@ SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
               "export_chat", "infer_compare", "choose_gate"]
 NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "eval_numeric"]
+FOLDER_STAGES = ["package_docs", "index_folder", "eval_folder"]
 
 
 def test_repro_runs_every_stage_and_measures_every_mode(project):
     root, result = project
     ran = stages_run(result.stdout)
-    assert sorted(ran) == sorted(RETRIEVAL_STAGES + LEARNING_STAGES + SFT_STAGES + NUMERIC_STAGES)
+    assert sorted(ran) == sorted(RETRIEVAL_STAGES + LEARNING_STAGES + SFT_STAGES + NUMERIC_STAGES
+                                 + FOLDER_STAGES)
     assert [s for s in ran if s in RETRIEVAL_STAGES] == RETRIEVAL_STAGES
     order = {stage: i for i, stage in enumerate(ran)}
     assert order["embed"] < order["make_pairs"] < order["finetune_embed"] < order["embed_finetuned"]
@@ -122,6 +126,9 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["train_dpo"] < order["infer_compare"] and order["train_dpo"] < order["eval_answers"]
     assert order["train_dpo"] < order["export_chat"] < order["eval_answers"]
     assert order["chatml"] < order["choose_gate"] < order["eval_answers"]
+    assert order["package_docs"] < order["index_folder"] < order["eval_folder"]
+    assert order["finetune_embed"] < order["index_folder"] and order["train_reranker"] < order[
+        "eval_folder"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
     assert ingest["documents"] == 300 and ingest["skipped_rows"] == 0
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
@@ -189,14 +196,15 @@ def test_fusion_param_reruns_only_evaluation(project):
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "results", cwd=root)
     result = sh("dvc", "exp", "run", "-S", "fusion=rrf", cwd=root)  # the design card's command
-    assert sorted(stages_run(result.stdout)) == ["eval_answers", "eval_retrieval"]  # evaluation only
+    evaluation = ["eval_answers", "eval_folder", "eval_retrieval"]
+    assert sorted(stages_run(result.stdout)) == evaluation  # evaluation only
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert retrieval["hybrid"] == retrieval["hybrid_rrf"]
     diff = json.loads(sh("dvc", "metrics", "diff", "--json", cwd=root).stdout)
     assert "metrics/retrieval.json" in diff and "hybrid.ndcg@10" in diff["metrics/retrieval.json"]
     sh("git", "checkout", "--", "params.yaml", cwd=root)
     result = sh("dvc", "exp", "run", "-S", "fusion.method=rrf", cwd=root)  # the long form too
-    assert sorted(stages_run(result.stdout)) == ["eval_answers", "eval_retrieval"]
+    assert sorted(stages_run(result.stdout)) == evaluation
     shown = sh("dvc", "exp", "show", "--json", cwd=root).stdout
     assert '"method": "rrf"' in shown
     diff = json.loads(sh("dvc", "params", "diff", "--json", cwd=root).stdout)
@@ -518,3 +526,41 @@ def test_numeric_stages_compare_base_sft_and_hybrid_in_every_context(project):
     assert not (root / "models/numeric/sft/head.json").exists()
     assert "## years: 6 questions" in (root / "reports/numeric.md").read_text()
     assert (root / "reports/numeric_scatter.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_default_folder_path_indexes_package_readmes(project):
+    root, _ = project
+    index = json.loads((root / "metrics/folder/index.json").read_text())
+    assert index["documents"] == 3 and index["file_types"] == {"markdown": 3}
+    assert index["embedding"] == "finetuned" and index["embedder"] == "models/embed"
+    assert index["judged_questions"] == 1  # "How do I parse a TOML file?" -> tomli.md
+    assert index["skipped_by_kind"]  # the questions about READMEs left out by folder.include
+    retrieval = json.loads((root / "metrics/folder/retrieval.json").read_text())
+    assert retrieval["queries"] == 1 and "hybrid+rerank" in retrieval
+
+
+def test_a_folder_of_your_files_reruns_only_the_folder_stages(project, tmp_path_factory):
+    from .ingest.mixed_folder import EXPECTED, make_mixed_folder
+    from .test_files_pipeline import QUESTIONS
+
+    root, _ = project
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "results", "--allow-empty", cwd=root)
+    folder = make_mixed_folder(tmp_path_factory.mktemp("mixed"))
+    questions = tmp_path_factory.mktemp("questions") / "questions.jsonl"
+    questions.write_text("".join(json.dumps(row) + "\n" for row in QUESTIONS))
+    result = sh("dvc", "exp", "run", "-S", f"folder.path={folder}", "-S",
+                f"folder.questions={questions}", "-S", "folder.include=[\"*\"]", cwd=root)
+    assert stages_run(result.stdout) == ["index_folder", "eval_folder"]  # nothing retrains
+    index = json.loads((root / "metrics/folder/index.json").read_text())
+    assert index["documents"] == len(EXPECTED["documents"])
+    assert (index["judged_questions"], index["unanswerable_questions"]) == (3, 1)
+    retrieval = json.loads((root / "metrics/folder/retrieval.json").read_text())
+    assert retrieval["queries"] == 3
+    for mode in ("bm25", "dense", "hybrid", "hybrid+rerank"):
+        assert 0 <= retrieval[mode]["hit_rate@3"] <= 1, mode
+    hits = json.loads(sh("hybridrag", "search", "gearbox generator", "--json", "-k", "1",
+                         "--index", "data/folder/index", cwd=root).stdout)
+    assert hits[0]["source_path"] == "reports/wind.pdf"
+    sh("git", "checkout", "--", ".", cwd=root)
+    sh("dvc", "checkout", cwd=root)

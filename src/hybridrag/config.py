@@ -76,6 +76,26 @@ class IngestParams(Section):
         return self
 
 
+class FolderParams(Section):
+    """The fast path: a folder of files indexed and measured with the trained models as they
+    are (stages package_docs, index_folder, eval_folder; docs/your-documents.md)."""
+
+    path: str  # the folder (default: the installed packages' READMEs, stage package_docs)
+    include: tuple_of(str)  # shell patterns on relative path or file name
+    exclude: tuple_of(str)
+    on_error: Literal["raise", "skip"]
+    questions: str | None  # JSONL of judged questions about the folder (as ingest.questions)
+    example_min_chars: Positive  # package_docs: READMEs shorter than this are left out,
+    example_min_headings: Positive  # and those with fewer Markdown headings
+
+    def as_ingest(self) -> IngestParams:
+        """The files source over this folder (no subsampling: every file is indexed)."""
+        return IngestParams(source="files", path=self.path, include=self.include,
+                            exclude=self.exclude, wiki_language="en-us", max_documents=None,
+                            test_fraction=0.0, seed=0, on_error=self.on_error,
+                            questions=self.questions)
+
+
 class ChunkParams(Section):
     size: Positive  # words per chunk
     overlap: Annotated[int, Field(ge=0)]  # words shared by neighbouring chunks
@@ -472,6 +492,7 @@ class NumericParams(Section):
 
 class Params(Section):
     ingest: IngestParams
+    folder: FolderParams
     chunk: ChunkParams
     embed: EmbedParams
     build_db: BuildDbParams

@@ -1,0 +1,43 @@
+"""Stage index_folder: the fast path for a folder of your files (params: folder). The folder is read
+as ingest reads files, with its judged questions, then chunked, embedded and indexed with the
+trained models as they are (the embedder retrieval.embedding names): nothing is retrained, so
+only this stage and eval_folder run when the folder changes."""
+
+from __future__ import annotations
+
+import time
+
+from hybridrag.config import load_params
+from hybridrag.jsonl import RowPolicy
+from hybridrag.pipeline import index_folder
+from hybridrag.reporting import describe_machine, write_json
+from hybridrag.stage import run, stage_parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__)
+    parser.add_argument("--finetuned-embedder", required=True,
+                        help="the fine-tuned embedder (the 'finetuned' set; 'base' is embed.model)")
+    parser.add_argument("--data", required=True, help="BEIR folder to write (documents, questions)")
+    parser.add_argument("--out", required=True, help="the index folder to write")
+    parser.add_argument("--metrics", required=True)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    policy = RowPolicy(params.folder.on_error)
+    start = time.perf_counter()
+    summary = index_folder(params, {"base": params.embed.model,
+                                    "finetuned": args.finetuned_embedder},
+                           args.data, args.out, policy)
+    policy.warn_if_skipped()
+    summary.update(seconds=round(time.perf_counter() - start, 1), machine=describe_machine(),
+                   skipped_rows=sum(policy.skipped.values()),
+                   skipped_by_kind=dict(sorted(policy.skipped.items())),
+                   skipped=dict(sorted(policy.skipped_where.items())))
+    write_json(args.metrics, summary)
+    print(f"index_folder: {summary['documents']} documents, {summary['chunks']} chunks "
+          f"({summary['embedding']} embedder), {summary['judged_questions']} judged questions, "
+          f"in {summary['seconds']} s -> {args.out}")
+
+
+if __name__ == "__main__":
+    run(main)
