@@ -3,10 +3,10 @@ questions whose answer files are known.
 
     python -m bench.markdown_sections [--folder F --questions Q] [--reranker models/reranker]
 
-Default folder: the README files of the installed Python packages (support.benchmarks.
-package_readmes; about 100 files, 1.3 MB, written by their projects, not here), with the 50
-natural questions of bench/data/package_readme_questions.jsonl (each names the README that
-answers it; written before any result was seen). Both variants index the same documents with
+Default folder: the README files of the installed Python packages (the folder path's default,
+hybridrag.package_docs: about 100 files, 1.3 MB, written by their projects, not here), with the
+50 natural questions of data/package_docs_questions.jsonl (each names the README that answers
+it; written before any result was seen). Both variants index the same documents with
 the settings of params.yaml and the base embedder: "sections" as ingest reads Markdown (every
 chunk in one section, its heading path indexed and embedded after the title), "fixed windows"
 with the sections dropped (windows run across headings, titles alone), as before sections were
@@ -27,9 +27,9 @@ from hybridrag.evaluation.retrieval import evaluate_index
 from hybridrag.ingest import load_dataset
 from hybridrag.jsonl import RowPolicy
 from hybridrag.layout import PARAMS
+from hybridrag.package_docs import write_package_readmes
 from hybridrag.pipeline import index_documents
 from hybridrag.reporting import describe_machine, metrics_table, write_json
-from support.benchmarks import package_readmes
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ["hit_rate@1", "hit_rate@3", "mrr@10", "ndcg@10", "recall@10"]
@@ -40,7 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, help="Markdown files (default: package READMEs)")
     parser.add_argument("--questions", type=Path,
-                        default=ROOT / "bench" / "data" / "package_readme_questions.jsonl")
+                        default=ROOT / "data" / "package_docs_questions.jsonl")
     parser.add_argument("--reranker", type=Path, help="also score hybrid + this cross-encoder")
     parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "markdown",
@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder
     if folder is None:
         folder = args.work / "package_readmes"
-        print(f"markdown_sections: {package_readmes(folder)} package READMEs -> {folder}")
+        written = write_package_readmes(folder, params.folder.example_min_chars,
+                                        params.folder.example_min_headings)
+        print(f"markdown_sections: {written} package READMEs -> {folder}")
     ingest = params.ingest.updated(source="files", path=str(folder), include=("*.md",),
                                    questions=str(args.questions), on_error="raise")
     dataset = load_dataset(ingest, RowPolicy("raise"))
