@@ -84,7 +84,7 @@ class FolderParams(Section):
     include: tuple_of(str)  # shell patterns on relative path or file name
     exclude: tuple_of(str)
     on_error: Literal["raise", "skip"]
-    questions: str | None  # JSONL of judged questions about the folder (as ingest.questions)
+    questions: str  # JSONL of judged questions about the folder (as ingest.questions; may be empty)
     example_min_chars: Positive  # package_docs: READMEs shorter than this are left out,
     example_min_headings: Positive  # and those with fewer Markdown headings
 
