@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
     from hybridrag.sft.grounded import item_from_row
-    from hybridrag.sft.reading import answerability_rows, read_squad, split_articles
+    from hybridrag.sft.reading import answerability_rows, reading_articles
 
     answers, settings, reading = params.answers, params.answerability, params.sft.chatml.reading
     rows = [row for _, row in read_jsonl(Path(args.data) / "validation.jsonl") if "meta" in row]
@@ -48,10 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {"scorer": "reranker", **rates}
     classifier = None
     if settings.train:
-        articles, _ = read_squad(Path(reading.path), token_trimmer(
-            load_tokenizer(args.base_model), answers.source_tokens))
-        train = split_articles(articles, reading.validation_articles, reading.test_articles,
-                               params.sft.chatml.seed)["train"]
+        train = reading_articles(reading, params.sft.chatml.seed, token_trimmer(
+            load_tokenizer(args.base_model), answers.source_tokens))[0]["train"]
         examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
         classifier = train_answerability(examples, Path(args.reranker), settings,
                                          Path(args.checkpoints))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 
 from hybridrag.config import load_params
+from hybridrag.folder import index_folder
 from hybridrag.jsonl import RowPolicy
-from hybridrag.pipeline import index_folder
 from hybridrag.reporting import describe_machine, write_json
 from hybridrag.stage import run, stage_parser
 

@@ -1,5 +1,9 @@
-"""Stage train_reranker: a cross-encoder trained on the pairs with hard negatives from the hybrid
-retriever; its share in the final score is chosen on the validation pairs."""
+"""Stage train_reranker: a cross-encoder trained on the corpus's pairs with hard negatives from the
+hybrid retriever, and on natural questions (the reading file's training articles: each question
+with its paragraph, other paragraphs of its article as negatives), so that it transfers to the
+way people ask about other documents; its share in the final score is chosen on the mean
+validation nDCG@10 of the corpus's validation pairs and the reading validation articles'
+questions (their paragraphs indexed as a corpus of their own)."""
 
 from __future__ import annotations
 
@@ -13,23 +17,50 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--pairs", required=True)
     parser.add_argument("--index", required=True, help="mines the hard negatives")
+    parser.add_argument("--reading", required=True,
+                        help="SQuAD-format file (sft.chatml.reading.path): natural questions")
     parser.add_argument("--out", required=True)
     parser.add_argument("--checkpoints", required=True)
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    from tempfile import TemporaryDirectory
+
     from hybridrag.learning.pairs import read_pairs
-    from hybridrag.learning.reranker import save_reranker, train_reranker
+    from hybridrag.learning.reading_pairs import reading_pairs, reading_queries
+    from hybridrag.learning.reranker import ValidationSet, save_reranker, train_reranker
+    from hybridrag.pipeline import index_documents
     from hybridrag.reporting import write_json
     from hybridrag.search.searcher import Searcher
+    from hybridrag.sft.reading import paragraph_documents, reading_articles
 
-    with Searcher(args.index, params.retrieval, params.rerank.first_stage) as searcher:
-        reranker, record = train_reranker(read_pairs(Path(args.pairs) / "train.jsonl"),
-                                          read_pairs(Path(args.pairs) / "validation.jsonl"),
-                                          searcher, params.embed.model, params.rerank,
-                                          Path(args.checkpoints))
+    settings = params.rerank
+    # whole paragraphs: the cross-encoder cuts (query, passage) at rerank.max_length itself
+    articles, _ = reading_articles(params.sft.chatml.reading.updated(path=args.reading),
+                                   params.sft.chatml.seed, str)
+    natural = reading_queries(articles["train"], settings.reading_queries, settings.negatives,
+                              settings.seed)
+    with (TemporaryDirectory(prefix="reading-validation-") as folder,
+          Searcher(args.index, params.retrieval, settings.first_stage) as searcher):
+        extra_validation = []
+        if settings.reading_validation:
+            index_documents(folder, paragraph_documents(articles["validation"]), params.chunk,
+                            params.embed, params.build_db)
+            extra_validation.append(ValidationSet(
+                "reading", reading_pairs(articles["validation"], settings.reading_validation,
+                                         settings.seed),
+                Searcher(folder, params.retrieval.updated(embedding="base"),
+                         settings.first_stage)))
+        try:
+            reranker, record = train_reranker(read_pairs(Path(args.pairs) / "train.jsonl"),
+                                              read_pairs(Path(args.pairs) / "validation.jsonl"),
+                                              searcher, params.embed.model, settings,
+                                              Path(args.checkpoints), natural, extra_validation)
+        finally:
+            for validation in extra_validation:
+                validation.searcher.close()
     save_reranker(reranker.model, Path(args.out), record)
-    write_json(args.metrics, {k: v for k, v in record.items() if k != "sweep"})
+    write_json(args.metrics, {k: v for k, v in record.items() if not k.startswith("sweep")})
     if not record["trained"]:
         print(f"train_reranker: {record['reason']} -> {args.out}")
         return

@@ -62,7 +62,8 @@ def tiny_learning(params: dict) -> None:
     """Pairs, embedder, reranker and answers in seconds: few examples, few steps."""
     params["pairs"].update(synthetic_chunks=6, max_new_tokens=8)
     params["finetune_embed"].update(max_pairs=64, batch_size=16, eval_steps=2, device="cpu")
-    params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu")
+    params["rerank"].update(max_queries=24, negatives=1, batch_size=16, device="cpu",
+                            reading_queries=12, reading_validation=6)
     params["eval_retrieval"]["rerank_queries"] = 20
     params["answerability"].update(max_rows=16, max_length=64, device="cpu")
     params["folder"]["include"] = ["to*.md"]  # three package READMEs (tokenizers, tomli, torch)
@@ -169,6 +170,9 @@ def test_learning_stages_report_what_they_made(project):
     reranker = json.loads((root / "metrics/reranker.json").read_text())
     assert reranker["training_queries"] == 24 and reranker["weight"] in (0.0, 0.2, 0.4, 0.5, 0.6,
                                                                           0.8, 1.0)
+    assert reranker["natural_training_queries"] == 12  # questions of the reading train articles
+    assert reranker["validation_ndcg@10_reading"]["queries"] == 6
+    assert reranker["chosen_on"] == "mean validation nDCG@10 of corpus and reading"
     answers = json.loads((root / "metrics/answers.json").read_text())
     assert answers["queries"] == 3 and answers["chat_model"] == "dpo"
     assert answers["dpo"]["items"] == 3 and 0.0 <= answers["retrieved_relevant"] <= 1.0

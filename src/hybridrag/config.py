@@ -358,6 +358,8 @@ class FinetuneEmbedParams(Section):
 class RerankParams(Section):
     max_queries: Positive | None  # training queries (each with its hard negatives)
     validation_queries: Positive | None  # validation pairs that choose the weight
+    reading_queries: Annotated[int, Field(ge=0)]  # natural questions (reading training articles)
+    reading_validation: Annotated[int, Field(ge=0)]  # and of its validation articles, for the weight
     negatives: Positive  # hard negatives per query, mined from the hybrid retriever
     loss: Literal["mnrl", "bce"]  # softmax over positive + negatives, or pointwise BCE
     in_batch_negatives: Annotated[int, Field(ge=0)]  # mnrl: other queries' positives as negatives

@@ -1,21 +1,19 @@
-"""The chunk -> embed -> build_db steps as library calls, for scripts and tests that skip DVC,
-and the folder path (ingest a folder of files, then those steps) that index_folder runs."""
+"""The chunk -> embed -> build_db steps as library calls, for scripts and tests that skip DVC."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hybridrag.chunking import chunk_documents
-from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams, Params
+from hybridrag.config import BuildDbParams, ChunkParams, EmbedParams
 from hybridrag.embedding import batch_encoder, load_encoder, passage_text, resolve_model_path
 from hybridrag.embedding_cache import cache_keys, cached_rows, model_fingerprint
 from hybridrag.embedding_store import EmbeddingInfo, EmbeddingSet
 from hybridrag.index import build_index
-from hybridrag.jsonl import RowPolicy
 from hybridrag.records import Chunk, Document
 
 if TYPE_CHECKING:
@@ -65,26 +63,3 @@ def index_documents(folder: str | os.PathLike[str], documents: Sequence[Document
     chunks = list(chunk_documents(documents, chunk.size, chunk.overlap))
     embeddings = embed_chunks(documents, chunks, embed, encoder, progress)
     return build_index(folder, documents, chunks, {name: embeddings}, build)
-
-
-def index_folder(params: Params, embedders: Mapping[str, str], data: str | os.PathLike[str],
-                 index: str | os.PathLike[str], policy: RowPolicy) -> dict[str, Any]:
-    """The fast path: the folder of `params.folder` read as ingest reads files (with its judged
-    questions) into the BEIR folder `data`, then chunked, embedded with the embedder of the set
-    `retrieval.embedding` names (`embedders`: set name -> model) and indexed into `index`.
-    Returns what was indexed."""
-    from hybridrag.ingest import describe_corpus, load_dataset, write_beir
-
-    name = params.retrieval.embedding
-    if name not in embedders:
-        raise ValueError(f"retrieval.embedding is {name!r}; the folder can be embedded as "
-                         f"{sorted(embedders)}")
-    dataset = load_dataset(params.folder.as_ingest(), policy)
-    write_beir(dataset, data)
-    manifest = index_documents(index, dataset.documents, params.chunk,
-                               params.embed.updated(model=embedders[name]), params.build_db,
-                               progress=True, name=name)
-    return {"documents": len(dataset.documents), **describe_corpus(dataset.documents),
-            "chunks": manifest["chunks"], "embedding": name, "embedder": embedders[name],
-            "judged_questions": sum(q.answerable for q in dataset.questions),
-            "unanswerable_questions": sum(not q.answerable for q in dataset.questions)}

@@ -6,6 +6,7 @@ import pytest
 
 from hybridrag.learning.reranker import (
     TrainingQuery,
+    ValidationSet,
     train_reranker,
     training_columns,
     weight_sweep,
@@ -70,6 +71,34 @@ def test_train_reranker_samples_trains_and_keeps_the_best_validation_weight(smal
     best = max(record["sweep"], key=lambda row: (row["ndcg@10"], -row["weight"]))
     assert reranker.weight == record["weight"] == best["weight"]
     assert record["validation_ndcg@10_first_stage"] == record["sweep"][0]["ndcg@10"]
+
+
+def test_natural_questions_train_and_choose_the_weight_with_the_corpus_pairs(small_index,
+                                                                            tmp_path):
+    settings = PARAMS.rerank.updated(max_queries=6, validation_queries=4, negatives=1, batch_size=4,
+                                     max_length=64, weights=(0.0, 0.5, 1.0), device="cpu")
+    with open_searcher(small_index) as searcher:
+        pairs = subject_pairs(searcher)
+        natural = [TrainingQuery(f"which passage talks about {p.query}?", p.passage,
+                                 (pairs[(i + 1) % len(pairs)].passage,))
+                   for i, p in enumerate(pairs[:6])]
+        other = ValidationSet("reading", pairs[9:], searcher)
+        reranker, record = train_reranker(pairs[:6], pairs[6:9], searcher, MODEL, settings,
+                                          tmp_path / "checkpoints", natural, [other])
+        alone, alone_record = train_reranker([], [], searcher, MODEL, settings,
+                                             tmp_path / "alone", natural, [other])
+    assert record["natural_training_queries"] == 6 and record["training_queries"] == 6
+    corpus = {row["weight"]: row["ndcg@10"] for row in record["sweep"]}
+    reading = {row["weight"]: row["ndcg@10"] for row in record["sweep_reading"]}
+    mean = {w: (corpus[w] + reading[w]) / 2 for w in (0.0, 0.5, 1.0)}
+    assert reranker.weight == record["weight"] == max(mean, key=lambda w: (mean[w], -w))
+    assert record["chosen_on"] == "mean validation nDCG@10 of corpus and reading"
+    assert record["validation_ndcg@10_reading"]["queries"] == len(pairs) - 9
+    assert record["validation_ndcg@10_reading"]["reranked"] == reading[record["weight"]]
+    # a corpus without pairs still gets a reranker from the natural questions alone
+    assert alone_record["trained"] is True and alone_record["training_queries"] == 0
+    assert alone_record["chosen_on"] == "mean validation nDCG@10 of reading"
+    assert alone.weight == alone_record["weight"]
 
 
 def test_without_pairs_the_reranker_has_share_zero_and_keeps_the_first_stage_order(small_index,

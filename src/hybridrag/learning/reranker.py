@@ -137,15 +137,31 @@ def save_reranker(model: Any, out_dir: Path, config: dict[str, Any]) -> None:
         (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
 
+@dataclass(frozen=True)
+class ValidationSet:
+    """Pairs the reranker's share is chosen on, and the searcher over the documents they
+    judge (set to the first-stage fusion the reranker interpolates with)."""
+
+    name: str
+    pairs: Sequence[Pair]
+    searcher: Searcher
+
+
 def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: Searcher,
-                   base_model: str, params: RerankParams, checkpoints: Path
+                   base_model: str, params: RerankParams, checkpoints: Path,
+                   extra_queries: Sequence[TrainingQuery] = (),
+                   extra_validation: Sequence[ValidationSet] = ()
                    ) -> tuple[Reranker, dict[str, Any]]:
     """The train_reranker stage: seeded samples of the pairs, hard negatives mined with
-    `searcher` (set to `params.first_stage`), training, and the reranker share with the best
-    validation nDCG@10 (ties: the smaller share). Returns the reranker and what to record."""
-    if not train or not validation:  # a corpus without queries, and too few synthetic ones
-        reason = (f"no pairs to learn from ({len(train)} training, {len(validation)} validation): "
-                  "untrained, with share 0.0, so reranking keeps the first-stage order")
+    `searcher` (set to `params.first_stage`), `extra_queries` added (natural questions with
+    their negatives), training, and the reranker share with the best mean validation nDCG@10
+    over the corpus's validation pairs and each of `extra_validation` (ties: the smaller
+    share). Returns the reranker and what to record."""
+    extra_validation = [v for v in extra_validation if v.pairs]
+    if not (train or extra_queries) or not (validation or extra_validation):
+        reason = (f"no pairs to learn from ({len(train) + len(extra_queries)} training, "
+                  f"{len(validation)} validation): untrained, with share 0.0, so reranking keeps "
+                  "the first-stage order")
         return Reranker(new_cross_encoder(base_model, params), 0.0), {
             "trained": False, "reason": reason, "weight": 0.0, "base_model": base_model,
             "training_queries": len(train), "validation_queries": len(validation)}
@@ -153,18 +169,30 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
     train = rng.sample(list(train), min(len(train), params.max_queries or len(train)))
     validation = rng.sample(list(validation),
                             min(len(validation), params.validation_queries or len(validation)))
-    examples = mine_examples(searcher, train, params.negatives)
+    examples = mine_examples(searcher, train, params.negatives) + list(extra_queries)
     started = time.perf_counter()
     model = train_cross_encoder(examples, base_model, params, checkpoints)
     seconds = time.perf_counter() - started
-    sweep, latency = weight_sweep(Reranker(model, 0.0), searcher, validation, params.depth,
-                                  params.weights)
-    best = max(sweep, key=lambda row: (row["ndcg@10"], -row["weight"]))
-    first_stage = next((r["ndcg@10"] for r in sweep if r["weight"] == 0.0), None)
-    record = {"trained": True, "weight": best["weight"], "base_model": base_model, "loss": params.loss,
-              "training_queries": len(train), "validation_queries": len(validation),
-              "depth": params.depth, "sweep": sweep,
-              "validation_ndcg@10_first_stage": first_stage,
-              "validation_ndcg@10_reranked": best["ndcg@10"], "train_seconds": round(seconds, 1),
-              "rerank_ms_per_query": round(1000 * latency, 1)}
-    return Reranker(model, best["weight"]), record
+    sets = [ValidationSet("corpus", validation, searcher)] if validation else []
+    sweeps, latency = {}, 0.0
+    for valid in [*sets, *extra_validation]:
+        sweeps[valid.name], latency = weight_sweep(Reranker(model, 0.0), valid.searcher,
+                                                   valid.pairs, params.depth, params.weights)
+    mean = {w: sum(next(r["ndcg@10"] for r in sweep if r["weight"] == w)
+                   for sweep in sweeps.values()) / len(sweeps) for w in params.weights}
+    weight = max(params.weights, key=lambda w: (mean[w], -w))
+    record = {"trained": True, "weight": weight, "base_model": base_model, "loss": params.loss,
+              "training_queries": len(train), "natural_training_queries": len(extra_queries),
+              "validation_queries": len(validation),
+              "chosen_on": f"mean validation nDCG@10 of {' and '.join(sweeps)}",
+              "depth": params.depth, "sweep": sweeps.get("corpus", []),
+              **{f"sweep_{name}": sweep for name, sweep in sweeps.items() if name != "corpus"},
+              "validation_ndcg@10_first_stage": mean.get(0.0),
+              "validation_ndcg@10_reranked": round(mean[weight], 5),
+              "train_seconds": round(seconds, 1), "rerank_ms_per_query": round(1000 * latency, 1)}
+    for name, sweep in sweeps.items():
+        record[f"validation_ndcg@10_{name}"] = {
+            "first_stage": next((r["ndcg@10"] for r in sweep if r["weight"] == 0.0), None),
+            "reranked": next(r["ndcg@10"] for r in sweep if r["weight"] == weight),
+            "queries": len(next(v for v in [*sets, *extra_validation] if v.name == name).pairs)}
+    return Reranker(model, weight), record

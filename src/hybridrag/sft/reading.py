@@ -138,6 +138,15 @@ def split_articles(articles: Sequence[Article], validation: int, test: int,
             "train": order[validation + test:]}
 
 
+def reading_articles(reading: ReadingParams, seed: int, trim: Trim
+                     ) -> tuple[dict[str, list[Article]], Counter[str]]:
+    """The reading file's articles (`read_squad`) split as every stage splits them (`seed`:
+    sft.chatml.seed), so that no model learns from a test article; and what was dropped."""
+    articles, dropped = read_squad(Path(reading.path), trim)
+    return (split_articles(articles, reading.validation_articles, reading.test_articles, seed),
+            dropped)
+
+
 def answerability_rows(articles: Sequence[Article], negatives: int, limit: int | None,
                        seed: int) -> list[tuple[str, str, float]]:
     """(question, passage, label) rows that teach whether a passage answers a question: each
@@ -290,9 +299,7 @@ def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder:
 
     reading, answers = params.sft.chatml.reading, params.answers
     trim = token_trimmer(tokenizer, answers.source_tokens)
-    articles, _ = read_squad(Path(reading.path), trim)
-    test = split_articles(articles, reading.validation_articles, reading.test_articles,
-                          params.sft.chatml.seed)["test"]
+    test = reading_articles(reading, params.sft.chatml.seed, trim)[0]["test"]
     index_documents(folder, paragraph_documents(test), params.chunk, params.embed,
                     params.build_db)
     # the reranker's first stage, as chatml retrieves: a query-time fusion experiment must

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from hybridrag.folder import index_folder
 from hybridrag.ingest import read_beir
 from hybridrag.jsonl import RowPolicy
-from hybridrag.pipeline import index_folder
 
 from .conftest import MODEL, PARAMS, RETRIEVAL, open_searcher
 
