@@ -69,6 +69,7 @@ def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
         parts = {"train": [q for q in pools[name] if q.doc_id not in held],
                  "validation": [q for q in pools[name] if q.doc_id in held],
                  "test": list(source("test"))}
+        # the years set keeps the generators it had alone, so its test questions stay the same
         result[name] = YearSplits(*(
             sample(parts[part], limit, split_rng(seed, part if name == "years" else f"{name}:{part}"))
             for part, limit in zip(("train", "validation", "test"), limits, strict=True)))
