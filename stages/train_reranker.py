@@ -27,12 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     from tempfile import TemporaryDirectory
 
     from hybridrag.learning.pairs import read_pairs
-    from hybridrag.learning.reading_pairs import reading_pairs, reading_queries
     from hybridrag.learning.reranker import ValidationSet, save_reranker, train_reranker
     from hybridrag.pipeline import index_documents
     from hybridrag.reporting import write_json
     from hybridrag.search.searcher import Searcher
     from hybridrag.sft.reading import paragraph_documents, reading_articles
+    from hybridrag.sft.reading_pairs import reading_pairs, reading_queries
 
     settings = params.rerank
     # whole paragraphs: the cross-encoder cuts (query, passage) at rerank.max_length itself

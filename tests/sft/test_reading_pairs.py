@@ -1,10 +1,10 @@
 """Natural questions for the reranker, by hand on the tiny SQuAD-format file: only answerable
 questions, each with its own paragraph, negatives from the other paragraphs of its article."""
 
-from hybridrag.learning.reading_pairs import passage, reading_pairs, reading_queries
 from hybridrag.sft.reading import read_squad
+from hybridrag.sft.reading_pairs import passage, reading_pairs, reading_queries
 
-from ..sft.test_reading import keep, squad_file
+from .test_reading import keep, squad_file
 
 
 def test_pairs_are_answerable_questions_with_their_paragraph(tmp_path):
