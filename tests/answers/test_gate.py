@@ -14,6 +14,7 @@ from hybridrag.answers.gate import (
     choose_gate,
     choose_threshold,
     gate_rates,
+    recall_at_caps,
 )
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
@@ -44,6 +45,16 @@ def test_gate_rates_by_hand():
                      "false_abstention": 0.2}
 
 
+def test_recall_at_caps_by_hand():
+    answerable = [0.9, 0.8, 0.7, 0.6, 0.2]
+    unanswerable = [0.1, 0.3, 0.5, 0.65, 0.95]
+    # cap 0: t = 0.2 catches 0.1 (1/5); cap 0.2: t = 0.6 catches 3/5; cap 0.4: t = 0.7 also
+    # catches 0.65 (4/5); a cap below one item in five (0.1) allows none: t = 0.2 again
+    assert recall_at_caps(answerable, unanswerable, (0.0, 0.1, 0.2, 0.4)) == {
+        "0": 0.2, "0.1": 0.2, "0.2": 0.6, "0.4": 0.8}
+    assert recall_at_caps([0.5], [0.7], (0.5,)) == {"0.5": 0.0}  # no threshold catches any
+
+
 def test_choose_gate_scores_the_best_source_of_each_item():
     def score(question, passages):  # a cross-encoder by hand: "yes" in a passage scores 1
         return [float("yes" in p) for p in passages]
@@ -59,6 +70,8 @@ def test_choose_gate_scores_the_best_source_of_each_item():
     assert saved == {"threshold": 1.0, "chosen_on": "toy", "max_false_abstention": 0.0}
     assert rates["gated_by_kind"] == {"answer": 0.0, "no_answer": 1.0, "unanswerable": 0.0}
     assert rates["abstention_recall"] == 0.5 and rates["false_abstention"] == 0.0
+    # turning away one answerable item of two (caps below 0.5) is never allowed: 0.5 throughout
+    assert set(rates["abstention_recall_by_max_false_abstention"].values()) == {0.5}
 
 
 def test_a_saved_gate_loads_and_gives_its_reason(tmp_path):

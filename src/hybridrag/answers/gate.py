@@ -119,6 +119,21 @@ def gate_rates(answerable: Sequence[float], unanswerable: Sequence[float],
                                [u < threshold for u in unanswerable])}
 
 
+REPORTED_CAPS = (0.05, 0.1, 0.15, 0.2)  # false-abstention caps the metrics give the recall at
+
+
+def recall_at_caps(answerable: Sequence[float], unanswerable: Sequence[float],
+                   caps: Sequence[float] = REPORTED_CAPS) -> dict[str, float]:
+    """The share of unanswerable items a threshold chosen under each false-abstention cap turns
+    away (0 where no threshold catches any): how the scorer trades recall for false abstention."""
+    curve = {}
+    for cap in caps:
+        threshold = choose_threshold(answerable, unanswerable, cap)
+        caught = 0 if threshold is None else sum(u < threshold for u in unanswerable)
+        curve[f"{cap:g}"] = round(caught / len(unanswerable), 4) if unanswerable else 0.0
+    return curve
+
+
 def best_source_scores(items: Sequence[GroundedItem], score: SentenceScorer) -> list[float]:
     """Each item's best cross-encoder score among its sources (what the gate compares)."""
     return [float(max(score(item.question, [s.text for s in item.sources]), default=float("-inf")))
@@ -128,7 +143,8 @@ def best_source_scores(items: Sequence[GroundedItem], score: SentenceScorer) -> 
 def choose_gate(items: Sequence[GroundedItem], kinds: Sequence[str], score: SentenceScorer,
                 max_false_abstention: float, chosen_on: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The gate chosen on validation `items` (answerable against not), as saved for the product,
-    and its validation rates overall and by kind (share of each kind's items it turns away)."""
+    and its validation rates overall, by kind (share of each kind's items it turns away) and at
+    other false-abstention caps (`recall_at_caps`)."""
     scores = best_source_scores(items, score)
     answerable = [s for s, item in zip(scores, items, strict=True) if item.answerable]
     unanswerable = [s for s, item in zip(scores, items, strict=True) if not item.answerable]
@@ -141,4 +157,6 @@ def choose_gate(items: Sequence[GroundedItem], kinds: Sequence[str], score: Sent
     saved = {"threshold": threshold, "chosen_on": chosen_on,
              "max_false_abstention": max_false_abstention}
     return saved, {**gate_rates(answerable, unanswerable, threshold), "chosen_on": chosen_on,
-                   "gated_by_kind": gated}
+                   "gated_by_kind": gated,
+                   "abstention_recall_by_max_false_abstention": recall_at_caps(answerable,
+                                                                               unanswerable)}
