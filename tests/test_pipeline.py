@@ -31,7 +31,7 @@ def sh(*args, cwd, check=True, env=None):
            "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
            **(env or {})}
     # a guard against a hung command, not a speed check: the tiny project's first `dvc repro`
-    # takes about 10 minutes alone on 2 AVX-512 cores and can take three times that elsewhere
+    # takes about 7 minutes alone on 2 AVX-512 cores and can take three times that elsewhere
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
                             timeout=HUNG_AFTER_S)
     if check and result.returncode != 0:
