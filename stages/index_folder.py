@@ -30,9 +30,7 @@ def main(argv: list[str] | None = None) -> None:
                            args.data, args.out, policy)
     policy.warn_if_skipped()
     summary.update(seconds=round(time.perf_counter() - start, 1), machine=describe_machine(),
-                   skipped_rows=sum(policy.skipped.values()),
-                   skipped_by_kind=dict(sorted(policy.skipped.items())),
-                   skipped=dict(sorted(policy.skipped_where.items())))
+                   **policy.skipped_record())
     write_json(args.metrics, summary)
     print(f"index_folder: {summary['documents']} documents, {summary['chunks']} chunks "
           f"({summary['embedding']} embedder), {summary['judged_questions']} judged questions, "

@@ -24,9 +24,7 @@ def main(argv: list[str] | None = None) -> None:
         **describe_corpus(dataset.documents),
         "queries": len(dataset.queries),
         "judged_queries": {split: len(qrels) for split, qrels in sorted(dataset.qrels.items())},
-        "skipped_rows": sum(policy.skipped.values()),
-        "skipped_by_kind": dict(sorted(policy.skipped.items())),
-        "skipped": dict(sorted(policy.skipped_where.items())),
+        **policy.skipped_record(),
     }
     write_json(args.metrics, summary)
     print(f"ingest: {summary['documents']} documents (main language {summary['main_language']}), "

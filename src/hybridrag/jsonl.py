@@ -46,6 +46,13 @@ class RowPolicy:
         """How many rows or files were skipped, by kind."""
         return Counter({kind: len(where) for kind, where in self.skipped_where.items()})
 
+    def skipped_record(self) -> dict[str, Any]:
+        """What a stage's metrics say was skipped: the count, the count by kind, and every
+        skipped row or file by kind."""
+        return {"skipped_rows": sum(self.skipped.values()),
+                "skipped_by_kind": dict(sorted(self.skipped.items())),
+                "skipped": dict(sorted(self.skipped_where.items()))}
+
     def summary(self) -> dict[str, Any]:
         return {
             "skipped_rows": sum(self.skipped.values()),

@@ -56,6 +56,11 @@ def test_skip_policy_counts_every_bad_row(tmp_path):
     documents = read_documents(path, policy)
     assert [d.doc_id for d in documents] == ["a", "c"]
     assert policy.summary()["skipped_rows"] == 4
+    record = policy.skipped_record()
+    assert record["skipped_rows"] == 4 and record["skipped_by_kind"] == {
+        "duplicate id": 1, "field 'year'": 1, "invalid JSON": 1, "not an object": 1}
+    assert {kind: len(where) for kind, where in record["skipped"].items()} == \
+        record["skipped_by_kind"]
     assert policy.skipped == {"invalid JSON": 1, "field 'year'": 1, "not an object": 1,
                               "duplicate id": 1}
     assert policy.examples[0].endswith("docs.jsonl:2: not valid JSON (Expecting property name "

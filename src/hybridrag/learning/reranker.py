@@ -174,12 +174,13 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
     model = train_cross_encoder(examples, base_model, params, checkpoints)
     seconds = time.perf_counter() - started
     sets = [ValidationSet("corpus", validation, searcher)] if validation else []
+    sets += extra_validation
     sweeps, latency = {}, 0.0
-    for valid in [*sets, *extra_validation]:
+    for valid in sets:
         sweeps[valid.name], latency = weight_sweep(Reranker(model, 0.0), valid.searcher,
                                                    valid.pairs, params.depth, params.weights)
-    mean = {w: sum(next(r["ndcg@10"] for r in sweep if r["weight"] == w)
-                   for sweep in sweeps.values()) / len(sweeps) for w in params.weights}
+    mean = {w: sum(ndcg_at(sweep, w) for sweep in sweeps.values()) / len(sweeps)
+            for w in params.weights}
     weight = max(params.weights, key=lambda w: (mean[w], -w))
     record = {"trained": True, "weight": weight, "base_model": base_model, "loss": params.loss,
               "training_queries": len(train), "natural_training_queries": len(extra_queries),
@@ -190,9 +191,14 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
               "validation_ndcg@10_first_stage": mean.get(0.0),
               "validation_ndcg@10_reranked": round(mean[weight], 5),
               "train_seconds": round(seconds, 1), "rerank_ms_per_query": round(1000 * latency, 1)}
-    for name, sweep in sweeps.items():
-        record[f"validation_ndcg@10_{name}"] = {
-            "first_stage": next((r["ndcg@10"] for r in sweep if r["weight"] == 0.0), None),
-            "reranked": next(r["ndcg@10"] for r in sweep if r["weight"] == weight),
-            "queries": len(next(v for v in [*sets, *extra_validation] if v.name == name).pairs)}
+    for valid in sets:
+        sweep = sweeps[valid.name]
+        record[f"validation_ndcg@10_{valid.name}"] = {
+            "first_stage": ndcg_at(sweep, 0.0) if 0.0 in params.weights else None,
+            "reranked": ndcg_at(sweep, weight), "queries": len(valid.pairs)}
     return Reranker(model, weight), record
+
+
+def ndcg_at(sweep: Sequence[dict[str, Any]], weight: float) -> float:
+    """The validation nDCG@10 of the reranker share `weight` in a `weight_sweep`."""
+    return next(row["ndcg@10"] for row in sweep if row["weight"] == weight)
