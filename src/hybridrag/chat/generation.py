@@ -70,6 +70,14 @@ def prompt_ids(tokenizer: Any, prompt: Messages) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Prompt indices in batches of similar length, longest first: a batch pads (and computes)
+    little, and a batch too large for memory fails at once. Callers put the replies back in
+    their prompts' order."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def reply_of(tokenizer: Any, tokens: Sequence[int], end: int) -> Generated:
     """The reply in generated `tokens`: up to <|im_end|> (stopped) or all of them (cut)."""
     tokens = list(tokens)
@@ -128,24 +136,24 @@ class TransformersGenerator:
             torch.manual_seed(sampling.seed)
             options = {"do_sample": True, "temperature": sampling.temperature,
                        "top_p": sampling.top_p, "num_return_sequences": samples}
-        generated: list[Generated] = []
+        ids = [prompt_ids(tokenizer, p) for p in prompts]
+        generated: list[Generated | None] = [None] * (len(prompts) * samples)
         with self._lock:
             tokenizer.padding_side = "left"  # generation continues from the right edge
             try:
-                for start in range(0, len(prompts), batch_size):
-                    texts = [tokenizer.apply_chat_template(p, tokenize=False,
-                                                           add_generation_prompt=True)
-                             for p in prompts[start:start + batch_size]]
-                    inputs = tokenizer(texts, return_tensors="pt", padding=True,
-                                       add_special_tokens=False).to(self.model.device)
+                for batch in length_batches([len(row) for row in ids], batch_size):
+                    inputs = tokenizer.pad({"input_ids": [ids[i] for i in batch]},
+                                           return_tensors="pt").to(self.model.device)
                     output = self.model.generate(**inputs, max_new_tokens=max_new_tokens,
                                                  eos_token_id=self.end,
                                                  pad_token_id=tokenizer.pad_token_id, **options)
-                    generated += [reply_of(tokenizer, row, self.end) for row in
-                                  output[:, inputs["input_ids"].shape[1]:].tolist()]
+                    rows = output[:, inputs["input_ids"].shape[1]:].tolist()
+                    for n, row in enumerate(rows):  # samples of one prompt are consecutive
+                        generated[batch[n // samples] * samples + n % samples] = reply_of(
+                            tokenizer, row, self.end)
             finally:
                 tokenizer.padding_side = "right"
-        return generated
+        return generated  # type: ignore[return-value]  # every slot filled
 
     def stream(self, prompt: Messages, max_new_tokens: int) -> Stream:
         return Stream(text_pieces(self.tokenizer, self._greedy_tokens(prompt, max_new_tokens),

@@ -34,6 +34,7 @@ from hybridrag.chat.generation import (
     Generated,
     Sampling,
     Stream,
+    length_batches,
     prompt_ids,
     reply_of,
     text_pieces,
@@ -160,15 +161,15 @@ class OnnxGenerator:
 
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
                 sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
-        rows = [prompt_ids(self.tokenizer, p) for p in prompts for _ in range(samples)]
-        step = batch_size * samples
-        generated: list[Generated] = []
-        for start in range(0, len(rows), step):
-            batch = rows[start:start + step]
-            seed = None if sampling is None else sampling.seed + start
-            generated += [reply_of(self.tokenizer, tokens, self.end)
-                          for tokens in self._generate(batch, max_new_tokens, sampling, seed)]
-        return generated
+        ids = [prompt_ids(self.tokenizer, p) for p in prompts]
+        generated: list[Generated | None] = [None] * (len(prompts) * samples)
+        for number, batch in enumerate(length_batches([len(row) for row in ids], batch_size)):
+            rows = [ids[i] for i in batch for _ in range(samples)]
+            seed = None if sampling is None else sampling.seed + number * batch_size * samples
+            for n, tokens in enumerate(self._generate(rows, max_new_tokens, sampling, seed)):
+                generated[batch[n // samples] * samples + n % samples] = reply_of(
+                    self.tokenizer, tokens, self.end)
+        return generated  # type: ignore[return-value]  # every slot filled
 
     def stream(self, prompt: Messages, max_new_tokens: int) -> Stream:
         tokens = (row[0] for row in self._steps([prompt_ids(self.tokenizer, prompt)],

@@ -11,7 +11,12 @@ from typing import Any
 
 import torch
 
-from hybridrag.chat.generation import ChatGenerator, TransformersGenerator
+from hybridrag.chat.generation import (
+    ChatGenerator,
+    TransformersGenerator,
+    length_batches,
+    prompt_ids,
+)
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
 from hybridrag.numeric.numbers import parse_number
@@ -31,7 +36,8 @@ class NumericPrediction:
 def prompt_states(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
     """Collects, per forward over whole prompts (not the one-token decoding steps after it),
     the final hidden state of each row's last token: the last prompt token, as generation pads
-    on the left, which is where the head was trained to read."""
+    on the left, which is where the head was trained to read. Rows come in the order the
+    generator batches them (`length_batches`)."""
     states: list[torch.Tensor] = []
 
     def keep(_module: Any, _inputs: Any, output: torch.Tensor) -> None:
@@ -55,9 +61,13 @@ def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_ne
     values: list[float | None] = [None] * len(rows)
     if head is not None and rows:
         module, normalizer = head
+        lengths = [len(prompt_ids(generator.tokenizer, p)) for p in prompts]
+        order = [i for batch in length_batches(lengths, batch_size) for i in batch]
         with torch.inference_mode():
-            hidden = torch.cat(states).to(next(module.parameters()).device)
-            values = normalizer.denormalize(module(hidden).double()).tolist()
+            batched = normalizer.denormalize(module(
+                torch.cat(states).to(next(module.parameters()).device)).double()).tolist()
+        for i, value in zip(order, batched, strict=True):
+            values[i] = value
     return [NumericPrediction(row.question_id, row.target, reply.text, parse_number(reply.text),
                               value)
             for row, reply, value in zip(rows, replies, values, strict=True)]
