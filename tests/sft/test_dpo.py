@@ -136,5 +136,8 @@ def test_dpo_adapter_saves_with_its_start_and_reloads_to_the_same_outputs(dpo_ru
     assert torch.equal(first, second)
     assert (first - sft).abs().max() > 1e-4  # DPO moved the model
     generator = TransformersGenerator.load(paths.out_dir, tiny_base, "cpu")
+    assert not hasattr(generator.model, "peft_config")  # both adapters folded in to generate
+    with torch.inference_mode():
+        assert torch.allclose(generator.model(**ids).logits, first, atol=1e-4)
     replies = generator.replies([CONVERSATIONS[7][:1]], 6, 1)
     assert len(replies) == 1

@@ -13,7 +13,13 @@ import pytest
 import torch
 import yaml
 
-from hybridrag.chat.models import RUN_INFO, load_base, load_trained, merged_model
+from hybridrag.chat.models import (
+    RUN_INFO,
+    load_base,
+    load_for_inference,
+    load_trained,
+    merged_model,
+)
 from hybridrag.config import SftParams
 from hybridrag.sft.training import init_prefix_from_text, skip, train
 
@@ -91,6 +97,9 @@ def test_saved_adapter_reloads_to_the_same_outputs_and_merges(lora_run, tiny_bas
     merged = merged_model(paths.out_dir, tiny_base)
     assert not hasattr(merged, "peft_config")  # one plain model: the adapter is in the weights
     assert torch.allclose(logits(merged, smol_tokenizer), adapted, atol=1e-4)
+    for_inference = load_for_inference(paths.out_dir, tiny_base, "cpu")  # what generation loads
+    assert not hasattr(for_inference, "peft_config")
+    assert torch.allclose(logits(for_inference, smol_tokenizer), adapted, atol=1e-4)
 
 
 def test_qlora_trains_on_a_4bit_base(tmp_path, tiny_base, smol_tokenizer):
@@ -100,6 +109,8 @@ def test_qlora_trains_on_a_4bit_base(tmp_path, tiny_base, smol_tokenizer):
     assert info["quantize"] == {"quant_type": "nf4", "double_quant": True}
     model = load_trained(paths.out_dir, tiny_base, "cpu")
     assert any(type(m).__name__ == "Linear4bit" for m in model.modules())
+    kept = load_for_inference(paths.out_dir, tiny_base, "cpu")  # not merged: 4-bit as trained
+    assert any(type(m).__name__ == "Linear4bit" for m in kept.modules())
     assert torch.isfinite(logits(model, smol_tokenizer)).all()
 
 

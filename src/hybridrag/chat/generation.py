@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
-from hybridrag.chat.models import load_tokenizer, load_trained
+from hybridrag.chat.models import load_for_inference, load_tokenizer
 from hybridrag.chat.template import END_OF_TURN, Messages
 
 
@@ -124,8 +124,10 @@ class TransformersGenerator:
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str],
              device: str = "auto") -> TransformersGenerator:
-        """The chat model saved in `model_dir` (prepare_base, an SFT or a DPO run)."""
-        return cls(load_trained(Path(model_dir), Path(base_dir), device), load_tokenizer(base_dir))
+        """The chat model saved in `model_dir` (prepare_base, an SFT or a DPO run), adapters
+        folded in where that computes the same (`load_for_inference`)."""
+        return cls(load_for_inference(Path(model_dir), Path(base_dir), device),
+                   load_tokenizer(base_dir))
 
     @torch.inference_mode()
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
