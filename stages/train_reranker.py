@@ -24,15 +24,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    from tempfile import TemporaryDirectory
-
     from hybridrag.learning.pairs import read_pairs
-    from hybridrag.learning.reranker import ValidationSet, save_reranker, train_reranker
-    from hybridrag.pipeline import index_documents
+    from hybridrag.learning.reranker import save_reranker, train_reranker
     from hybridrag.reporting import write_json
     from hybridrag.search.searcher import Searcher
-    from hybridrag.sft.reading import paragraph_documents, reading_articles
-    from hybridrag.sft.reading_pairs import reading_pairs, reading_queries
+    from hybridrag.sft.reading import reading_articles
+    from hybridrag.sft.reading_pairs import reading_queries, reading_validation
 
     settings = params.rerank
     # whole paragraphs: the cross-encoder cuts (query, passage) at rerank.max_length itself
@@ -40,25 +37,13 @@ def main(argv: list[str] | None = None) -> None:
                                    params.sft.chatml.seed, str)
     natural = reading_queries(articles["train"], settings.reading_queries, settings.negatives,
                               settings.seed)
-    with (TemporaryDirectory(prefix="reading-validation-") as folder,
-          Searcher(args.index, params.retrieval, settings.first_stage) as searcher):
-        extra_validation = []
-        if settings.reading_validation:
-            index_documents(folder, paragraph_documents(articles["validation"]), params.chunk,
-                            params.embed, params.build_db)
-            extra_validation.append(ValidationSet(
-                "reading", reading_pairs(articles["validation"], settings.reading_validation,
-                                         settings.seed),
-                Searcher(folder, params.retrieval.updated(embedding="base"),
-                         settings.first_stage)))
-        try:
-            reranker, record = train_reranker(read_pairs(Path(args.pairs) / "train.jsonl"),
-                                              read_pairs(Path(args.pairs) / "validation.jsonl"),
-                                              searcher, params.embed.model, settings,
-                                              Path(args.checkpoints), natural, extra_validation)
-        finally:
-            for validation in extra_validation:
-                validation.searcher.close()
+    with (Searcher(args.index, params.retrieval, settings.first_stage) as searcher,
+          reading_validation(articles["validation"], settings.reading_validation, settings.seed,
+                             params) as extra_validation):
+        reranker, record = train_reranker(read_pairs(Path(args.pairs) / "train.jsonl"),
+                                          read_pairs(Path(args.pairs) / "validation.jsonl"),
+                                          searcher, params.embed.model, settings,
+                                          Path(args.checkpoints), natural, extra_validation)
     save_reranker(reranker.model, Path(args.out), record)
     write_json(args.metrics, {k: v for k, v in record.items() if not k.startswith("sweep")})
     if not record["trained"]:

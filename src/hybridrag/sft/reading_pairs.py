@@ -6,11 +6,13 @@ people ask about their own documents."""
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
+from hybridrag.config import Params
 from hybridrag.learning.pairs import Pair
-from hybridrag.learning.reranker import TrainingQuery
-from hybridrag.sft.reading import Article, Paragraph
+from hybridrag.learning.reranker import TrainingQuery, ValidationSet
+from hybridrag.sft.reading import Article, Paragraph, paragraph_documents
 
 SOURCE = "real"  # written by people, as the corpus's real pairs are
 
@@ -42,3 +44,25 @@ def reading_queries(articles: Sequence[Article], limit: int, negatives: int, see
         chosen = rng.sample(others, min(negatives, len(others)))
         queries.append(TrainingQuery(pair.query, pair.passage, tuple(passage(p) for p in chosen)))
     return queries
+
+
+@contextmanager
+def reading_validation(articles: Sequence[Article], questions: int, seed: int, params: Params
+                       ) -> Iterator[list[ValidationSet]]:
+    """The reranker's validation set of natural questions: `questions` of the articles'
+    answerable ones, searched among the articles' paragraphs, indexed (chunked, embedded with the
+    base model) as a corpus of their own in a temporary folder; none when `questions` is 0."""
+    if not questions:
+        yield []
+        return
+    from tempfile import TemporaryDirectory
+
+    from hybridrag.pipeline import index_documents
+    from hybridrag.search.searcher import Searcher
+
+    with TemporaryDirectory(prefix="reading-validation-") as folder:
+        index_documents(folder, paragraph_documents(articles), params.chunk, params.embed,
+                        params.build_db)
+        with Searcher(folder, params.retrieval.updated(embedding="base"),
+                      params.rerank.first_stage) as searcher:
+            yield [ValidationSet("reading", reading_pairs(articles, questions, seed), searcher)]
