@@ -52,6 +52,8 @@ def parse_args() -> argparse.Namespace:
                         help="validation questions for base and the product's chat model")
     parser.add_argument("--other-questions", type=int, default=100,
                         help="validation questions for every other run")
+    parser.add_argument("--methods", nargs="+", choices=SFT_METHODS, default=list(SFT_METHODS),
+                        help="the SFT runs to train (DPO continues from sft.dpo.start)")
     return parser.parse_args()
 
 
@@ -66,18 +68,20 @@ def environment(device: str) -> dict[str, Any]:
             "packages": packages}
 
 
-def gpu_params(params_file: Path, device: str, questions: int, other_questions: int) -> dict:
-    """params.yaml's settings, every method on, training and replies on `device` (transformers:
+def gpu_params(params_file: Path, device: str, questions: int, other_questions: int,
+               methods: list[str]) -> dict:
+    """params.yaml's settings with `methods` on, training and replies on `device` (transformers:
     the ONNX export is a CPU runtime)."""
     params = yaml.safe_load(params_file.read_text())
-    params["sft"]["methods"] = list(SFT_METHODS)
+    params["sft"]["methods"] = methods
     params["sft"]["train"]["device"] = device
     params["sft"]["compare"].update(questions=questions, other_questions=other_questions)
     params["answers"].update(device=device, runtime="transformers", precision="fp32")
     return params
 
 
-def stage_commands(params: Path, base: Path, data: Path, out: Path) -> dict[str, list[str]]:
+def stage_commands(params: Path, base: Path, data: Path, out: Path, methods: list[str]
+                   ) -> dict[str, list[str]]:
     """Each training stage's command line, as dvc.yaml writes it, with outputs under `out`."""
     def run_args(name: str) -> list[str]:
         return ["--params", str(params), "--base-model", str(base), "--data", str(data),
@@ -86,9 +90,12 @@ def stage_commands(params: Path, base: Path, data: Path, out: Path) -> dict[str,
 
     python = [sys.executable]
     commands = {method: [*python, "stages/train_lora.py", "--method", method, *run_args(method),
-                         "--out", str(out / "sft" / method)] for method in PEFT_METHODS}
-    commands["full"] = [*python, "-m", "torch.distributed.run", "--nproc_per_node", "1",
-                        "stages/train_full.py", *run_args("full"), "--out", str(out / "sft" / "full")]
+                         "--out", str(out / "sft" / method)]
+                for method in PEFT_METHODS if method in methods}
+    if "full" in methods:
+        commands["full"] = [*python, "-m", "torch.distributed.run", "--nproc_per_node", "1",
+                            "stages/train_full.py", *run_args("full"), "--out",
+                            str(out / "sft" / "full")]
     commands["dpo"] = [*python, "stages/train_dpo.py", *run_args("dpo"),
                        "--sft-models", str(out / "sft"), "--out", str(out / "dpo")]
     return commands
@@ -138,7 +145,7 @@ def report(summary: dict[str, Any]) -> str:
         f"Device: {env['device']} (CUDA {env.get('cuda')}, bf16 {env.get('bf16')}); host: "
         f"{env['machine']}. Packages: {', '.join(f'{k} {v}' for k, v in env['packages'].items())}."
         f" One run of `python -m bench.gpu_paths`, {summary['started']}; params.yaml's settings, "
-        "every method on.", "",
+        f"runs trained: {', '.join(summary['methods'])}, then DPO.", "",
         "## Training stages", "",
         markdown_table(["run", "ran", "wall s", *TRAIN_COLUMNS], train_rows), "",
         f"## Replies on the GPU (transformers), {summary['questions']} validation questions for "
@@ -153,11 +160,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     params_file = out / "params.yaml"
     params_file.write_text(yaml.safe_dump(gpu_params(args.params, args.device, args.questions,
-                                                     args.other_questions), sort_keys=False))
+                                                     args.other_questions, args.methods),
+                                          sort_keys=False))
     load_params(params_file)  # a bad setting fails here, not in every step
     summary: dict[str, Any] = {"environment": environment(args.device),
                                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "questions": args.questions,
+                               "methods": args.methods, "questions": args.questions,
                                "other_questions": args.other_questions, "steps": {}}
 
     def save() -> None:
@@ -170,7 +178,8 @@ def main() -> None:
             [sys.executable, "stages/prepare_base.py", "--params", str(params_file), "--out",
              str(base)], out / "none")
         save()
-    for name, command in stage_commands(params_file, base, args.data.resolve(), out).items():
+    for name, command in stage_commands(params_file, base, args.data.resolve(), out,
+                                                args.methods).items():
         summary["steps"][name] = run_step(command, out / "metrics" / f"{name}.json")
         save()
     started = time.perf_counter()
