@@ -217,6 +217,8 @@ def ask_command(args: argparse.Namespace) -> None:
                          indent=2, ensure_ascii=False))
         return
     print("\n")
+    if streamed.stream.result is not None and reply.text != streamed.stream.result.text:
+        print(f"(cited where the answer's words are: {reply.text})")
     if reply.gated:
         print(f"(not asked: {reply.gated}; the nearest sources:)")
     print("\n".join(source_lines(reply)))

@@ -1,13 +1,15 @@
 """Grounded answers, as `hybridrag ask` and the service's /ask give them: retrieve the sources,
 prompt the chat model with them numbered, and read back which of them the answer cites. With the
 answerability gate, a question whose best reranked source scores below its threshold gets the
-abstention, and the reason, without the model being asked."""
+abstention, and the reason, without the model being asked. With `answers.attribute`, a reply
+citing a source that lacks its answer cites the source holding it (answers.attribution)."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
+from hybridrag.answers.attribution import attribute
 from hybridrag.answers.gate import Gate
 from hybridrag.answers.prompt import NO_ANSWER, Source, Trim, build_prompt, citations, token_trimmer
 from hybridrag.chat.generation import ChatGenerator, Generated, Stream
@@ -85,10 +87,16 @@ def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str
         if reasons[i] is not None:
             answers.append(Answer(question, NO_ANSWER, retrieved.sources, [], True, reasons[i]))
             continue
-        reply = replies[i]
-        answers.append(Answer(question, reply.text, retrieved.sources,
-                              citations(reply.text, len(retrieved.sources)), reply.stopped))
+        answers.append(read_reply(question, retrieved.sources, replies[i], settings.attribute))
     return answers
+
+
+def read_reply(question: str, sources: list[Source], reply: Generated, attributed: bool,
+               gated: str | None = None) -> Answer:
+    """The answer in a generated reply: its citations read back, after moving them to the
+    evidence when `attributed`."""
+    text = attribute(reply.text, sources) if attributed else reply.text
+    return Answer(question, text, sources, citations(text, len(sources)), reply.stopped, gated)
 
 
 @dataclass(frozen=True)
@@ -99,14 +107,15 @@ class StreamedAnswer:
     sources: list[Source]
     stream: Stream
     gated: str | None = None  # the gate's reason: the stream is the abstention, not generated
+    attributed: bool = False  # answers.attribute: the whole answer's citation follows the evidence
 
     def answer(self) -> Answer:
-        """The whole answer, once the stream has been read to its end."""
+        """The whole answer, once the stream has been read to its end (with `attributed`, its
+        citation may differ from the streamed text's)."""
         reply = self.stream.result
         if reply is None:
             raise RuntimeError("the answer is still being generated: read the stream to its end")
-        return Answer(self.question, reply.text, self.sources,
-                      citations(reply.text, len(self.sources)), reply.stopped, self.gated)
+        return read_reply(self.question, self.sources, reply, self.attributed, self.gated)
 
 
 def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
@@ -118,7 +127,8 @@ def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
     if reason is not None:
         return StreamedAnswer(question, found.sources, Stream(_abstention()), reason)
     return StreamedAnswer(question, found.sources, generator.stream(
-        build_prompt(question, found.sources), max_new_tokens or settings.max_new_tokens))
+        build_prompt(question, found.sources), max_new_tokens or settings.max_new_tokens),
+        attributed=settings.attribute)
 
 
 def _abstention() -> Generator[str, None, Generated]:

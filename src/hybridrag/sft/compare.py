@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybridrag.answers.attribution import attribute
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import (
     BASELINE,
@@ -115,10 +116,22 @@ def position_following(items: Sequence[GroundedItem], model: ModelAnswers) -> di
             "relevant_not_first": len(below)}
 
 
+def evidence_citations(items: Sequence[GroundedItem], model: ModelAnswers
+                       ) -> dict[str, float | None]:
+    """cites-relevant once each reply's citation is moved to the source holding its answer
+    (answers.attribution, what the product shows with answers.attribute), over the answerable
+    items the model answered."""
+    flags = [score_reply(items[i], attribute(reply, items[i].sources), score.stopped).cites_relevant
+             for i, reply, score in zip(model.indices, model.replies, model.scores, strict=True)
+             if items[i].answerable]
+    return {"cites_relevant_evidence": round(statistics.fmean(flags), 4) if flags else None}
+
+
 def answer_rates(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str, float | None]:
-    """The scorer's rates over the items a model answered, and how much it cites by position."""
+    """The scorer's rates over the items a model answered, how much it cites by position, and
+    how often its citation, moved to the evidence, is the relevant source."""
     return {**summarize([items[i] for i in model.indices], model.scores),
-            **position_following(items, model)}
+            **position_following(items, model), **evidence_citations(items, model)}
 
 
 def per_item_flags(item: GroundedItem, score: ReplyScore) -> dict[str, float | None]:

@@ -15,8 +15,8 @@ from hybridrag.sft.compare import BASELINE, READING_METRICS, HeldOut, ModelAnswe
 
 READING_COLUMNS = ("overall_f1", "f1", "exact_match")  # shown when the items are reading ones
 ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_relevant_not_first", "cites_first",
-                  "cites_wrong", "names_title", "abstains_unanswerable", "false_abstention",
-                  "well_formed", "stopped", "rouge_l", "reply_words")
+                  "cites_relevant_evidence", "cites_wrong", "names_title", "abstains_unanswerable",
+                  "false_abstention", "well_formed", "stopped", "rouge_l", "reply_words")
 LOSS_COLUMNS = ("loss", "perplexity")
 TRAINING_COLUMNS = ("train_seconds", "tokens_per_second", "peak_memory_mb", "trainable_parameters")
 CONVERSATION_COLUMNS = ("questions", "rouge_l", "reply_words", "stopped")
@@ -139,7 +139,10 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
             "out: the reply should then abstain). Scores follow the official SQuAD 2.0 "
             "evaluation, citations stripped from the reply: f1 and exact_match over answerable "
             "items, overall_f1 over all (an abstention scores 1 on an unanswerable item and 0 on "
-            "an answerable one). cites_relevant is citing the gold paragraph. Retriever-only "
+            "an answerable one). cites_relevant is citing the gold paragraph; "
+            "cites_relevant_evidence the same once a citation of a source without the answer's "
+            "words is moved to the best-ranked source that has them (answers.attribute: what "
+            "the product shows). Retriever-only "
             f"baselines: `{BASELINE}`, the first source's first sentence cited [1]; "
             f"`{EXTRACTIVE}`, the sentence of the sources the trained cross-encoder scores "
             "highest for the question, cited (neither abstains).",
