@@ -11,6 +11,7 @@ from hybridrag.sft.compare import (
     ModelAnswers,
     best_model,
     compare_models,
+    evidence_citations,
     held_out,
     paired_difference,
     position_following,
@@ -75,6 +76,16 @@ def test_position_following_by_hand():
         "cites_first": 0.5, "cites_relevant_not_first": 0.0, "relevant_not_first": 1}
     assert position_following(data.items, tuned) == {
         "cites_first": 0.5, "cites_relevant_not_first": 1.0, "relevant_not_first": 1}
+
+
+def test_evidence_citations_by_hand():
+    data = held_out(rows())  # sources [1] Title 0, [2] Title 1, [3] Title 2 (each thing i)
+    base = answers_for(data, ["Title 1 [1].", "x", "x [3].", "x", "x"])
+    # item 0: "Title 1" is only in [2], the relevant one: the citation moves there; item 2: "x"
+    # is in no source, so [3] stays (not relevant)
+    assert evidence_citations(data.items, base) == {"cites_relevant_evidence": 0.5}
+    tuned = answers_for(data, ["Title 1 [2].", "x", "Title 0 [1].", "x", "x"])
+    assert evidence_citations(data.items, tuned) == {"cites_relevant_evidence": 1.0}
 
 
 def reading_rows():
