@@ -92,13 +92,16 @@ def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str
             answers.append(Answer(question, NO_ANSWER, retrieved.sources, [], True, reasons[i]))
             continue
         answers.append(read_reply(question, retrieved.sources, replies[i], settings,
-                                  sentence_scorer(searcher)))
+                                  sentence_scorer(searcher, settings)))
     return answers
 
 
-def sentence_scorer(searcher: Searcher) -> SentenceScorer | None:
-    """The searcher's cross-encoder, which picks the extractive answer (None: it has none)."""
-    return searcher.reranker.scores if searcher.has_reranker else None
+def sentence_scorer(searcher: Searcher, settings: AnswersParams) -> SentenceScorer | None:
+    """The searcher's cross-encoder, which picks the extractive answer (None: it has none, or
+    answers.on_model_abstention keeps the model's abstention)."""
+    if settings.on_model_abstention == "keep" or not searcher.has_reranker:
+        return None
+    return searcher.reranker.scores
 
 
 def read_reply(question: str, sources: list[Source], reply: Generated, settings: AnswersParams,
@@ -144,7 +147,7 @@ def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
                               gated=reason)
     return StreamedAnswer(question, found.sources, generator.stream(
         build_prompt(question, found.sources), max_new_tokens or settings.max_new_tokens),
-        settings, sentence_scorer(searcher))
+        settings, sentence_scorer(searcher, settings))
 
 
 def _abstention() -> Generator[str, None, Generated]:
