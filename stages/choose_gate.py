@@ -5,7 +5,9 @@ article as 0); answerability.train: false keeps the reranker's own scores. Its t
 on the held-out validation conversations of data/sft: each question's best classifier score
 among its sources, answerable questions against those whose sources lack the answer; the
 highest threshold that turns away at most answers.gate_max_false_abstention of the answerable
-ones. The metrics give the validation rates of both scorers."""
+ones. The metrics give the validation rates of both scorers, and what the product would show
+on those questions (answers.chat_model's replies) with no gate or a gate under each reported cap,
+each with both answers.on_model_abstention settings: the evidence for choosing them."""
 
 from __future__ import annotations
 
@@ -21,16 +23,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reranker", required=True, help="train_reranker's cross-encoder")
     parser.add_argument("--base-model", required=True,
                         help="its tokenizer cuts the training paragraphs as sources are cut")
+    parser.add_argument("--sft-models", required=True, help="the chat models (answers.chat_model)")
+    parser.add_argument("--dpo", required=True)
+    parser.add_argument("--chat-export", required=True, help="export_chat's model (runtime onnx)")
     parser.add_argument("--checkpoints", required=True)
     parser.add_argument("--out", required=True, help="the gate's folder (gate.json, classifier)")
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
-    from hybridrag.answers.gate import CLASSIFIER_FOLDER, GATE_FILE, choose_gate
-    from hybridrag.answers.prompt import token_trimmer
+    from hybridrag.answers.gate import (
+        CLASSIFIER_FOLDER,
+        GATE_FILE,
+        best_source_scores,
+        choose_gate,
+    )
+    from hybridrag.answers.policy import product_policies
+    from hybridrag.answers.prompt import build_prompt, token_trimmer
     from hybridrag.atomic import atomic_directory
     from hybridrag.chat.models import load_tokenizer
+    from hybridrag.chat.runtime import load_generator
     from hybridrag.jsonl import read_jsonl
+    from hybridrag.layout import chat_model_folder
     from hybridrag.learning.answerability import train_answerability
     from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
@@ -43,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     items, kinds = [item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows]
     chosen_on = f"{len(rows)} validation questions of {args.data}"
     reranker = Reranker.load(args.reranker, answers.device)
-    saved, rates = choose_gate(items, kinds, reranker.scores, answers.gate_max_false_abstention,
+    gate_scores = best_source_scores(items, reranker.scores)
+    saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
                                chosen_on)
     metrics = {"scorer": "reranker", **rates}
     classifier = None
@@ -53,10 +67,20 @@ def main(argv: list[str] | None = None) -> None:
         examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
         classifier = train_answerability(examples, Path(args.reranker), settings,
                                          Path(args.checkpoints))
-        saved, rates = choose_gate(items, kinds, Reranker(classifier, 1.0).scores,
-                                   answers.gate_max_false_abstention, chosen_on)
+        gate_scores = best_source_scores(items, Reranker(classifier, 1.0).scores)
+        saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
+                                   chosen_on)
         metrics = {"scorer": "answerability", **rates, "training_rows": len(examples),
                    "reranker": metrics}
+    generator = load_generator(chat_model_folder(answers.chat_model, args.base_model,
+                                                 args.sft_models, args.dpo),
+                               args.base_model, answers.runtime, answers.precision,
+                               args.chat_export, answers.device)
+    replies = generator.replies([build_prompt(i.question, i.sources) for i in items],
+                                answers.max_new_tokens, answers.batch_size)
+    metrics["product_on_validation"] = {
+        "chat_model": answers.chat_model, "runtime": f"{generator.runtime} {generator.precision}",
+        **product_policies(items, replies, gate_scores, answers.attribute, reranker.scores)}
     with atomic_directory(args.out) as staging:
         write_json(staging / GATE_FILE, saved)
         if classifier is not None:

@@ -1,5 +1,6 @@
 """Stage infer_compare: base, every SFT method and DPO on held-out grounded questions (reading:
-the test articles' questions over given sources, then through the full RAG loop)."""
+the test articles' questions over given sources, then through the full RAG loop), and the
+product: answers.chat_model's replies through choose_gate's gate and answers.policy."""
 
 from __future__ import annotations
 
@@ -18,19 +19,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dpo", required=True, help="the train_dpo run")
     parser.add_argument("--data", required=True)
     parser.add_argument("--reranker", required=True,
-                        help="reading questions: the extractive baseline's cross-encoder")
+                        help="the extractive baseline's and answer's cross-encoder")
+    parser.add_argument("--gate", required=True, help="choose_gate's answerability gate")
     parser.add_argument("--train-metrics", required=True)
     parser.add_argument("--live", required=True, help="DVCLive folders, one per run")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--reports", required=True)
     args = parser.parse_args(argv)
     params = load_params(args.params)
+    from hybridrag.answers.gate import Gate
     from hybridrag.atomic import atomic_write_text
     from hybridrag.chat.models import load_tokenizer
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
-    from hybridrag.sft.compare import best_model, compare_models, held_out
+    from hybridrag.sft.compare import ProductPolicy, best_model, compare_models, held_out
     from hybridrag.sft.reading import rag_loop_rows
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
@@ -59,14 +62,20 @@ def main(argv: list[str] | None = None) -> None:
     models = {"base": Path(args.base_model), **{m: Path(args.models) / m for m in methods},
               "dpo": Path(args.dpo)}
     reading = all("meta" in row for row in rows) and held_out(rows).reading
-    scorer = Reranker.load(args.reranker, params.answers.device).scores if reading else None
+    answers = params.answers
+    reranker = Reranker.load(args.reranker, answers.device)
+    gate = Gate.load(args.gate, device=answers.device) if answers.gate and answers.rerank else None
+    product = ProductPolicy(gate.threshold if gate else None,
+                            (gate.classifier or reranker).scores if gate else reranker.scores,
+                            answers, reranker.scores)
     row_sets = {"test": rows}
     if reading:  # the same models, too, over sources retrieved from the test articles
         with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
             row_sets["rag_loop"] = rag_loop_rows(params, load_tokenizer(args.base_model),
                                                  Path(args.reranker), Path(work) / "index")
-    comparisons = compare_models(models, Path(args.base_model), row_sets, sft, params.answers,
-                                 params.answers.chat_model, sentence_scorer=scorer)
+    comparisons = compare_models(models, Path(args.base_model), row_sets, sft, answers,
+                                 answers.chat_model, sentence_scorer=reranker.scores
+                                 if reading else None, product=product)
     results, answered, data = (comparisons["test"].results, comparisons["test"].answered,
                                comparisons["test"].data)
     rag_loop = comparisons["rag_loop"].results if reading else None
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                               **({"rag_loop": rag_loop} if rag_loop else {})})
     samples = sample_rows(answered, data, sft.compare.samples) if data is not None else []
     write_jsonl(reports / "sft_samples.jsonl", samples)
-    write_report(reports / "sft_results.md", results, samples, data, sft, params.answers, best,
+    write_report(reports / "sft_results.md", results, samples, data, sft, answers, best,
                  rag_loop)
 
 

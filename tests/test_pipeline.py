@@ -190,6 +190,11 @@ def test_learning_stages_report_what_they_made(project):
     assert gate["scorer"] == "answerability" and gate["training_rows"] == 16
     assert gate["reranker"]["chosen_on"] == gate["chosen_on"]  # the reranker alone, beside
     assert (root / "models/gate/answerability/config.json").is_file()
+    # what the product would show on those questions: every gate cap with both fallbacks
+    product = gate["product_on_validation"]
+    assert (product["chat_model"], product["runtime"]) == ("dpo", "onnx int8")
+    assert {"no gate, keep", "gate 0.15, extractive"} <= set(product)
+    assert product["no gate, keep"]["threshold"] is None
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -508,8 +513,11 @@ def test_fine_tuning_half_compares_every_method(project):
     compare = json.loads((root / "metrics/sft/compare.json").read_text())
     models = {"base", "lora", "qlora", "prompt_tuning", "prefix_tuning", "full", "dpo"}
     baselines = {"always cite [1]", "extractive"}
-    assert set(compare) == models | baselines | {"test_rows", "best_overall_f1", "rag_loop"}
-    assert compare["best_overall_f1"] in models and set(compare["rag_loop"]) == models | baselines
+    shown = baselines | {"product"}  # the product: dpo's replies through the gate and policy
+    assert set(compare) == models | shown | {"test_rows", "best_overall_f1", "rag_loop"}
+    assert compare["best_overall_f1"] in models and set(compare["rag_loop"]) == models | shown
+    assert compare["product"]["items"] == compare["dpo"]["items"]
+    assert set(compare["product"]["vs_base"]) >= {"f1", "overall_f1"}
     assert set(compare["extractive"]["vs_base"]) >= {"f1", "overall_f1"}
     for method in ("lora", "qlora", "prompt_tuning", "prefix_tuning", "full", "dpo"):
         training = json.loads((root / f"metrics/sft/train_{method}.json").read_text())

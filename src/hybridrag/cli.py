@@ -210,14 +210,18 @@ def ask_command(args: argparse.Namespace) -> None:
         reply = streamed.answer()
     if args.json:
         print(json.dumps({"query": reply.question, "answer": reply.text, "cited": reply.cited,
-                          "stopped": reply.stopped, "gated": reply.gated, "chat_model": str(folder),
+                          "stopped": reply.stopped, "gated": reply.gated,
+                          "extracted": reply.extracted, "chat_model": str(folder),
                           "runtime": f"{generator.runtime} {generator.precision}",
                           "sources": [{**vars(s), "cited": s.number in reply.cited}
                                       for s in reply.sources]},
                          indent=2, ensure_ascii=False))
         return
     print("\n")
-    if streamed.stream.result is not None and reply.text != streamed.stream.result.text:
+    if reply.extracted:
+        print(f"(the model found no answer; the reranker's best sentence of the sources: "
+              f"{reply.text})")
+    elif streamed.stream.result is not None and reply.text != streamed.stream.result.text:
         print(f"(cited where the answer's words are: {reply.text})")
     if reply.gated:
         print(f"(not asked: {reply.gated}; the nearest sources:)")

@@ -388,6 +388,7 @@ class AnswersParams(Section):
     gate: bool  # abstain without asking the model when no reranked source passes choose_gate's threshold
     gate_max_false_abstention: Share  # choose_gate: answerable validation questions it may turn away
     attribute: bool  # move a citation to the best-ranked source that holds the answer's words
+    on_model_abstention: Literal["keep", "extractive"]  # past the gate: show it, or the best sentence
     source_tokens: Positive  # each source's passage is cut to this many tokens
     max_new_tokens: Positive
     batch_size: Positive  # questions generated together

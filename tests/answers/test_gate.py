@@ -11,6 +11,7 @@ from hybridrag.answers.gate import (
     CLASSIFIER_FOLDER,
     GATE_FILE,
     Gate,
+    best_source_scores,
     choose_gate,
     choose_threshold,
     gate_rates,
@@ -65,7 +66,9 @@ def test_choose_gate_scores_the_best_source_of_each_item():
 
     items = [item(["no", "yes"], True), item(["yes", "no"], True), item(["no", "no"], False),
              item(["no", "yes"], False)]
-    saved, rates = choose_gate(items, ["answer", "answer", "no_answer", "unanswerable"], score,
+    scores = best_source_scores(items, score)
+    assert scores == [1.0, 1.0, 0.0, 1.0]
+    saved, rates = choose_gate(items, ["answer", "answer", "no_answer", "unanswerable"], scores,
                                0.0, "toy")
     assert saved == {"threshold": 1.0, "chosen_on": "toy", "max_false_abstention": 0.0}
     assert rates["gated_by_kind"] == {"answer": 0.0, "no_answer": 1.0, "unanswerable": 0.0}

@@ -8,7 +8,9 @@ import pytest
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import BASELINE, score_reply
 from hybridrag.sft.compare import (
+    PRODUCT,
     ModelAnswers,
+    ProductPolicy,
     best_model,
     compare_models,
     evidence_citations,
@@ -110,6 +112,32 @@ def reading_rows():
     return found
 
 
+def overlap(question, candidates):
+    """Long words shared with the question, as a cross-encoder."""
+    asked = {w for w in question.lower().strip("?").split() if len(w) > 3}
+    return [len(asked & set(c.lower().strip(".").split())) for c in candidates]
+
+
+def test_the_product_row_shows_the_replies_as_ask_does():
+    data = held_out(reading_rows())  # "Who painted it?" (gold [2]) and "Who stole it?" (none)
+
+    def asks_about_painting(question, passages):  # the gate's scorer by hand
+        return [float("painted" in question)] * len(passages)
+
+    settings = PARAMS.answers.updated(attribute=True, on_model_abstention="extractive")
+    shown = ProductPolicy(0.5, asks_about_painting, settings, overlap).answers(
+        data.items, answers_for(data, [NO_ANSWER, "[1] Paris"]))
+    # the first abstained past the gate: the best sentence instead; the second is gated
+    assert shown.replies == ["[2] Leonardo da Vinci painted the Mona Lisa.", NO_ANSWER]
+    assert [s.abstained for s in shown.scores] == [False, True]
+    kept = ProductPolicy(None, asks_about_painting, settings.updated(on_model_abstention="keep"),
+                         overlap).answers(data.items, answers_for(data, [NO_ANSWER, "[2] Paris"]))
+    # no gate: the abstention is kept; "Paris" is not in [2] (the Mona Lisa): the citation
+    # follows it to the Louvre's source
+    louvre = next(s.number for s in data.items[1].sources if "Paris" in s.text)
+    assert louvre != 2 and kept.replies == [NO_ANSWER, f"[{louvre}] Paris"]
+
+
 def test_reading_items_are_judged_on_overall_f1():
     data = held_out(reading_rows())
     assert data.reading and data.main_metric == "overall_f1"
@@ -152,10 +180,6 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
     from hybridrag.answers.scoring import EXTRACTIVE
     from hybridrag.sft.report import write_report
 
-    def overlap(question, candidates):  # long words shared with the question, as a cross-encoder
-        asked = {w for w in question.lower().strip("?").split() if len(w) > 3}
-        return [len(asked & set(c.lower().strip(".").split())) for c in candidates]
-
     sft = PARAMS.sft.updated(
         train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
         compare=PARAMS.sft.compare.updated(questions=2, other_questions=2, loss_conversations=2,
@@ -163,7 +187,8 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
     answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
     comparison = compare_models({"base": tiny_base}, tiny_base, {"test": reading_rows()}, sft,
                                 answers, default="base", progress=False,
-                                sentence_scorer=overlap)["test"]
+                                sentence_scorer=overlap,
+                                product=ProductPolicy(None, overlap, answers, overlap))["test"]
     results, answered, data = comparison.results, comparison.answered, comparison.data
     # "Who painted it?" shares "painted" with source 2 only; "Who stole it?" shares nothing, so
     # the first sentence listed wins: both replies are sentences, neither abstains
@@ -175,6 +200,8 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
     assert results[EXTRACTIVE]["overall_f1"] == pytest.approx(round(f1 / 2, 4))
     assert set(results["base"]["vs_extractive"]) == {"f1", "overall_f1"}
     assert "vs_extractive" not in results[EXTRACTIVE]
+    assert results[PRODUCT]["items"] == results["base"]["items"]  # the default's replies, shown
+    assert set(results[PRODUCT]["vs_base"]) >= {"f1", "overall_f1"}
     write_report(tmp_path / "report.md", results, [], data, sft, answers, None)
     report = (tmp_path / "report.md").read_text()
     assert "| model | overall_f1 | f1 | exact_match |" in report

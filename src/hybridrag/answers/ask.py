@@ -2,16 +2,19 @@
 prompt the chat model with them numbered, and read back which of them the answer cites. With the
 answerability gate, a question whose best reranked source scores below its threshold gets the
 abstention, and the reason, without the model being asked. With `answers.attribute`, a reply
-citing a source that lacks its answer cites the source holding it (answers.attribution)."""
+citing a source that lacks its answer cites the source holding it (answers.attribution); with
+`answers.on_model_abstention: extractive`, a model that abstains on a question the gate let
+through is answered by the cross-encoder's best sentence of the sources (answers.policy)."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
-from hybridrag.answers.attribution import attribute
 from hybridrag.answers.gate import Gate
+from hybridrag.answers.policy import shown_reply
 from hybridrag.answers.prompt import NO_ANSWER, Source, Trim, build_prompt, citations, token_trimmer
+from hybridrag.answers.scoring import SentenceScorer
 from hybridrag.chat.generation import ChatGenerator, Generated, Stream
 from hybridrag.config import AnswersParams
 from hybridrag.search.hybrid import SearchResult
@@ -26,6 +29,7 @@ class Answer:
     cited: list[int]  # numbers of the sources the answer cites (valid ones, in order)
     stopped: bool  # the model ended its reply itself
     gated: str | None = None  # why the gate abstained without asking the model; None: it answered
+    extracted: bool = False  # the model abstained past the gate: the cross-encoder's best sentence
 
     @property
     def cited_sources(self) -> list[Source]:
@@ -87,16 +91,27 @@ def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str
         if reasons[i] is not None:
             answers.append(Answer(question, NO_ANSWER, retrieved.sources, [], True, reasons[i]))
             continue
-        answers.append(read_reply(question, retrieved.sources, replies[i], settings.attribute))
+        answers.append(read_reply(question, retrieved.sources, replies[i], settings,
+                                  sentence_scorer(searcher, settings)))
     return answers
 
 
-def read_reply(question: str, sources: list[Source], reply: Generated, attributed: bool,
-               gated: str | None = None) -> Answer:
-    """The answer in a generated reply: its citations read back, after moving them to the
-    evidence when `attributed`."""
-    text = attribute(reply.text, sources) if attributed else reply.text
-    return Answer(question, text, sources, citations(text, len(sources)), reply.stopped, gated)
+def sentence_scorer(searcher: Searcher, settings: AnswersParams) -> SentenceScorer | None:
+    """The searcher's cross-encoder, which picks the extractive answer (None: it has none, or
+    answers.on_model_abstention keeps the model's abstention)."""
+    if settings.on_model_abstention == "keep" or not searcher.has_reranker:
+        return None
+    return searcher.reranker.scores
+
+
+def read_reply(question: str, sources: list[Source], reply: Generated, settings: AnswersParams,
+               score: SentenceScorer | None, gated: str | None = None) -> Answer:
+    """The answer in a generated reply as the product shows it (answers.policy.shown_reply),
+    its citations read back."""
+    shown = shown_reply(question, sources, reply, settings.attribute,
+                        settings.on_model_abstention, score)
+    return Answer(question, shown.text, sources, citations(shown.text, len(sources)),
+                  shown.stopped, gated, shown.extracted)
 
 
 @dataclass(frozen=True)
@@ -106,16 +121,19 @@ class StreamedAnswer:
     question: str
     sources: list[Source]
     stream: Stream
+    settings: AnswersParams
+    score: SentenceScorer | None = None  # the cross-encoder for on_model_abstention: extractive
     gated: str | None = None  # the gate's reason: the stream is the abstention, not generated
-    attributed: bool = False  # answers.attribute: the whole answer's citation follows the evidence
 
     def answer(self) -> Answer:
-        """The whole answer, once the stream has been read to its end (with `attributed`, its
-        citation may differ from the streamed text's)."""
+        """The whole answer, once the stream has been read to its end (as `read_reply` shows
+        it: its citation, or with an extractive answer its text, may differ from the stream's)."""
         reply = self.stream.result
         if reply is None:
             raise RuntimeError("the answer is still being generated: read the stream to its end")
-        return read_reply(self.question, self.sources, reply, self.attributed, self.gated)
+        if self.gated is not None:
+            return Answer(self.question, reply.text, self.sources, [], True, self.gated)
+        return read_reply(self.question, self.sources, reply, self.settings, self.score)
 
 
 def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
@@ -125,10 +143,11 @@ def answer_stream(generator: ChatGenerator, searcher: Searcher, question: str,
     found = retrieve(generator, searcher, [question], settings, sources, rerank)[0]
     reason = gate_reason(gate, question, found)
     if reason is not None:
-        return StreamedAnswer(question, found.sources, Stream(_abstention()), reason)
+        return StreamedAnswer(question, found.sources, Stream(_abstention()), settings,
+                              gated=reason)
     return StreamedAnswer(question, found.sources, generator.stream(
         build_prompt(question, found.sources), max_new_tokens or settings.max_new_tokens),
-        attributed=settings.attribute)
+        settings, sentence_scorer(searcher, settings))
 
 
 def _abstention() -> Generator[str, None, Generated]:

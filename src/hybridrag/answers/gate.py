@@ -140,12 +140,12 @@ def best_source_scores(items: Sequence[GroundedItem], score: SentenceScorer) -> 
             for item in items]
 
 
-def choose_gate(items: Sequence[GroundedItem], kinds: Sequence[str], score: SentenceScorer,
+def choose_gate(items: Sequence[GroundedItem], kinds: Sequence[str], scores: Sequence[float],
                 max_false_abstention: float, chosen_on: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The gate chosen on validation `items` (answerable against not), as saved for the product,
-    and its validation rates overall, by kind (share of each kind's items it turns away) and at
-    other false-abstention caps (`recall_at_caps`)."""
-    scores = best_source_scores(items, score)
+    """The gate chosen on validation `items` (answerable against not) from their
+    `best_source_scores`, as saved for the product, and its validation rates overall, by kind
+    (share of each kind's items it turns away) and at other false-abstention caps
+    (`recall_at_caps`)."""
     answerable = [s for s, item in zip(scores, items, strict=True) if item.answerable]
     unanswerable = [s for s, item in zip(scores, items, strict=True) if not item.answerable]
     threshold = choose_threshold(answerable, unanswerable, max_false_abstention)

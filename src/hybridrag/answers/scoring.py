@@ -106,16 +106,20 @@ EXTRACTIVE = "extractive"  # the retriever's cross-encoder alone: its best sente
 SentenceScorer = Callable[[str, Sequence[str]], Sequence[float]]  # question, sentences -> scores
 
 
-def extractive_reply(item: GroundedItem, score: SentenceScorer) -> str:
-    """The extractive baseline's reply: the sentence of the sources that `score` (the trained
-    cross-encoder) rates highest for the question, cited by its source's number; it never
-    abstains."""
-    candidates = [(s.number, sentence) for s in item.sources for sentence in sentences(s.text)]
+def extractive_answer(question: str, sources: Sequence[Source], score: SentenceScorer) -> str:
+    """The sentence of `sources` that `score` (the trained cross-encoder) rates highest for the
+    question, cited by its source's number ("" when the sources have no sentence)."""
+    candidates = [(s.number, sentence) for s in sources for sentence in sentences(s.text)]
     if not candidates:
         return ""
-    scores = list(score(item.question, [sentence for _, sentence in candidates]))
+    scores = list(score(question, [sentence for _, sentence in candidates]))
     number, sentence = candidates[max(range(len(candidates)), key=scores.__getitem__)]
     return f"[{number}] {sentence}"
+
+
+def extractive_reply(item: GroundedItem, score: SentenceScorer) -> str:
+    """The extractive baseline's reply (`extractive_answer` of the item); it never abstains."""
+    return extractive_answer(item.question, item.sources, score)
 
 
 def abstains(text: str) -> bool:

@@ -193,7 +193,7 @@ def ask_response(reply: Answer, index: ServedIndex, state: "Service", generator:
                  rerank: bool, start: float) -> AskResponse:
     return AskResponse(
         query=reply.question, answer=reply.text, cited=reply.cited, stopped=reply.stopped,
-        gated=reply.gated,
+        gated=reply.gated, extracted=reply.extracted,
         sources=[AskSource(number=s.number, doc_id=s.doc_id, chunk_id=s.chunk_id, title=s.title,
                            source_path=s.source_path, page=s.page, section=s.section,
                            text=s.text,

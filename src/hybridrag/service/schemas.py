@@ -161,6 +161,9 @@ class AskResponse(BaseModel):
     stopped: bool = Field(description="the model ended its reply (false: cut at max_new_tokens)")
     gated: str | None = Field(None, description="why the answerability gate abstained without "
                                                 "asking the model (null: the model answered)")
+    extracted: bool = Field(False, description="the model abstained on a question the gate let "
+                                               "through: the answer is the reranker's best "
+                                               "sentence of the sources (answers.on_model_abstention)")
     sources: list[AskSource]
     chat_model: str
     runtime: str = Field(description="what generated it: transformers fp32, or onnx int8 (fp32, int4)")

@@ -2,7 +2,9 @@
 questions (test-split documents, sources in the retriever's order, each question also without
 its relevant source; or reading questions on test articles), scored by the one scorer, beside
 the retriever-only baselines "always cite source [1]" and (reading) the cross-encoder's best
-sentence, with paired differences against the base model and the extractive baseline."""
+sentence, and the product (the default model's replies as `hybridrag ask` shows them: the
+answerability gate, citations moved to the evidence, answers.on_model_abstention), with paired
+differences against the base model and the extractive baseline."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hybridrag.answers.attribution import attribute
+from hybridrag.answers.gate import best_source_scores
+from hybridrag.answers.policy import shown_replies
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import (
     BASELINE,
@@ -29,7 +33,7 @@ from hybridrag.answers.scoring import (
     summarize,
     top_source_reply,
 )
-from hybridrag.chat.generation import ChatGenerator
+from hybridrag.chat.generation import ChatGenerator, Generated
 from hybridrag.chat.models import load_tokenizer, load_trained
 from hybridrag.chat.runtime import run_generator
 from hybridrag.config import AnswersParams, CompareParams, SftParams
@@ -127,6 +131,33 @@ def evidence_citations(items: Sequence[GroundedItem], model: ModelAnswers
     return {"cites_relevant_evidence": round(statistics.fmean(flags), 4) if flags else None}
 
 
+PRODUCT = "product"  # the default model's replies as the product shows them
+
+
+@dataclass(frozen=True)
+class ProductPolicy:
+    """How the product turns the default model's replies into answers: the gate (its threshold,
+    None when off, and the scorer of its best source), answers.attribute, answers.
+    on_model_abstention and the cross-encoder that picks the extractive answer."""
+
+    threshold: float | None
+    gate_scorer: SentenceScorer
+    settings: AnswersParams
+    sentence_scorer: SentenceScorer
+
+    def answers(self, items: Sequence[GroundedItem], model: ModelAnswers) -> ModelAnswers:
+        asked = [items[i] for i in model.indices]
+        shown = shown_replies(asked, [Generated(r, s.stopped) for r, s in
+                                      zip(model.replies, model.scores, strict=True)],
+                              best_source_scores(asked, self.gate_scorer)
+                              if self.threshold is not None else [0.0] * len(asked),
+                              self.threshold, self.settings.attribute,
+                              self.settings.on_model_abstention, self.sentence_scorer)
+        return ModelAnswers(model.indices, [s.text for s in shown],
+                            [score_reply(item, s.text, s.stopped)
+                             for item, s in zip(asked, shown, strict=True)])
+
+
 def answer_rates(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str, float | None]:
     """The scorer's rates over the items a model answered, how much it cites by position, and
     how often its citation, moved to the evidence, is the relevant source."""
@@ -185,12 +216,14 @@ class Comparison:
 def compare_models(models: dict[str, Path], base_dir: Path,
                    row_sets: Mapping[str, Sequence[dict[str, Any]]], params: SftParams,
                    answers: AnswersParams, default: str, progress: bool = True,
-                   sentence_scorer: SentenceScorer | None = None) -> dict[str, Comparison]:
+                   sentence_scorer: SentenceScorer | None = None,
+                   product: ProductPolicy | None = None) -> dict[str, Comparison]:
     """Every model's answers to every held-out set of rows (the base model and the product's
     default on `compare.questions` questions, the others on `compare.other_questions`), each
     model loaded and exported once for all sets; its held-out loss on the first set's
     conversations (recorded there); the baselines, and the paired differences against base
-    (reading items: also against the extractive baseline, which `sentence_scorer` drives). Rows
+    (reading items: also against the extractive baseline, which `sentence_scorer` drives); with
+    `product`, the default model's replies as the product shows them (row `PRODUCT`). Rows
     without grounding (a converted source) get their last replies generated again.
     `eval_seconds`: loading, export and loss count towards the first set."""
     from hybridrag.sft.evaluation import heldout_scores
@@ -235,22 +268,32 @@ def compare_models(models: dict[str, Path], base_dir: Path,
     for set_name, (_, data) in sets.items():
         if data is not None:
             add_baselines(results[set_name], answered[set_name], data, list(models), settings,
-                          sentence_scorer)
+                          sentence_scorer, product.answers if product and default in models
+                          else None, default)
         comparisons[set_name] = Comparison(results[set_name], answered[set_name], data)
     return comparisons
 
 
 def add_baselines(results: dict[str, Any], answered: dict[str, ModelAnswers], data: HeldOut,
                   models: list[str], settings: CompareParams,
-                  sentence_scorer: SentenceScorer | None) -> None:
-    """The retriever-only baselines' answers and rates, then every model's and baseline's paired
+                  sentence_scorer: SentenceScorer | None,
+                  product: Callable[[Sequence[GroundedItem], ModelAnswers], ModelAnswers]
+                  | None = None, default: str | None = None) -> None:
+    """The retriever-only baselines' answers and rates, and the product's (`product` applied to
+    the `default` model's answers), then every model's, baseline's and the product's paired
     differences against base (and against the extractive baseline on reading metrics)."""
     baselines = {BASELINE: None, **({EXTRACTIVE: sentence_scorer}
                                     if data.reading and sentence_scorer is not None else {})}
     for name, scorer in baselines.items():
         answered[name] = baseline_answers(data.items, data.first(settings.questions), scorer)
         results[name] = {**answer_rates(data.items, answered[name]), "questions": settings.questions}
-    for name in [*models, *baselines]:
+    shown = []
+    if product is not None and default is not None:
+        answered[PRODUCT] = product(data.items, answered[default])
+        results[PRODUCT] = {**answer_rates(data.items, answered[PRODUCT]),
+                            "questions": results[default]["questions"]}
+        shown = [PRODUCT]
+    for name in [*models, *baselines, *shown]:
         for other, key, metrics in (("base", "vs_base", data.paired_metrics),
                                     (EXTRACTIVE, "vs_extractive", READING_METRICS)):
             if name != other and other in answered:
@@ -268,7 +311,7 @@ def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
     shared = set(data.first(questions))
     scores = {}
     for name, model in answered.items():
-        if name in (BASELINE, EXTRACTIVE):
+        if name in (BASELINE, EXTRACTIVE, PRODUCT):
             continue
         kept = [(data.items[i], s) for i, s in zip(model.indices, model.scores, strict=True)
                 if i in shared]

@@ -11,7 +11,7 @@ from hybridrag.answers.scoring import EXTRACTIVE
 from hybridrag.atomic import atomic_write_text
 from hybridrag.config import AnswersParams, SftParams
 from hybridrag.reporting import markdown_table, save_line_plot
-from hybridrag.sft.compare import BASELINE, READING_METRICS, HeldOut, ModelAnswers
+from hybridrag.sft.compare import BASELINE, PRODUCT, READING_METRICS, HeldOut, ModelAnswers
 
 READING_COLUMNS = ("overall_f1", "f1", "exact_match")  # shown when the items are reading ones
 ANSWER_COLUMNS = ("questions", "items", "cites_relevant", "cites_relevant_not_first", "cites_first",
@@ -108,6 +108,19 @@ def best_sentence(name: str, scores: dict[str, tuple[float, float]], default: st
             f"(well-formed): {shares}.")
 
 
+def product_sentence(answers: AnswersParams) -> str:
+    """What the `product` row is."""
+    gate = ("the answerability gate (choose_gate's threshold on its classifier's best source "
+            "score) abstains without the model's reply" if answers.gate and answers.rerank
+            else "no answerability gate (answers.gate or answers.rerank is off)")
+    fallback = ("a model abstention is replaced by the extractive answer"
+                if answers.on_model_abstention == "extractive"
+                else "a model abstention is shown as it is")
+    return (f"`{PRODUCT}`: `{answers.chat_model}`'s replies above as `hybridrag ask` shows them: "
+            f"{gate}; {'citations move to the evidence (answers.attribute); ' if answers.attribute else ''}"
+            f"{fallback} (answers.on_model_abstention: {answers.on_model_abstention}).")
+
+
 def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, Any]],
                  data: HeldOut | None, params: SftParams, answers: AnswersParams,
                  best: tuple[str, dict[str, tuple[float, float]]] | None,
@@ -165,6 +178,8 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
             f"`{BASELINE}` scores 0).",
             "",
         ]
+    if PRODUCT in results:
+        lines += [product_sentence(answers), ""]
     lines += [markdown_table(["model", *columns], rows)]
     if best is not None:
         lines += [best_sentence(*best, answers.chat_model, params.compare.other_questions,
