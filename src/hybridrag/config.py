@@ -377,6 +377,9 @@ class RerankParams(Section):
     first_stage: FusionParams
 
 
+OnModelAbstention = Literal["keep", "extractive"]  # past the gate: show it, or the best sentence
+
+
 class AnswersParams(Section):
     """Grounded answers: the prompt (also the grounded training data's) and the product's model."""
 
@@ -388,7 +391,7 @@ class AnswersParams(Section):
     gate: bool  # abstain without asking the model when no reranked source passes choose_gate's threshold
     gate_max_false_abstention: Share  # choose_gate: answerable validation questions it may turn away
     attribute: bool  # move a citation to the best-ranked source that holds the answer's words
-    on_model_abstention: Literal["keep", "extractive"]  # past the gate: show it, or the best sentence
+    on_model_abstention: OnModelAbstention
     source_tokens: Positive  # each source's passage is cut to this many tokens
     max_new_tokens: Positive
     batch_size: Positive  # questions generated together

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, get_args
 
 from hybridrag.answers.attribution import attribute
 from hybridrag.answers.gate import REPORTED_CAPS, choose_threshold
@@ -23,9 +23,9 @@ from hybridrag.answers.scoring import (
     summarize,
 )
 from hybridrag.chat.generation import Generated
+from hybridrag.config import OnModelAbstention
 
-OnModelAbstention = Literal["keep", "extractive"]
-FALLBACKS: tuple[OnModelAbstention, ...] = ("keep", "extractive")
+FALLBACKS: tuple[OnModelAbstention, ...] = get_args(OnModelAbstention)
 POLICY_METRICS = ("overall_f1", "f1", "abstains_unanswerable", "false_abstention",
                   "cites_relevant", "well_formed")
 
