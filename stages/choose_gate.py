@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.learning.answerability import train_answerability
     from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
-    from hybridrag.search.rerank import Reranker
+    from hybridrag.search.rerank import Reranker, runnable
     from hybridrag.sft.grounded import item_from_row
     from hybridrag.sft.reading import answerability_rows, reading_articles
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
         classifier = train_answerability(examples, Path(args.reranker), settings,
                                          Path(args.checkpoints))
-        gate_scores = best_source_scores(items, Reranker(classifier, 1.0).scores)
+        gate_scores = best_source_scores(items, Reranker(runnable(classifier), 1.0).scores)
         saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
                                    chosen_on)
         metrics = {"scorer": "answerability", **rates, "training_rows": len(examples),

@@ -1,45 +1,45 @@
 """Stage eval_numeric: the base model, plain SFT and hybrid-loss SFT on every held-out numeric
 question set, each asked with every context numeric_data wrote (none, keyword or semantic
-examples, sources, both): the generated number (and the hybrid run's head) scored by exact
-match, accuracy within the tolerances, MAE, R² and parse failures, with paired bootstrap
-intervals; a report and a predicted-vs-true scatter plot per setting. The validation rows are
-scored too, for choosing the regression weight (numeric.regression.weight) without test."""
+examples, sources, both), from predict_numeric's predictions: the generated number (and the
+hybrid run's head) scored by exact match, accuracy within the tolerances, MAE, R² and parse
+failures, with paired bootstrap intervals; a report and a predicted-vs-true scatter plot per
+setting. The validation rows are scored too, for choosing the regression weight
+(numeric.regression.weight) without test."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from hybridrag.config import load_params
 from hybridrag.stage import run, stage_parser
 
+MODELS = ("base", "sft", "hybrid")  # predict_numeric's runs, in the report's order
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--base-model", required=True)
-    parser.add_argument("--sft", required=True, help="the cross_entropy run")
-    parser.add_argument("--hybrid", required=True)
+    parser.add_argument("--predictions", required=True,
+                        help="predict_numeric's folder: base.jsonl, sft.jsonl, hybrid.jsonl")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--report", required=True)
     parser.add_argument("--plot", required=True)
     args = parser.parse_args(argv)
     settings = load_params(args.params).numeric
-    from hybridrag.device import pick_device
-    from hybridrag.numeric.evaluation import comparisons, evaluate_models, sample_rows, score_predictions
+    from hybridrag.numeric.evaluation import (
+        comparisons,
+        read_predictions,
+        sample_rows,
+        score_predictions,
+    )
     from hybridrag.numeric.report import plot_scatter, write_report
-    from hybridrag.numeric.rows import OWN_PROMPTS, held_out_rows, read_rows, share_in_context
+    from hybridrag.numeric.rows import evaluation_rows, share_in_context
     from hybridrag.reporting import describe_machine, write_json
 
     evaluate = settings.evaluate
-    # validation: the held-out training documents' rows as they trained (contexts mixed), so
-    # that a sweep of the regression weight chooses without looking at test
-    rows = {("validation", "mixed"): read_rows(Path(args.data) / "validation.jsonl"),
-            **held_out_rows(Path(args.data) / "test", (*settings.context.evaluate, OWN_PROMPTS))}
-    models = {"base": Path(args.base_model), "sft": Path(args.sft), "hybrid": Path(args.hybrid)}
-    start = time.perf_counter()
-    predictions = evaluate_models(models, Path(args.base_model), rows, evaluate.max_new_tokens,
-                                  evaluate.batch_size, pick_device(settings.train.device))
+    rows = evaluation_rows(Path(args.data), settings.context.evaluate)
+    predictions = {(*setting, model): part for model in MODELS for setting, part in
+                   read_predictions(Path(args.predictions) / f"{model}.jsonl").items()}
     questions = {question_set: [r.messages[-2]["content"] for r in part]
                  for (question_set, _), part in rows.items()}
     summary = {
@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> None:
                                                                               evaluate.tolerances)
                    for (question_set, context, model), part in sorted(
                        predictions.items(), key=lambda item: (list(rows).index(item[0][:2]),
-                                                              list(models).index(item[0][2])))},
+                                                              MODELS.index(item[0][2])))},
         "comparisons": comparisons(predictions, evaluate.bootstrap, evaluate.seed),
-        "seconds": round(time.perf_counter() - start, 1), "machine": describe_machine()}
+        "machine": describe_machine()}
     write_json(args.metrics, summary)
     plot_scatter(args.plot, predictions)
     write_report(args.report, summary, evaluate.tolerances,

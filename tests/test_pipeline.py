@@ -115,7 +115,8 @@ LEARNING_STAGES = ["make_pairs", "finetune_embed", "embed_finetuned", "train_rer
 SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "train_lora@prompt_tuning", "train_lora@prefix_tuning", "train_full", "train_dpo",
               "export_chat", "infer_compare", "choose_gate"]
-NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "eval_numeric"]
+NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "predict_numeric@base",
+                  "predict_numeric@sft", "predict_numeric@hybrid", "eval_numeric"]
 FOLDER_STAGES = ["package_docs", "index_folder", "eval_folder"]
 
 

@@ -10,16 +10,14 @@ the retrieval quality. Import this module only when needed: it imports torch and
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
+
+from hybridrag.onnx_export import cpu_session
 
 
 def exportable(encoder: SentenceTransformer) -> bool:
@@ -64,32 +62,9 @@ class OnnxTextEncoder:
         sample = self.tokenizer(["an example query"], return_tensors="pt")
         self.input_names = tuple(name for name in ("input_ids", "attention_mask", "token_type_ids")
                                  if name in sample)
-        model = MeanPooledUnitEncoder(encoder[0].auto_model, self.input_names).eval()
-        options = onnxruntime.SessionOptions()
-        if threads is not None:
-            # One thread that sleeps when idle: the encoder shares the cores with SQLite, FAISS
-            # and the HTTP server, and spinning helper threads slowed everything (measured in
-            # bench/service_latency.py: hybrid p50 13.0 -> 9.8 ms, 2 cores).
-            options.intra_op_num_threads = threads
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's tracer warnings are not ours to fix
-            path = Path(folder) / "encoder.onnx"
-            with torch.inference_mode():
-                torch.onnx.export(
-                    model, tuple(sample[name] for name in self.input_names), str(path),
-                    input_names=list(self.input_names), output_names=["embedding"],
-                    opset_version=17, dynamo=False,
-                    dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in self.input_names},
-                                  "embedding": {0: "batch"}})
-            if quantize:
-                from onnxruntime.quantization import QuantType, quantize_dynamic
-
-                quantized = Path(folder) / "encoder.int8.onnx"
-                quantize_dynamic(path, quantized, weight_type=QuantType.QInt8, per_channel=True)
-                path = quantized
-            self.session = onnxruntime.InferenceSession(str(path), options,
-                                                        providers=["CPUExecutionProvider"])
+        model = MeanPooledUnitEncoder(encoder[0].auto_model, self.input_names)
+        self.session = cpu_session(model, {name: sample[name] for name in self.input_names},
+                                   "embedding", threads, quantize)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One forward pass over `texts`, padded to the longest."""

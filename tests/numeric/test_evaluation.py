@@ -1,10 +1,20 @@
-"""Numeric predictions: replies parsed, and the head read from the generation's own forward pass
-equals the head on the last prompt token of a separate forward."""
+"""Numeric predictions: replies parsed, the head read from the generation's own forward pass
+equals the head on the last prompt token of a separate forward, one model's predictions per
+setting, and their file read back as written."""
+
+import json
 
 import pytest
 import torch
 
-from hybridrag.numeric.evaluation import NumericPrediction, predict_numbers, score_predictions
+from hybridrag.numeric.evaluation import (
+    NumericPrediction,
+    predict_numbers,
+    predict_settings,
+    read_predictions,
+    score_predictions,
+    write_predictions,
+)
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
 from hybridrag.numeric.rows import question_row
 from hybridrag.numeric.years import YearQuestion
@@ -49,3 +59,28 @@ def test_scores_cover_the_head_only_when_every_row_has_one():
     assert scores["generated"]["exact_match"] == 0.5 and scores["generated"]["parse_failure_rate"] == 0.5
     assert scores["head"]["within_5"] == 0.5 and scores["head"]["mae"] == 6.0
     assert "head" not in score_predictions([NumericPrediction("a", 1.0, "1", 1.0, None)], [1])
+
+
+def test_one_model_is_asked_every_setting_that_has_rows(tiny_base):
+    rows = {("years", "none"): [question_row(q, "none") for q in QUESTIONS],
+            ("years", "sources"): [],
+            ("validation", "mixed"): [question_row(QUESTIONS[1], "none")]}
+    predictions = predict_settings(tiny_base, tiny_base, rows, 4, 2, "cpu")
+    assert list(predictions) == [("years", "none"), ("validation", "mixed")]
+    assert [p.question_id for p in predictions["years", "none"]] == ["a#born", "b#year"]
+    assert predictions["validation", "mixed"][0].reply == predictions["years", "none"][1].reply
+    assert all(p.head is None for part in predictions.values() for p in part)  # no head saved
+    assert predict_settings(tiny_base / "missing", tiny_base, {("years", "none"): []}, 4, 2,
+                            "cpu") == {}  # nothing to ask: the model is not even loaded
+
+
+def test_predictions_read_back_per_setting_as_written(tmp_path):
+    predictions = {("years", "none"): [NumericPrediction("q1", 1900.0, "1901", 1901.0, None),
+                                       NumericPrediction(None, 5.0, "no idea", None, None)],
+                   ("validation", "mixed"): [NumericPrediction("v", 2.0, "2", 2.0, 2.5)]}
+    write_predictions(tmp_path / "p.jsonl", predictions)
+    first = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
+    assert first == {"question_set": "years", "context": "none", "question_id": "q1",
+                     "target": 1900.0, "reply": "1901", "generated": 1901.0, "head": None}
+    back = read_predictions(tmp_path / "p.jsonl")
+    assert back == predictions and list(back) == [("years", "none"), ("validation", "mixed")]

@@ -42,7 +42,7 @@ def test_report_holds_every_set_and_row_and_the_plot_is_a_png(tmp_path):
     scores = {" / ".join(key): score_predictions(p, [1, 5]) for key, p in PREDICTIONS.items()}
     summary = {"questions": {"years": 4, "in_text": 4},
                "answer_in_context": {"years / none": None, "years / sources": 0.5},
-               "scores": scores, "comparisons": comparisons(PREDICTIONS, 50, 0), "seconds": 1.0,
+               "scores": scores, "comparisons": comparisons(PREDICTIONS, 50, 0),
                "machine": "test"}
     write_report(tmp_path / "numeric.md", summary, [1, 5],
                  {"years": [{"question": "q?", "true": 1900.0, "none / sft": "1920"}]})
@@ -58,7 +58,7 @@ def test_report_holds_every_set_and_row_and_the_plot_is_a_png(tmp_path):
 
 def test_nothing_held_out_still_writes_a_report_and_a_plot(tmp_path):
     summary = {"questions": {}, "answer_in_context": {}, "scores": {}, "comparisons": {},
-               "seconds": 0.0, "machine": "test"}
+               "machine": "test"}
     write_report(tmp_path / "numeric.md", summary, [1], {})
     assert "0 held-out questions" in (tmp_path / "numeric.md").read_text()
     plot_scatter(tmp_path / "scatter.png", {})

@@ -91,3 +91,18 @@ def test_held_out_rows_follow_the_given_context_order(tmp_path):
     assert list(rows) == [("in_text", "keyword"), ("in_text", "none"), ("in_text", "sources"),
                           ("years", "keyword"), ("years", "none"), ("years", "sources")]
     assert rows["years", "keyword"] == [question_row(question, "keyword")]
+
+
+def test_evaluation_rows_put_validation_first_then_the_test_sets(tmp_path):
+    from hybridrag.jsonl import write_jsonl
+    from hybridrag.numeric.rows import evaluation_rows
+
+    question = YearQuestion("q#born", "d", "In what year was Mark Antony born?", -83.0, "")
+    write_jsonl(tmp_path / "validation.jsonl", [question_row(question, "sources").as_json()])
+    (tmp_path / "test" / "years").mkdir(parents=True)
+    for context in ("none", "own"):
+        write_jsonl(tmp_path / "test" / "years" / f"{context}.jsonl",
+                    [question_row(question, "none").as_json()])
+    rows = evaluation_rows(tmp_path, ("none",))
+    assert list(rows) == [("validation", "mixed"), ("years", "none"), ("years", "own")]
+    assert rows["validation", "mixed"] == [question_row(question, "sources")]

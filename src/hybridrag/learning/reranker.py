@@ -19,7 +19,7 @@ from hybridrag.embedding import resolve_model_path
 from hybridrag.learning.pairs import Pair
 from hybridrag.metrics import evaluate
 from hybridrag.ranking import rank_scores
-from hybridrag.search.rerank import CONFIG, Reranker, interpolate
+from hybridrag.search.rerank import CONFIG, Reranker, interpolate, runnable
 from hybridrag.search.searcher import Searcher
 
 
@@ -176,9 +176,10 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
     sets = [ValidationSet("corpus", validation, searcher)] if validation else []
     sets += extra_validation
     sweeps, latency = {}, 0.0
+    scorer = Reranker(runnable(model), 0.0)  # as queries will run it
     for valid in sets:
-        sweeps[valid.name], latency = weight_sweep(Reranker(model, 0.0), valid.searcher,
-                                                   valid.pairs, params.depth, params.weights)
+        sweeps[valid.name], latency = weight_sweep(scorer, valid.searcher, valid.pairs,
+                                                   params.depth, params.weights)
     mean = {w: sum(ndcg_at(sweep, w) for sweep in sweeps.values()) / len(sweeps)
             for w in params.weights}
     weight = max(params.weights, key=lambda w: (mean[w], -w))

@@ -1,11 +1,14 @@
 """Numeric answers scored: each row's reply generated (greedy) and its number parsed, and, for a
-hybrid-loss run, the head's prediction read from the same forward pass over the prompt."""
+hybrid-loss run, the head's prediction read from the same forward pass over the prompt. Each
+model's predictions are written on their own (predict_numeric), so that a run that retrains one
+model (the regression-weight sweep) asks only that one again; the comparison reads them all."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from hybridrag.chat.generation import (
     length_batches,
     prompt_ids,
 )
+from hybridrag.jsonl import read_jsonl, write_jsonl
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
 from hybridrag.numeric.numbers import parse_number
@@ -137,31 +141,38 @@ def comparisons(predictions: dict[Cell, list[NumericPrediction]], resamples: int
     return result
 
 
-def evaluate_models(models: dict[str, Path], base_dir: Path, rows: dict[Setting, list[NumericRow]],
-                    max_new_tokens: int, batch_size: int, device: str
-                    ) -> dict[Cell, list[NumericPrediction]]:
-    """Every model on every setting's rows (empty ones skipped), one model in memory at a
-    time; a folder with a head also gets the head's values."""
-    import gc
-
+def predict_settings(folder: Path, base_dir: Path, rows: dict[Setting, list[NumericRow]],
+                     max_new_tokens: int, batch_size: int, device: str
+                     ) -> dict[Setting, list[NumericPrediction]]:
+    """One model's predictions on every setting's rows (empty ones skipped); a folder with a
+    head also gets the head's values."""
     from tqdm import tqdm
 
     from hybridrag.numeric.head import HEAD_CONFIG, load_head
 
-    predictions: dict[Cell, list[NumericPrediction]] = {}
     if not any(rows.values()):
-        return predictions  # nothing held out: no model needs loading
-    for name, folder in models.items():
-        generator = TransformersGenerator.load(folder, base_dir, device)
-        head = (load_head(folder, str(generator.model.device))
-                if (folder / HEAD_CONFIG).is_file() else None)
-        for (question_set, context), part in tqdm(rows.items(), desc=f"eval_numeric {name}",
-                                                  unit="setting"):
-            if part:
-                predictions[question_set, context, name] = predict_numbers(
-                    generator, part, max_new_tokens, batch_size, head)
-        del generator
-        gc.collect()
+        return {}  # nothing held out: the model need not load
+    generator = TransformersGenerator.load(folder, base_dir, device)
+    head = (load_head(folder, str(generator.model.device))
+            if (folder / HEAD_CONFIG).is_file() else None)
+    return {setting: predict_numbers(generator, part, max_new_tokens, batch_size, head)
+            for setting, part in tqdm(rows.items(), desc=f"predict_numeric {folder}",
+                                      unit="setting") if part}
+
+
+def write_predictions(path: str | os.PathLike[str],
+                      predictions: dict[Setting, list[NumericPrediction]]) -> None:
+    """One JSON line per prediction, with its question set and context (atomic)."""
+    write_jsonl(path, ({"question_set": question_set, "context": context, **asdict(p)}
+                       for (question_set, context), part in predictions.items() for p in part))
+
+
+def read_predictions(path: str | os.PathLike[str]) -> dict[Setting, list[NumericPrediction]]:
+    """What `write_predictions` wrote, per setting in the order written."""
+    predictions: dict[Setting, list[NumericPrediction]] = {}
+    for _, record in read_jsonl(path):
+        setting = (record.pop("question_set"), record.pop("context"))
+        predictions.setdefault(setting, []).append(NumericPrediction(**record))
     return predictions
 
 

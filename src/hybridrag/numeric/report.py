@@ -118,7 +118,7 @@ def write_report(path: str | os.PathLike[str], summary: dict[str, Any], toleranc
     if not summary["questions"]:
         lines += ["0 held-out questions: nothing to compare.", ""]
     lines += [
-        f"Time ({summary['machine']}): {summary['seconds']} s for every model and setting.",
+        f"Scored on {summary['machine']}; the replies: stage predict_numeric, one run per model.",
         "",
         "![predicted against true](numeric_scatter.png)",
         "",

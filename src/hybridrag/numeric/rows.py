@@ -123,3 +123,11 @@ def question_row(question: YearQuestion, context: Context, sources: Sequence[Sou
              or question.target in {e.target for e in examples})
     return NumericRow(messages, question.target, question.question_id, question.doc_id, context,
                       found if sources or examples else None)
+
+
+def evaluation_rows(folder: Path, contexts: Sequence[str]) -> dict[tuple[str, str], list[NumericRow]]:
+    """What eval_numeric scores, per (set, context): the validation rows as they trained
+    (contexts mixed: for choosing the regression weight without test), then `held_out_rows` of
+    `folder`/test with `contexts` and a messages file's own prompts."""
+    return {("validation", "mixed"): read_rows(folder / "validation.jsonl"),
+            **held_out_rows(folder / "test", (*contexts, OWN_PROMPTS))}

@@ -27,8 +27,19 @@ def interpolate(reranker_scores: dict[str, float], first_stage: dict[str, float]
     return weighted_sum([minmax(reranker_scores), minmax(first_stage)], [weight, 1.0 - weight])
 
 
+def runnable(model: Any) -> Any:
+    """The cross-encoder as queries run it: on CPU its ONNX Runtime export (the same scores to
+    ~1e-6, faster: bench/rerank_runtime.py), elsewhere the model itself."""
+    if model.device.type != "cpu":
+        return model
+    from hybridrag.onnx_cross_encoder import OnnxCrossEncoder
+
+    return OnnxCrossEncoder(model)
+
+
 class Reranker:
-    """A trained cross-encoder and the share of its score in the final ranking."""
+    """A trained cross-encoder (or its `runnable` form) and the share of its score in the final
+    ranking."""
 
     def __init__(self, model: Any, weight: float, batch_size: int = 32):
         self.model = model
@@ -45,7 +56,8 @@ class Reranker:
         if not (folder / CONFIG).is_file():
             raise FileNotFoundError(f"no reranker at {folder}; run `dvc repro train_reranker`")
         config = json.loads((folder / CONFIG).read_text())
-        return cls(CrossEncoder(str(folder), device=pick_device(device)), config["weight"])
+        return cls(runnable(CrossEncoder(str(folder), device=pick_device(device))),
+                   config["weight"])
 
     def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:
@@ -58,10 +70,17 @@ class Reranker:
     def rerank(self, query: str, results: Sequence[SearchResult], passages: Sequence[str],
                weight: float | None = None) -> list[SearchResult]:
         """`results` reordered by the interpolated score; each keeps its first-stage evidence."""
-        weight = self.weight if weight is None else weight
-        raw = dict(zip((r.doc_id for r in results), self.scores(query, passages).tolist(), strict=True))
-        final = interpolate(raw, {r.doc_id: r.score for r in results}, weight)
-        by_doc = {r.doc_id: r for r in results}
-        return [replace(by_doc[doc], rank=rank, score=score, first_stage_score=by_doc[doc].score,
-                        first_stage_rank=by_doc[doc].rank, rerank_score=raw[doc])
-                for rank, (doc, score) in enumerate(rank_scores(final), start=1)]
+        return reranked(results, self.scores(query, passages),
+                        self.weight if weight is None else weight)
+
+
+def reranked(results: Sequence[SearchResult], cross_scores: Sequence[float], weight: float
+             ) -> list[SearchResult]:
+    """`results` reordered by `interpolate` of their cross-encoder scores (in the order of
+    `results`) with their first-stage scores; each keeps its first-stage evidence."""
+    raw = dict(zip((r.doc_id for r in results), np.asarray(cross_scores).tolist(), strict=True))
+    final = interpolate(raw, {r.doc_id: r.score for r in results}, weight)
+    by_doc = {r.doc_id: r for r in results}
+    return [replace(by_doc[doc], rank=rank, score=score, first_stage_score=by_doc[doc].score,
+                    first_stage_rank=by_doc[doc].rank, rerank_score=raw[doc])
+            for rank, (doc, score) in enumerate(rank_scores(final), start=1)]
