@@ -229,6 +229,20 @@ def test_fusion_param_reruns_only_evaluation(project):
     sh("dvc", "checkout", cwd=root)
 
 
+def test_a_regression_weight_experiment_asks_only_the_hybrid_run_again(project):
+    """docs/numeric.md's sweep: base and plain SFT predictions come from the cache."""
+    root, _ = project
+    sh("git", "add", "-A", cwd=root)
+    sh("git", "commit", "-qm", "results", "--allow-empty", cwd=root)
+    base = (root / "data/numeric_predictions/base.jsonl").read_text()
+    result = sh("dvc", "exp", "run", "-S", "numeric.regression.weight=0.3", cwd=root)
+    assert stages_run(result.stdout) == ["train_numeric_hybrid", "predict_numeric@hybrid",
+                                         "eval_numeric"]
+    assert (root / "data/numeric_predictions/base.jsonl").read_text() == base
+    sh("git", "checkout", "--", ".", cwd=root)
+    sh("dvc", "checkout", cwd=root)
+
+
 def test_a_folder_of_your_files_reruns_only_the_folder_stages(project, tmp_path_factory):
     from .ingest.mixed_folder import EXPECTED, make_mixed_folder
     from .test_files_pipeline import QUESTIONS
