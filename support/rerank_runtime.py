@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hybridrag.evaluation.retrieval import CUTOFF
 from hybridrag.metrics import evaluate
 from hybridrag.onnx_cross_encoder import OnnxCrossEncoder
 from hybridrag.records import Qrels, Query
@@ -21,7 +22,6 @@ from hybridrag.search.rerank import reranked
 from hybridrag.search.searcher import Searcher
 
 Scorer = Callable[..., np.ndarray]  # (pairs, batch_size) -> one score per pair
-CUTOFF = 10
 
 
 def runtimes(model: Any) -> dict[str, tuple[Scorer, float]]:
@@ -59,14 +59,13 @@ def compare_runtimes(searcher: Searcher, model: Any, weight: float, queries: Seq
                 fastest[name][i] = min(fastest[name][i], time.perf_counter() - start)
                 if round_ == 0:
                     scores[name].append(np.asarray(result, dtype=np.float64))
+    runs = {name: {query.query_id: [r.doc_id for r in reranked(head, got, weight)]
+                   for (query, head, _), got in zip(candidates, scores[name], strict=True)}
+            for name in scorers}
     rows = []
     for name, (_, load_seconds) in scorers.items():
-        run, same_order = {}, 0
-        for (query, head, _), got, reference in zip(candidates, scores[name], scores["torch"],
-                                                    strict=True):
-            order = [r.doc_id for r in reranked(head, got, weight)]
-            run[query.query_id] = order
-            same_order += order == [r.doc_id for r in reranked(head, reference, weight)]
+        run = runs[name]
+        same_order = sum(order == runs["torch"][query_id] for query_id, order in run.items())
         means, _ = evaluate(run, {query_id: qrels[query_id] for query_id in run}, (CUTOFF,))
         differences = [float(np.abs(a - b).max()) for a, b in zip(scores[name], scores["torch"],
                                                                    strict=True) if len(a)]

@@ -12,9 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hybridrag.onnx_export import cpu_session
-
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+from hybridrag.onnx_export import TOKEN_INPUTS, cpu_session
 
 
 class ActivatedScore(torch.nn.Module):
@@ -41,7 +39,7 @@ class OnnxCrossEncoder:
             raise ValueError(f"only one-label cross-encoders are exported, not {model.num_labels}")
         self.preprocess = model.preprocess
         sample = self.preprocess([("an example query", "an example passage")])
-        self.input_names = tuple(name for name in INPUTS if name in sample)
+        self.input_names = tuple(name for name in TOKEN_INPUTS if name in sample)
         scorer = ActivatedScore(model.transformers_model, model.activation_fn, self.input_names)
         self.session = cpu_session(scorer, {name: sample[name] for name in self.input_names},
                                    "score", threads, quantize)

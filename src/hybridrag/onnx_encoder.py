@@ -17,7 +17,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
-from hybridrag.onnx_export import cpu_session
+from hybridrag.onnx_export import TOKEN_INPUTS, cpu_session
 
 
 def exportable(encoder: SentenceTransformer) -> bool:
@@ -60,8 +60,7 @@ class OnnxTextEncoder:
         self.max_length = encoder.max_seq_length
         self.dimension = int(encoder.get_embedding_dimension())
         sample = self.tokenizer(["an example query"], return_tensors="pt")
-        self.input_names = tuple(name for name in ("input_ids", "attention_mask", "token_type_ids")
-                                 if name in sample)
+        self.input_names = tuple(name for name in TOKEN_INPUTS if name in sample)
         model = MeanPooledUnitEncoder(encoder[0].auto_model, self.input_names)
         self.session = cpu_session(model, {name: sample[name] for name in self.input_names},
                                    "embedding", threads, quantize)

@@ -12,6 +12,8 @@ from pathlib import Path
 import onnxruntime
 import torch
 
+TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # what BERT-style models take
+
 
 def cpu_session(module: torch.nn.Module, sample: dict[str, torch.Tensor], output: str,
                 threads: int | None, quantize: bool) -> onnxruntime.InferenceSession:
