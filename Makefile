@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-rerank bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-ask-profile bench-rerank bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -56,7 +56,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-rerank
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-ask-profile bench-rerank
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -99,6 +99,10 @@ bench-generation: setup
 ## /ask over loopback: answer and first-token latency, ONNX Runtime GenAI against transformers (needs `make repro` first).
 bench-ask: setup
 	python -m bench.ask_latency
+
+## Where an /ask's time goes before its first token, step by step and in the prefill (needs `make repro` first).
+bench-ask-profile: setup
+	python -m bench.ask_profile
 
 ## The reranker on PyTorch and ONNX Runtime (fp32, int8): speed and agreement (needs `make repro` first).
 bench-rerank: setup

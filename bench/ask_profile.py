@@ -1,0 +1,176 @@
+"""Where an /ask's time goes before its first token: each step of the answer path measured alone,
+in one run, and the prefill's ONNX Runtime operators.
+
+    python -m bench.ask_profile      # after `make repro` (data/index, the chat model and its export)
+
+The answer path as `hybridrag serve` builds it (the params' answers settings, the served
+reranker and answerability gate, the export_chat model on answers.runtime), one held-out test
+query at a time, p50 milliseconds: hybrid search without rerank (`search`); the sources as /ask
+gets them (`retrieve`: search, the cross-encoder over rerank.depth candidates, lookups, the
+token cut); the gate's classifier over them (`gate`); the chat model's first streamed piece
+(`first_token`: the prompt's prefill and one step) and the rest of the reply (`rest`). Then
+the prefill of the median-length prompt with ONNX Runtime's profiler on: kernel time per
+operator type, and the LM head's share. Results: bench/results/ask_profile.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hybridrag.answers.ask import gate_reason, retrieve
+from hybridrag.answers.prompt import build_prompt
+from hybridrag.atomic import atomic_write_text
+from hybridrag.chat.generation import prompt_ids
+from hybridrag.chat.onnx import cpu_threads
+from hybridrag.layout import INDEX, INGESTED, PARAMS
+from hybridrag.reporting import describe_machine, markdown_table, write_json
+from hybridrag.service.settings import make_config
+from hybridrag.service.state import ChatHolder, IndexHolder
+from support.benchmarks import workspace_queries
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("search", "retrieve", "gate", "first_token", "rest")
+
+
+def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, Any]:
+    """p50 ms of each part over `queries` (after two warm-up queries), the chat model, and the
+    prompt of median length."""
+    searcher = IndexHolder(config).load().searcher
+    generator = ChatHolder(config).generator()
+    settings = config.answers
+    times: dict[str, list[float]] = {part: [] for part in PARTS}
+    prompts, lengths = [], []
+    for n, query in enumerate(queries[:2] + queries):
+        started = time.perf_counter()
+        searcher.search(query, k=settings.sources, rerank=False)
+        searched = time.perf_counter()
+        found = retrieve(generator, searcher, [query], settings)[0]
+        retrieved = time.perf_counter()
+        gate_reason(config.gate, query, found)
+        gated = time.perf_counter()
+        prompt = build_prompt(query, found.sources)
+        pieces = iter(generator.stream(prompt, settings.max_new_tokens))
+        next(pieces, None)
+        first = time.perf_counter()
+        for _ in pieces:
+            pass
+        ended = time.perf_counter()
+        if n < 2:
+            continue
+        for part, seconds in zip(PARTS, (searched - started, retrieved - searched,
+                                         gated - retrieved, first - gated, ended - first),
+                                 strict=True):
+            times[part].append(seconds)
+        prompts.append(prompt)
+        lengths.append(len(prompt_ids(generator.tokenizer, prompt)))
+    row = {part: round(1000 * statistics.median(values), 1) for part, values in times.items()}
+    row["before_first_token"] = round(row["retrieve"] + row["gate"] + row["first_token"], 1)
+    row["prompt_tokens_p50"] = statistics.median(lengths)
+    row["runtime"] = f"{generator.runtime} {generator.precision}"
+    median = sorted(range(len(prompts)), key=lengths.__getitem__)[len(prompts) // 2]
+    return row, generator, prompts[median]
+
+
+def prefill_operators(export: Path, tokenizer: Any, prompt: Any, runs: int = 3
+                      ) -> dict[str, Any]:
+    """Kernel ms per operator type in the last of `runs` prefills of `prompt` on the export,
+    ONNX Runtime's profiler on (its intra-op threads as OnnxGenerator sets them)."""
+    import numpy as np
+    import onnxruntime_genai as og
+
+    ids = np.asarray([prompt_ids(tokenizer, prompt)], dtype=np.int32)
+    with tempfile.TemporaryDirectory(prefix="hybridrag-profile-") as folder:
+        config = og.Config(str(export))
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+            "intra_op_num_threads": cpu_threads(), "enable_profiling": f"{folder}/prefill"}}}}))
+        model = og.Model(config)
+        wall = []
+        for _ in range(runs):
+            params = og.GeneratorParams(model)
+            params.set_search_options(max_length=ids.shape[1] + 1, batch_size=1)
+            generator = og.Generator(model, params)
+            started = time.perf_counter()
+            generator.append_tokens(ids)
+            generator.generate_next_token()
+            wall.append(time.perf_counter() - started)
+            del generator, params
+        del model  # the profile is written when the session closes
+        gc.collect()
+        events = json.loads(next(Path(folder).glob("prefill*.json")).read_text())
+    last = [e for e in events if e.get("name") == "model_run"][-1]
+    kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+               and last["ts"] <= e["ts"] <= last["ts"] + last["dur"]]
+    by_operator: collections.Counter[str] = collections.Counter()
+    for event in kernels:
+        by_operator[event["args"]["op_name"]] += event["dur"]
+    lm_head = sum(e["dur"] for e in kernels if e["name"].startswith("/lm_head/"))
+    return {"prompt_tokens": int(ids.shape[1]), "prefill_ms": round(1000 * wall[-1], 1),
+            "kernels_ms": {op: round(us / 1000, 1) for op, us in by_operator.most_common()},
+            "lm_head_ms": round(lm_head / 1000, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
+    parser.add_argument("--data", type=Path, default=ROOT / INGESTED)
+    parser.add_argument("--questions", type=int, default=30)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args(argv)
+    queries = workspace_queries(args.index, args.data)
+    if queries is None:
+        return 2
+    config = make_config(index=str(args.index), params=str(args.params), watch_seconds=0)
+    if config.chat_model is None:
+        print("error: no chat model; run `make repro` first", file=sys.stderr)
+        return 2
+    steps, generator, prompt = step_times(config, queries[:args.questions])
+    print(steps, flush=True)
+    results: dict[str, Any] = {"machine": describe_machine(), "questions": args.questions,
+                               "sources": config.answers.sources, "steps_ms": steps}
+    if generator.runtime == "onnx":
+        results["prefill"] = prefill_operators(generator.folder, generator.tokenizer, prompt)
+        print(results["prefill"], flush=True)
+    write_json(args.out / "ask_profile.json", results)
+    atomic_write_text(args.out / "ask_profile.md", report(results))
+    return 0
+
+
+def report(results: dict[str, Any]) -> str:
+    steps = results["steps_ms"]
+    columns = ["runtime", "prompt_tokens_p50", *PARTS, "before_first_token"]
+    lines = [
+        "# Where an /ask's time goes", "",
+        f"{results['machine']}. One run of `python -m bench.ask_profile`: the answer path as "
+        f"`hybridrag serve` builds it, in process, {results['questions']} held-out test queries "
+        f"one at a time, {results['sources']} sources; p50 milliseconds of each step. `search`: "
+        "hybrid retrieval alone; `retrieve`: the sources as /ask gets them (search, the "
+        "cross-encoder over the reranked candidates, lookups, the token cut); `gate`: the "
+        "answerability classifier over them; `first_token`: the prompt's prefill and the first "
+        "streamed piece; `rest`: the rest of the reply; `before_first_token`: retrieve + gate + "
+        "first_token.", "",
+        markdown_table(columns, [[steps[c] for c in columns]]), ""]
+    if "prefill" in results:
+        prefill = results["prefill"]
+        lines += [
+            f"## The prefill of the median prompt ({prefill['prompt_tokens']} tokens): "
+            f"{prefill['prefill_ms']} ms", "",
+            "ONNX Runtime's profiler, kernel milliseconds per operator type in one prefill; "
+            f"the LM head (every prompt position's logits) takes {prefill['lm_head_ms']} ms "
+            "of MatMulNBits.", "",
+            markdown_table(["operator", "ms"], list(prefill["kernels_ms"].items())), ""]
+    return "\n".join(lines + ["Reproduce: `make bench-ask-profile`.", ""])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
