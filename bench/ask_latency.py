@@ -12,7 +12,6 @@ the final `answer` event, p50 / p95). Results: bench/results/ask_latency.json an
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,9 +21,8 @@ import httpx
 import yaml
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.layout import INDEX, INGESTED, PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
-from support.benchmarks import workspace_queries
+from support.benchmarks import workspace_parser, workspace_queries
 from support.generation_bench import percentile
 from support.service_process import start_service, stop, wait_until_ready
 from support.sse import events
@@ -80,14 +78,9 @@ def measure(url: str, queries: list[str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
-    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
-    parser.add_argument("--data", type=Path, default=ROOT / INGESTED)
+    parser = workspace_parser(__doc__, ROOT)
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "ask")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     queries = workspace_queries(args.index, args.data)
     if queries is None:

@@ -15,7 +15,6 @@ operator type, and the LM head's share. Results: bench/results/ask_profile.json 
 
 from __future__ import annotations
 
-import argparse
 import collections
 import gc
 import json
@@ -31,11 +30,10 @@ from hybridrag.answers.prompt import build_prompt
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import prompt_ids
 from hybridrag.chat.onnx import cpu_threads
-from hybridrag.layout import INDEX, INGESTED, PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.service.settings import make_config
 from hybridrag.service.state import ChatHolder, IndexHolder
-from support.benchmarks import workspace_queries
+from support.benchmarks import workspace_parser, workspace_queries
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("search", "retrieve", "gate", "first_token", "rest")
@@ -119,13 +117,8 @@ def prefill_operators(export: Path, tokenizer: Any, prompt: Any, runs: int = 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
-    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
-    parser.add_argument("--data", type=Path, default=ROOT / INGESTED)
+    parser = workspace_parser(__doc__, ROOT)
     parser.add_argument("--questions", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     queries = workspace_queries(args.index, args.data)
     if queries is None:

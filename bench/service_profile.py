@@ -13,7 +13,6 @@ Results: bench/results/service_profile.json and .md.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import sys
@@ -26,14 +25,13 @@ from urllib.parse import urlencode
 import httpx
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.layout import INDEX, INGESTED, PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.hybrid import combine
 from hybridrag.search.results import search_hits
 from hybridrag.service.app import create_app
 from hybridrag.service.schemas import IndexInfo, SearchResponse
 from hybridrag.service.settings import make_config
-from support.benchmarks import workspace_queries
+from support.benchmarks import workspace_parser, workspace_queries
 from support.service_process import start_service, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,14 +102,9 @@ def parts(app: Any, queries: list[str], mode: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=ROOT / INDEX)
-    parser.add_argument("--data", type=Path, default=ROOT / INGESTED)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser = workspace_parser(__doc__, ROOT)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     queries = workspace_queries(args.index, args.data)
     if queries is None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from hybridrag.ingest.beir import read_beir
-from hybridrag.layout import PARAMS
+from hybridrag.layout import INDEX, INGESTED, PARAMS
 
 
 def benchmark_parser(description: str, root: Path, work_help: str) -> argparse.ArgumentParser:
@@ -19,6 +19,18 @@ def benchmark_parser(description: str, root: Path, work_help: str) -> argparse.A
     parser.add_argument("--benchmarks", type=Path, default=root.parent / "shared" / "benchmarks")
     parser.add_argument("--params", type=Path, default=root / PARAMS)
     parser.add_argument("--work", type=Path, default=root / "bench" / ".work", help=work_help)
+    parser.add_argument("--out", type=Path, default=root / "bench" / "results")
+    return parser
+
+
+def workspace_parser(description: str, root: Path) -> argparse.ArgumentParser:
+    """The arguments of the benches over the workspace index `make repro` built: the params,
+    the index, its ingested corpus (for the held-out queries), and where to write."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=root / PARAMS)
+    parser.add_argument("--index", type=Path, default=root / INDEX)
+    parser.add_argument("--data", type=Path, default=root / INGESTED)
     parser.add_argument("--out", type=Path, default=root / "bench" / "results")
     return parser
 
