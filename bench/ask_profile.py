@@ -39,14 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("search", "retrieve", "gate", "first_token", "rest")
 
 
-def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, Any]:
+def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, list[int]]:
     """p50 ms of each part over `queries` (after two warm-up queries), the chat model, and the
-    prompt of median length."""
+    token ids of the median-length prompt."""
     searcher = IndexHolder(config).load().searcher
     generator = ChatHolder(config).generator()
     settings = config.answers
     times: dict[str, list[float]] = {part: [] for part in PARTS}
-    prompts, lengths = [], []
+    prompts: list[list[int]] = []
     for n, query in enumerate(queries[:2] + queries):
         started = time.perf_counter()
         searcher.search(query, k=settings.sources, rerank=False)
@@ -68,24 +68,21 @@ def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, An
                                          gated - retrieved, first - gated, ended - first),
                                  strict=True):
             times[part].append(seconds)
-        prompts.append(prompt)
-        lengths.append(len(prompt_ids(generator.tokenizer, prompt)))
+        prompts.append(prompt_ids(generator.tokenizer, prompt))
     row = {part: round(1000 * statistics.median(values), 1) for part, values in times.items()}
     row["before_first_token"] = round(row["retrieve"] + row["gate"] + row["first_token"], 1)
-    row["prompt_tokens_p50"] = statistics.median(lengths)
+    row["prompt_tokens_p50"] = statistics.median(len(ids) for ids in prompts)
     row["runtime"] = f"{generator.runtime} {generator.precision}"
-    median = sorted(range(len(prompts)), key=lengths.__getitem__)[len(prompts) // 2]
-    return row, generator, prompts[median]
+    return row, generator, sorted(prompts, key=len)[len(prompts) // 2]
 
 
-def prefill_operators(export: Path, tokenizer: Any, prompt: Any, runs: int = 3
-                      ) -> dict[str, Any]:
-    """Kernel ms per operator type in the last of `runs` prefills of `prompt` on the export,
-    ONNX Runtime's profiler on (its intra-op threads as OnnxGenerator sets them)."""
+def prefill_operators(export: Path, prompt: list[int], runs: int = 3) -> dict[str, Any]:
+    """Kernel ms per operator type in the last of `runs` prefills of the prompt's token ids on
+    the export, ONNX Runtime's profiler on (its intra-op threads as OnnxGenerator sets them)."""
     import numpy as np
     import onnxruntime_genai as og
 
-    ids = np.asarray([prompt_ids(tokenizer, prompt)], dtype=np.int32)
+    ids = np.asarray([prompt], dtype=np.int32)
     with tempfile.TemporaryDirectory(prefix="hybridrag-profile-") as folder:
         config = og.Config(str(export))
         config.overlay(json.dumps({"model": {"decoder": {"session_options": {
@@ -132,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": describe_machine(), "questions": args.questions,
                                "sources": config.answers.sources, "steps_ms": steps}
     if generator.runtime == "onnx":
-        results["prefill"] = prefill_operators(generator.folder, generator.tokenizer, prompt)
+        results["prefill"] = prefill_operators(generator.folder, prompt)
         print(results["prefill"], flush=True)
     write_json(args.out / "ask_profile.json", results)
     atomic_write_text(args.out / "ask_profile.md", report(results))
