@@ -1,16 +1,13 @@
 """Stage choose_gate: the answerability gate. Its classifier: the trained reranker fine-tuned to
 tell whether a passage answers a question, on the reading data's training articles (each
 question with its paragraph, 0 where SQuAD marks it impossible, and other paragraphs of the
-article as 0) and as many rows of the corpus's own training queries (make_pairs: each with its
-passage, and another document's as 0), so that it still passes the queries the product serves;
-answerability.train: false keeps the reranker's own scores. Its threshold, chosen on the held-out
-validation conversations of data/sft: each question's best classifier score among its sources,
-answerable questions against those whose sources lack the answer; the highest threshold that
-turns away at most answers.gate_max_false_abstention of the answerable ones. The metrics give the
-validation rates of both scorers (with the share of the corpus's validation queries turned away),
-and what the product would show on those questions (answers.chat_model's replies) with no gate
-or a gate under each reported cap, each with both answers.on_model_abstention settings: the
-evidence for choosing them."""
+article as 0); answerability.train: false keeps the reranker's own scores. Its threshold, chosen
+on the held-out validation conversations of data/sft: each question's best classifier score
+among its sources, answerable questions against those whose sources lack the answer; the
+highest threshold that turns away at most answers.gate_max_false_abstention of the answerable
+ones. The metrics give the validation rates of both scorers, and what the product would show
+on those questions (answers.chat_model's replies) with no gate or a gate under each reported cap,
+each with both answers.on_model_abstention settings: the evidence for choosing them."""
 
 from __future__ import annotations
 
@@ -24,8 +21,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--data", required=True, help="chatml's conversations (validation.jsonl)")
     parser.add_argument("--reranker", required=True, help="train_reranker's cross-encoder")
-    parser.add_argument("--pairs", required=True,
-                        help="make_pairs' corpus queries (train.jsonl, validation.jsonl)")
     parser.add_argument("--base-model", required=True,
                         help="its tokenizer cuts the training paragraphs as sources are cut")
     parser.add_argument("--sft-models", required=True, help="the chat models (answers.chat_model)")
@@ -49,12 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.chat.runtime import load_generator
     from hybridrag.jsonl import read_jsonl
     from hybridrag.layout import chat_model_folder
-    from hybridrag.learning.answerability import (
-        pair_false_abstention,
-        pair_rows,
-        train_answerability,
-    )
-    from hybridrag.learning.pairs import read_pairs
+    from hybridrag.learning.answerability import train_answerability
     from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker, runnable
@@ -65,28 +55,22 @@ def main(argv: list[str] | None = None) -> None:
     rows = [row for _, row in read_jsonl(Path(args.data) / "validation.jsonl") if "meta" in row]
     items, kinds = [item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows]
     chosen_on = f"{len(rows)} validation questions of {args.data}"
-    query_pairs = read_pairs(Path(args.pairs) / "validation.jsonl")
-    trim = token_trimmer(load_tokenizer(args.base_model), answers.source_tokens)
     reranker = Reranker.load(args.reranker, answers.device)
     gate_scores = best_source_scores(items, reranker.scores)
     saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
                                chosen_on)
-    metrics = {"scorer": "reranker", **rates, "corpus_queries": pair_false_abstention(
-        query_pairs, reranker.scores, trim, saved["threshold"])}
+    metrics = {"scorer": "reranker", **rates}
     classifier = None
     if settings.train:
-        train = reading_articles(reading, params.sft.chatml.seed, trim)[0]["train"]
+        train = reading_articles(reading, params.sft.chatml.seed, token_trimmer(
+            load_tokenizer(args.base_model), answers.source_tokens))[0]["train"]
         examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
-        examples += pair_rows(read_pairs(Path(args.pairs) / "train.jsonl"), len(examples) // 2,
-                              settings.seed, trim)  # as many rows as the reading questions'
         classifier = train_answerability(examples, Path(args.reranker), settings,
                                          Path(args.checkpoints))
-        scorer = Reranker(runnable(classifier), 1.0).scores
-        gate_scores = best_source_scores(items, scorer)
+        gate_scores = best_source_scores(items, Reranker(runnable(classifier), 1.0).scores)
         saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
                                    chosen_on)
-        metrics = {"scorer": "answerability", **rates, "corpus_queries": pair_false_abstention(
-            query_pairs, scorer, trim, saved["threshold"]), "training_rows": len(examples),
+        metrics = {"scorer": "answerability", **rates, "training_rows": len(examples),
                    "reranker": metrics}
     generator = load_generator(chat_model_folder(answers.chat_model, args.base_model,
                                                  args.sft_models, args.dpo),

@@ -187,13 +187,8 @@ def test_learning_stages_report_what_they_made(project):
     gate = json.loads((root / "metrics/gate.json").read_text())  # chosen on validation, applied
     assert gate["answerable"] + gate["unanswerable"] > 0 and "validation" in gate["chosen_on"]
     assert answers["gate"]["threshold"] == gate["threshold"]
-    # its classifier: the reranker fine-tuned on the reading training articles and as many
-    # rows of corpus pairs (8, each with its passage and another document's), saved with it;
-    # the share of the corpus's validation queries its threshold turns away, for both scorers
-    assert gate["scorer"] == "answerability" and gate["training_rows"] == 16 + 2 * 8
-    validation_pairs = (root / "data/pairs/validation.jsonl").read_text().splitlines()
-    for scorer in (gate, gate["reranker"]):
-        assert scorer["corpus_queries"]["queries"] == len(validation_pairs)
+    # its classifier: the reranker fine-tuned on the reading training articles, saved with it
+    assert gate["scorer"] == "answerability" and gate["training_rows"] == 16
     assert gate["reranker"]["chosen_on"] == gate["chosen_on"]  # the reranker alone, beside
     assert (root / "models/gate/answerability/config.json").is_file()
     # what the product would show on those questions: every gate cap with both fallbacks
