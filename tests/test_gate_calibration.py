@@ -1,0 +1,54 @@
+"""The gate calibration benchmark's parts, by hand: article folds, out-of-fold scores from the
+classifier that never saw the item's article, and rates per fold."""
+
+import pytest
+
+from hybridrag.answers.prompt import Source
+from hybridrag.answers.scoring import GroundedItem
+from support.gate_calibration import article_folds, out_of_fold_scores, rates_by_fold
+
+
+def item(question: str, answerable: bool) -> GroundedItem:
+    return GroundedItem(question, (Source(1, "d", 1, "T", "a passage"),),
+                        (1,) if answerable else (), (), "r")
+
+
+def test_article_folds_deal_every_title_once_in_a_seeded_order():
+    titles = ["a", "b", "c", "d", "e"]
+    folds = article_folds(titles, 2, seed=13)
+    assert sorted(t for fold in folds for t in fold) == titles
+    assert sorted(len(fold) for fold in folds) == [2, 3]
+    assert folds == article_folds(list(reversed(titles)), 2, seed=13)  # the input order is not used
+    with pytest.raises(ValueError, match="into 6 folds: use 2 to 5"):
+        article_folds(titles, 6, seed=13)
+
+
+def test_each_item_is_scored_by_the_classifier_trained_without_its_fold():
+    items = [item("q1", True), item("q2", False), item("q3", True)]
+    article_of = {"q1": "A", "q2": "B", "q3": "A"}
+    folds = [["A"], ["B"]]
+    trained_without = []
+
+    def train_without(fold):  # a "classifier" that scores 10 + the number of the fold it lacks
+        trained_without.append(list(fold))
+        value = 10.0 + folds.index(list(fold))
+        return lambda question, passages: [value for _ in passages]
+
+    assert out_of_fold_scores(items, article_of, folds, train_without) == [10.0, 11.0, 10.0]
+    assert trained_without == folds  # one classifier per fold
+    with pytest.raises(ValueError, match="no article, e.g. 'q3'"):
+        out_of_fold_scores(items, {"q1": "A", "q2": "B"}, folds, train_without)
+
+
+def test_rates_by_fold_by_hand():
+    items = [item("q1", True), item("q2", True), item("q3", False), item("q4", True),
+             item("q5", False)]
+    article_of = {"q1": "A", "q2": "A", "q3": "A", "q4": "B", "q5": "B"}
+    scores = [0.9, 0.2, 0.1, 0.8, 0.7]
+    by_fold = rates_by_fold(items, scores, article_of, [["A"], ["B"]], 0.5)
+    # fold A: turns away q2 (answerable, 1 of 2) and q3 (1 of 1 unanswerable)
+    assert by_fold[0] == {"articles": ["A"], "threshold": 0.5, "answerable": 2, "unanswerable": 1,
+                          "abstention_recall": 1.0, "abstention_precision": 0.5,
+                          "false_abstention": 0.5}
+    # fold B: nothing below 0.5
+    assert by_fold[1]["false_abstention"] == 0.0 and by_fold[1]["abstention_recall"] == 0.0
