@@ -51,13 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
-    gate = Gate.load(args.gate, required=False, device="cpu")
-    if gate is None or gate.classifier is None:
-        print(f"error: no trained answerability gate at {args.gate}; run `make repro` first",
-              file=sys.stderr)
-        return 2
     params = load_params(args.params)
     answers, settings = params.answers, params.answerability
+    try:
+        gate = Gate.load(args.gate, device=answers.device)
+    except FileNotFoundError as error:
+        print(f"error: {error} (or `make repro`)", file=sys.stderr)
+        return 2
+    if gate is None or gate.classifier is None:
+        print(f"error: the gate at {args.gate} has no trained classifier to compare "
+              "(answerability.train: false, or no threshold was chosen)", file=sys.stderr)
+        return 2
     reading = params.sft.chatml.reading
     reading = reading.updated(path=str(ROOT / reading.path))
     trim = token_trimmer(load_tokenizer(str(args.base_model)), answers.source_tokens)
