@@ -35,7 +35,12 @@ from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker, runnable
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import answerability_rows, reading_articles
-from support.gate_calibration import article_folds, out_of_fold_scores, rates_by_fold
+from support.gate_calibration import (
+    article_folds,
+    by_answerability,
+    out_of_fold_scores,
+    rates_by_fold,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     article_of = {q.text: a.title for a in train for q in a.questions}
     items = [item_from_row(row) for _, row in read_jsonl(args.sft_data / "train.jsonl")
              if "meta" in row]
-    folds = article_folds([a.title for a in train], args.folds, settings.seed)
+    try:
+        folds = article_folds([a.title for a in train], args.folds, settings.seed)
+    except ValueError as error:
+        parser.error(f"--folds: {error}")
     rows = None if settings.max_rows is None else settings.max_rows * (args.folds - 1) // args.folds
 
     def train_without(fold: list[str]) -> SentenceScorer:
@@ -81,16 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         return Reranker(runnable(model), 1.0).scores
 
     scores = out_of_fold_scores(items, article_of, folds, train_without)
-    answerable = [s for s, item in zip(scores, items, strict=True) if item.answerable]
-    unanswerable = [s for s, item in zip(scores, items, strict=True) if not item.answerable]
+    answerable, unanswerable = by_answerability(items, scores)
     cap = answers.gate_max_false_abstention
     threshold = choose_threshold(answerable, unanswerable, cap)
     validation = [item_from_row(row) for _, row in
                   read_jsonl(args.sft_data / "validation.jsonl") if "meta" in row]
-    checked = best_source_scores(validation, gate.classifier.scores)
-    held_answerable = [s for s, item in zip(checked, validation, strict=True) if item.answerable]
-    held_unanswerable = [s for s, item in zip(checked, validation, strict=True)
-                         if not item.answerable]
+    held_answerable, held_unanswerable = by_answerability(
+        validation, best_source_scores(validation, gate.classifier.scores))
     results = {
         "machine": describe_machine(), "folds": folds, "rows_per_classifier": rows,
         "max_false_abstention": cap,

@@ -40,15 +40,22 @@ def out_of_fold_scores(items: Sequence[GroundedItem], article_of: Mapping[str, s
     return scores
 
 
+def by_answerability(items: Sequence[GroundedItem], scores: Sequence[float]
+                     ) -> tuple[list[float], list[float]]:
+    """The scores of the answerable items, and of the others."""
+    pairs = list(zip(scores, items, strict=True))
+    return ([s for s, item in pairs if item.answerable],
+            [s for s, item in pairs if not item.answerable])
+
+
 def rates_by_fold(items: Sequence[GroundedItem], scores: Sequence[float],
                   article_of: Mapping[str, str], folds: Sequence[Sequence[str]],
                   threshold: float | None) -> list[dict[str, Any]]:
     """`gate_rates` at `threshold` on each fold's items alone, with the fold's articles."""
     rows = []
     for fold in folds:
-        chosen = [(s, item) for s, item in zip(scores, items, strict=True)
-                  if article_of[item.question] in fold]
-        rows.append({"articles": list(fold), **gate_rates(
-            [s for s, item in chosen if item.answerable],
-            [s for s, item in chosen if not item.answerable], threshold)})
+        kept = [i for i, item in enumerate(items) if article_of[item.question] in fold]
+        answerable, unanswerable = by_answerability([items[i] for i in kept],
+                                                    [scores[i] for i in kept])
+        rows.append({"articles": list(fold), **gate_rates(answerable, unanswerable, threshold)})
     return rows

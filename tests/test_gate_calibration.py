@@ -5,7 +5,12 @@ import pytest
 
 from hybridrag.answers.prompt import Source
 from hybridrag.answers.scoring import GroundedItem
-from support.gate_calibration import article_folds, out_of_fold_scores, rates_by_fold
+from support.gate_calibration import (
+    article_folds,
+    by_answerability,
+    out_of_fold_scores,
+    rates_by_fold,
+)
 
 
 def item(question: str, answerable: bool) -> GroundedItem:
@@ -50,5 +55,6 @@ def test_rates_by_fold_by_hand():
     assert by_fold[0] == {"articles": ["A"], "threshold": 0.5, "answerable": 2, "unanswerable": 1,
                           "abstention_recall": 1.0, "abstention_precision": 0.5,
                           "false_abstention": 0.5}
+    assert by_answerability(items, scores) == ([0.9, 0.2, 0.8], [0.1, 0.7])
     # fold B: nothing below 0.5
     assert by_fold[1]["false_abstention"] == 0.0 and by_fold[1]["abstention_recall"] == 0.0
