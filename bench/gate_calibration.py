@@ -24,7 +24,7 @@ from typing import Any
 
 from hybridrag.answers.gate import Gate, best_source_scores, choose_threshold, gate_rates, recall_at_caps
 from hybridrag.answers.prompt import token_trimmer
-from hybridrag.answers.scoring import SentenceScorer
+from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.models import load_tokenizer
 from hybridrag.config import load_params
@@ -72,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     trim = token_trimmer(load_tokenizer(str(args.base_model)), answers.source_tokens)
     train = reading_articles(reading, params.sft.chatml.seed, trim)[0]["train"]
     article_of = {q.text: a.title for a in train for q in a.questions}
-    items = [item_from_row(row) for _, row in read_jsonl(args.sft_data / "train.jsonl")
-             if "meta" in row]
+
+    def conversations(split: str) -> list[GroundedItem]:
+        """The split's question conversations (rows with meta) as the scorer sees them."""
+        return [item_from_row(row) for _, row in read_jsonl(args.sft_data / f"{split}.jsonl")
+                if "meta" in row]
+
+    items = conversations("train")
     try:
         folds = article_folds([a.title for a in train], args.folds, settings.seed)
     except ValueError as error:
@@ -92,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     answerable, unanswerable = by_answerability(items, scores)
     cap = answers.gate_max_false_abstention
     threshold = choose_threshold(answerable, unanswerable, cap)
-    validation = [item_from_row(row) for _, row in
-                  read_jsonl(args.sft_data / "validation.jsonl") if "meta" in row]
+    validation = conversations("validation")
     held_answerable, held_unanswerable = by_answerability(
         validation, best_source_scores(validation, gate.classifier.scores))
     results = {
