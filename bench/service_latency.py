@@ -19,10 +19,10 @@ import statistics
 import sys
 import threading
 import time
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from hybridrag.atomic import atomic_write_text
@@ -31,6 +31,7 @@ from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import INDEX, INGESTED
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from support.benchmarks import workspace_queries
+from support.http_client import KeepAliveClient
 from support.ports import free_port
 from support.service_process import start_process, start_service, stop, wait_until_ready
 
@@ -41,9 +42,10 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def drive(url: str, params: dict[str, Any], queries: list[str], concurrency: int, seconds: float,
-          query_param: str = "query") -> dict[str, Any]:
-    """`concurrency` threads, each with its own keep-alive client, cycling through `queries`."""
+def drive(base: str, path: str, params: dict[str, Any], queries: list[str], concurrency: int,
+          seconds: float, query_param: str = "query") -> dict[str, Any]:
+    """`concurrency` threads, each with its own keep-alive client (support.http_client),
+    cycling through `queries`."""
     latencies: list[float] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -51,17 +53,15 @@ def drive(url: str, params: dict[str, Any], queries: list[str], concurrency: int
     counter = iter(range(10**9))
 
     def worker() -> None:
-        with httpx.Client(timeout=30) as client:
+        with KeepAliveClient(base) as client:
             while time.perf_counter() < stop:
                 with lock:
                     n = next(counter)
                 start = time.perf_counter()
                 try:
-                    response = client.get(url, params={**params,
-                                                       query_param: queries[n % len(queries)]})
-                    ok = response.status_code == 200
-                    reason = f"HTTP {response.status_code}"
-                except httpx.HTTPError as error:
+                    status, _ = client.get(path, {**params, query_param: queries[n % len(queries)]})
+                    ok, reason = status == 200, f"HTTP {status}"
+                except (OSError, HTTPException) as error:
                     ok, reason = False, type(error).__name__
                 elapsed = time.perf_counter() - start
                 with lock:
@@ -123,12 +123,11 @@ def main(argv: list[str] | None = None) -> int:
                                  logs / "hybridrag.log", env, ROOT)
     try:
         wait_until_ready(f"{base}/ready", server)
-        url = f"{base}/hybrid_search"
         for mode in ("bm25", "dense", "hybrid"):
             params = {"k": args.k, "mode": mode}
-            drive(url, params, queries[-50:], 2, 3)  # warm up
+            drive(base, "/hybrid_search", params, queries[-50:], 2, 3)  # warm up
             for concurrency in args.concurrency:
-                row = drive(url, params, queries, concurrency, args.seconds)
+                row = drive(base, "/hybrid_search", params, queries, concurrency, args.seconds)
                 results["hybridrag"].setdefault(mode, []).append(row)
                 print(f"hybridrag {mode:>6} c={concurrency:<3} {row}")
     finally:
@@ -150,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
                                {**env, "CONFIG": str(config)}, ROOT)
         try:
             wait_until_ready(f"http://127.0.0.1:{port}/search?query=warm&limit=1", server)
-            url = f"http://127.0.0.1:{port}/search"
-            drive(url, {"limit": args.k}, queries[-50:], 2, 3)  # warm up
+            txtai = f"http://127.0.0.1:{port}"
+            drive(txtai, "/search", {"limit": args.k}, queries[-50:], 2, 3)  # warm up
             for concurrency in args.concurrency:
-                row = drive(url, {"limit": args.k}, queries, concurrency, args.seconds)
+                row = drive(txtai, "/search", {"limit": args.k}, queries, concurrency, args.seconds)
                 results["txtai"].setdefault("hybrid", []).append(row)
                 print(f"txtai     hybrid c={concurrency:<3} {row}")
         finally:
@@ -177,7 +176,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "# Search service: latency and throughput over loopback",
         "",
-        f"{results['machine']}; one uvicorn process per system; clients on the same machine; "
+        f"{results['machine']}; one uvicorn process per system; clients on the same machine, "
+        "each a keep-alive http.client connection (support.http_client); "
         f"{results['seconds']:g} s per row; {results['queries']} distinct held-out queries, "
         f"k={results['k']}. txtai: its own API server over a txtai hybrid index (BM25 + "
         "all-MiniLM-L6-v2) of the same corpus.",

@@ -6,8 +6,10 @@ Parts, each the p50 over the held-out queries one at a time (milliseconds): quer
 service's encoder thread), BM25, dense search, fusion, the result lookups (documents, chunks,
 highlighted snippets), the response model and its JSON; then GET /health and the whole route
 through the ASGI app (no client, no socket: parameters, dependencies, thread hand-off, the
-response) and over loopback HTTP (uvicorn, an httpx keep-alive client). The service is built
-as `hybridrag serve` builds it (same settings, the searcher its index holder loads).
+response), again with the flat vector index searched directly instead of through the service's
+half-precision scan (hybridrag.search.half_scan), and over loopback HTTP (uvicorn, the
+benchmarks' keep-alive client). The service is built as `hybridrag serve` builds it (same
+settings, the searcher its index holder loads).
 Results: bench/results/service_profile.json and .md.
 """
 
@@ -22,16 +24,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
 from hybridrag.atomic import atomic_write_text
 from hybridrag.reporting import describe_machine, markdown_table, write_json
+from hybridrag.search.half_scan import HalfPrecisionScan, scan_in_half_precision
 from hybridrag.search.hybrid import combine
 from hybridrag.search.results import search_hits
 from hybridrag.service.app import create_app
 from hybridrag.service.schemas import IndexInfo, SearchResponse
 from hybridrag.service.settings import make_config
 from support.benchmarks import workspace_parser, workspace_queries
+from support.http_client import KeepAliveClient
 from support.service_process import start_service, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +49,12 @@ def p50_ms(call: Callable[[str], Any], queries: list[str]) -> float:
         call(query)
         times.append(time.perf_counter() - start)
     return round(1000 * statistics.median(times), 3)
+
+
+def ok(response: tuple[int, bytes]) -> None:
+    status, body = response
+    if status != 200:
+        raise RuntimeError(f"the service answered {status}: {body[:300]!r}")
 
 
 def asgi_get(app: Any, loop: asyncio.AbstractEventLoop, path: str, params: dict[str, Any]
@@ -116,11 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     app.state.service.holder.load()
     rows: dict[str, dict[str, float]] = {}
     loop = asyncio.new_event_loop()  # one, as a server has: its thread pool stays warm
+    dense = app.state.service.holder.current.searcher.dense
     for mode in ("bm25", "dense", "hybrid"):
         rows[mode] = parts(app, queries, mode)
         rows[mode]["health_route"] = p50_ms(lambda q: asgi_get(app, loop, "/health", {}), queries)
         rows[mode]["route_in_process"] = p50_ms(lambda q, m=mode: asgi_get(
             app, loop, "/hybrid_search", {"query": q, "k": K, "mode": m}), queries)
+        if mode != "bm25" and isinstance(dense.index, HalfPrecisionScan):
+            dense.index = dense.index.exact
+            rows[mode]["route_in_process_flat_scan"] = p50_ms(lambda q, m=mode: asgi_get(
+                app, loop, "/hybrid_search", {"query": q, "k": K, "mode": m}), queries)
+            scan_in_half_precision(dense)
         print(mode, rows[mode], flush=True)
     loop.close()
     server, base = start_service(["--index", str(args.index), "--params", str(args.params),
@@ -129,11 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                                  {"HF_HUB_OFFLINE": "1", "HYBRIDRAG_API_KEY": ""}, ROOT)
     try:
         wait_until_ready(f"{base}/ready", server)
-        with httpx.Client(timeout=30) as client:
+        with KeepAliveClient(base) as client:
             for mode in rows:
-                rows[mode]["loopback_http"] = p50_ms(lambda q, m=mode: client.get(
-                    f"{base}/hybrid_search", params={"query": q, "k": K, "mode": m}
-                ).raise_for_status(), queries)
+                rows[mode]["loopback_http"] = p50_ms(lambda q, m=mode: ok(client.get(
+                    "/hybrid_search", {"query": q, "k": K, "mode": m})), queries)
                 print(mode, "loopback", rows[mode]["loopback_http"], flush=True)
     finally:
         stop(server)
@@ -155,7 +168,10 @@ def report(results: dict[str, Any]) -> str:
         "response model and its JSON; `health_route` the framework's floor (GET /health through "
         "the ASGI app); `route_in_process` the whole route through the ASGI app without a "
         "client or socket (parameters, dependencies, thread hand-off, the response); "
-        "`loopback_http` through uvicorn and an httpx keep-alive client, as bench-service drives it.",
+        "`route_in_process_flat_scan` the same with the flat vector index searched directly "
+        "(the service scans an fp16 copy and rescores exactly: hybridrag.search.half_scan); "
+        "`loopback_http` through uvicorn and a keep-alive http.client connection, as "
+        "bench-service drives it.",
         "",
         markdown_table(["part", *results["parts_ms"]],
                        [[name, *(row.get(name) for row in results["parts_ms"].values())]

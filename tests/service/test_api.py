@@ -231,3 +231,27 @@ def test_ask_through_the_gate_says_why_it_did_not_answer(small_index, small_rera
     assert "a test that turns every question away" in asked["gated"]
     assert len(asked["sources"]) == 2  # the nearest sources are still shown
     assert unranked["gated"] is None  # without reranking there is no score to gate on
+
+
+def test_the_half_precision_scan_serves_the_flat_search_results(small_index):
+    queries = ["radium decay", "edible berry", "jazz", "heat engines", "natural selection"]
+
+    def served(test_client):
+        wait_ready(test_client)
+        return (type(test_client.app.state.service.holder.current.searcher.dense.index).__name__,
+                [[(r["doc_id"], r["dense"]["rank"], round(r["dense"]["score"], 5))
+                  for r in test_client.get("/hybrid_search", params={
+                      "query": q, "k": 10, "mode": "dense"}).json()["results"]] for q in queries])
+
+    with make_client(small_index) as scanning, make_client(small_index, half_scan=False) as direct:
+        (scan_kind, scan_results), (direct_kind, direct_results) = served(scanning), served(direct)
+    assert (scan_kind, direct_kind) == ("HalfPrecisionScan", "IndexIDMap2")
+    assert scan_results == direct_results and len(scan_results[0]) == 10
+
+
+def test_a_bad_environment_flag_is_an_error_that_names_it(monkeypatch):
+    from hybridrag.service.settings import config_from_env
+
+    monkeypatch.setenv("HYBRIDRAG_HALF_SCAN", "maybe")
+    with pytest.raises(ValueError, match="HYBRIDRAG_HALF_SCAN must be 0 or 1, got 'maybe'"):
+        config_from_env()

@@ -44,6 +44,9 @@ ENVIRONMENT = {
                                            "onnx and it holds the chat model"),
     "HYBRIDRAG_GATE": (GATE, "choose_gate's answerability gate for /ask (answers.gate; "
                              "workspace mode only)"),
+    "HYBRIDRAG_HALF_SCAN": ("1", "a flat vector index is searched through an fp16 copy (half "
+                                 "its memory again), rescored to the exact results; 0 turns "
+                                 "it off"),
 }
 
 
@@ -71,7 +74,8 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
                 watch_seconds: float = 2.0, device: str = "auto", connections: int = 8,
                 api_key: str | None = None, reranker: str | None = RERANKER,
                 chat_model: str | None = "auto", chat_base: str = BASE_MODEL,
-                chat_export: str = CHAT_EXPORT, gate: str | None = GATE) -> ServiceConfig:
+                chat_export: str = CHAT_EXPORT, gate: str | None = GATE, half_scan: bool = True
+                ) -> ServiceConfig:
     """Service settings; retrieval, fusion, rerank and answers settings come from `params`."""
     from hybridrag.config import load_params
     from hybridrag.service.state import ServiceConfig
@@ -91,7 +95,8 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         rerank_depth=loaded.rerank.depth,
         chat_model=resolved, chat_base=Path(chat_base), chat_export=Path(chat_export),
         chat_from_revision=from_revision,
-        gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision), device))
+        gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision), device),
+        half_scan=half_scan)
 
 
 def load_gate(folder: str | None, wanted: bool, revision: bool, device: str) -> Gate | None:
@@ -108,6 +113,14 @@ def load_gate(folder: str | None, wanted: bool, revision: bool, device: str) -> 
     return Gate.load(folder, required=False, device=device)
 
 
+def env_flag(name: str, env: dict[str, str]) -> bool:
+    """A 0/1 setting of the environment; anything else is an error that names it."""
+    value = env[name].strip().lower()
+    if value not in ("0", "1", "false", "true", "no", "yes"):
+        raise ValueError(f"{name} must be 0 or 1, got {env[name]!r}")
+    return value in ("1", "true", "yes")
+
+
 def config_from_env() -> ServiceConfig:
     """Service settings from the HYBRIDRAG_* environment variables (see ENVIRONMENT)."""
     env = {name: os.environ.get(name, default) for name, (default, _) in ENVIRONMENT.items()}
@@ -117,4 +130,4 @@ def config_from_env() -> ServiceConfig:
         device=env["HYBRIDRAG_DEVICE"], api_key=env["HYBRIDRAG_API_KEY"],
         reranker=env["HYBRIDRAG_RERANKER"], chat_model=env["HYBRIDRAG_CHAT_MODEL"],
         chat_base=env["HYBRIDRAG_CHAT_BASE"], chat_export=env["HYBRIDRAG_CHAT_EXPORT"],
-        gate=env["HYBRIDRAG_GATE"])
+        gate=env["HYBRIDRAG_GATE"], half_scan=env_flag("HYBRIDRAG_HALF_SCAN", env))

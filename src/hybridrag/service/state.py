@@ -18,6 +18,7 @@ from hybridrag.device import pick_device
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.index import MANIFEST
 from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, INDEX
+from hybridrag.search.half_scan import scan_in_half_precision
 from hybridrag.search.rerank import CONFIG as RERANK_CONFIG
 from hybridrag.search.searcher import Searcher
 from hybridrag.service.versions import (
@@ -57,6 +58,7 @@ class ServiceConfig:
     chat_export: Path = Path(CHAT_EXPORT)  # export_chat's model: answers.runtime onnx
     chat_from_revision: bool = False  # the chat model is the served revision's, fetched
     gate: Gate | None = None  # workspace mode: choose_gate's answerability gate (answers.gate)
+    half_scan: bool = True  # flat indexes: scan an fp16 copy, rescore exactly (hybridrag.search.half_scan)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,8 @@ class IndexHolder:
                                      device=self.config.device, query_encoder=encoder,
                                      encoder_backend=self._backend(), reranker=reranker,
                                      rerank_depth=self.config.rerank_depth)
+            if self.config.half_scan and scan_in_half_precision(searcher.dense):
+                log.info("dense search scans an fp16 copy of the vectors, rescored exactly")
             searcher.query_encoder.encode("warm up")  # load the models before taking traffic
             if reranker is not None:
                 searcher.reranker.scores("warm up", ["warm up"])
