@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                                "queries": len(queries), "k": args.k, "seconds": args.seconds,
                                "hybridrag": {}, "txtai": {}}
 
-    server, base = start_service(["--index", str(args.index), "--watch", "0"],
+    # both servers at log level warning: no access-log line per request (txtai's below too)
+    server, base = start_service(["--index", str(args.index), "--watch", "0",
+                                  "--log-level", "warning"],
                                  logs / "hybridrag.log", env, ROOT)
     try:
         wait_until_ready(f"{base}/ready", server)
@@ -176,7 +178,8 @@ def report(results: dict[str, Any]) -> str:
     lines = [
         "# Search service: latency and throughput over loopback",
         "",
-        f"{results['machine']}; one uvicorn process per system; clients on the same machine, "
+        f"{results['machine']}; one uvicorn process per system, at log level warning (no "
+        "access-log line per request); clients on the same machine, "
         "each a keep-alive http.client connection (support.http_client); "
         f"{results['seconds']:g} s per row; {results['queries']} distinct held-out queries, "
         f"k={results['k']}. txtai: its own API server over a txtai hybrid index (BM25 + "

@@ -99,9 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--chat-base", default=BASE_MODEL, help="the chat model's base folder")
     serve.add_argument("--chat-export", default=CHAT_EXPORT,
                        help="export_chat's model, for answers.runtime onnx (default: %(default)s)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"],
+                       help="uvicorn's log level; below info there is no line per request "
+                            "(default: %(default)s)")
     serve.add_argument("--no-half-scan", dest="half_scan", action="store_false",
-                       help="search a flat vector index directly instead of through an fp16 "
-                            "copy rescored to the same results (saves half the vectors' memory)")
+                       help="search a flat vector index directly, not through an fp16 copy "
+                            "rescored to the same results (the copy takes half the vectors' "
+                            "memory again)")
     return parser
 
 
@@ -259,7 +264,7 @@ def serve_command(args: argparse.Namespace) -> None:
                          api_key=os.environ.get("HYBRIDRAG_API_KEY"), reranker=args.reranker,
                          chat_model=args.chat_model, chat_base=args.chat_base,
                          chat_export=args.chat_export, gate=args.gate, half_scan=args.half_scan)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
 
 
 def main(argv: list[str] | None = None) -> None:
