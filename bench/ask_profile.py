@@ -8,9 +8,11 @@ reranker and answerability gate, the export_chat model on answers.runtime), one 
 query at a time, p50 milliseconds: hybrid search without rerank (`search`); the sources as /ask
 gets them (`retrieve`: search, the cross-encoder over rerank.depth candidates, lookups, the
 token cut); the gate's classifier over them (`gate`); the chat model's first streamed piece
-(`first_token`: the prompt's prefill and one step) and the rest of the reply (`rest`). Then
-the prefill of the median-length prompt with ONNX Runtime's profiler on: kernel time per
-operator type, and the LM head's share. Results: bench/results/ask_profile.json and .md.
+(`first_token`: the prompt's prefill and one step) and the rest of the reply (`rest`); again
+with the export as it is (the LM head on every prompt position, where the service's generator
+computes the last one only). Then the prefill of the median-length prompt with ONNX Runtime's
+profiler on: kernel time per operator type, and the LM head's share.
+Results: bench/results/ask_profile.json and .md.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from hybridrag.answers.ask import gate_reason, retrieve
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import prompt_ids
-from hybridrag.chat.onnx import cpu_threads
+from hybridrag.chat.onnx import OnnxGenerator, cpu_threads
+from hybridrag.onnx_last_token import LastTokenGenerator
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.service.settings import make_config
 from hybridrag.service.state import ChatHolder, IndexHolder
@@ -39,11 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("search", "retrieve", "gate", "first_token", "rest")
 
 
-def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, list[int]]:
-    """p50 ms of each part over `queries` (after two warm-up queries), the chat model, and the
+def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
+               ) -> tuple[dict[str, Any], list[int]]:
+    """p50 ms of each part over `queries` (after two warm-up queries) with `generator`, and the
     token ids of the median-length prompt."""
-    searcher = IndexHolder(config).load().searcher
-    generator = ChatHolder(config).generator()
     settings = config.answers
     times: dict[str, list[float]] = {part: [] for part in PARTS}
     prompts: list[list[int]] = []
@@ -73,7 +75,10 @@ def step_times(config: Any, queries: list[str]) -> tuple[dict[str, Any], Any, li
     row["before_first_token"] = round(row["retrieve"] + row["gate"] + row["first_token"], 1)
     row["prompt_tokens_p50"] = statistics.median(len(ids) for ids in prompts)
     row["runtime"] = f"{generator.runtime} {generator.precision}"
-    return row, generator, sorted(prompts, key=len)[len(prompts) // 2]
+    if generator.runtime == "onnx":
+        row["runtime"] += (", LM head on the last position" if isinstance(
+            generator, LastTokenGenerator) else ", LM head on every position")
+    return row, sorted(prompts, key=len)[len(prompts) // 2]
 
 
 def prefill_operators(export: Path, prompt: list[int], runs: int = 3) -> dict[str, Any]:
@@ -124,8 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     if config.chat_model is None:
         print("error: no chat model; run `make repro` first", file=sys.stderr)
         return 2
-    steps, generator, prompt = step_times(config, queries[:args.questions])
-    print(steps, flush=True)
+    searcher = IndexHolder(config).load().searcher
+    generator = ChatHolder(config).generator()
+    generators = [generator]
+    if isinstance(generator, LastTokenGenerator):  # the export as it is, for the difference
+        generators.append(OnnxGenerator(generator.folder))
+    steps = []
+    for each in generators:
+        row, prompt = step_times(config, searcher, each, queries[:args.questions])
+        steps.append(row)
+        print(row, flush=True)
     results: dict[str, Any] = {"machine": describe_machine(), "questions": args.questions,
                                "sources": config.answers.sources, "steps_ms": steps}
     if generator.runtime == "onnx":
@@ -137,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, Any]) -> str:
-    steps = results["steps_ms"]
     columns = ["runtime", "prompt_tokens_p50", *PARTS, "before_first_token"]
     lines = [
         "# Where an /ask's time goes", "",
@@ -148,16 +160,18 @@ def report(results: dict[str, Any]) -> str:
         "cross-encoder over the reranked candidates, lookups, the token cut); `gate`: the "
         "answerability classifier over them; `first_token`: the prompt's prefill and the first "
         "streamed piece; `rest`: the rest of the reply; `before_first_token`: retrieve + gate + "
-        "first_token.", "",
-        markdown_table(columns, [[steps[c] for c in columns]]), ""]
+        "first_token. The service's chat model computes the LM head on the prompt's last "
+        "position only (hybridrag.onnx_last_token); the second row is the export as "
+        "export_chat wrote it, every position's logits.", "",
+        markdown_table(columns, [[row[c] for c in columns] for row in results["steps_ms"]]), ""]
     if "prefill" in results:
         prefill = results["prefill"]
         lines += [
             f"## The prefill of the median prompt ({prefill['prompt_tokens']} tokens): "
             f"{prefill['prefill_ms']} ms", "",
-            "ONNX Runtime's profiler, kernel milliseconds per operator type in one prefill; "
-            f"the LM head (every prompt position's logits) takes {prefill['lm_head_ms']} ms "
-            "of MatMulNBits.", "",
+            "ONNX Runtime's profiler, kernel milliseconds per operator type in one prefill of "
+            "the export as export_chat wrote it; the LM head (every prompt position's logits) "
+            f"takes {prefill['lm_head_ms']} ms of MatMulNBits.", "",
             markdown_table(["operator", "ms"], list(prefill["kernels_ms"].items())), ""]
     return "\n".join(lines + ["Reproduce: `make bench-ask-profile`.", ""])
 

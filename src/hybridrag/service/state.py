@@ -188,7 +188,8 @@ class IndexHolder:
 
 class ChatHolder:
     """The chat model behind /ask, on the runtime answers.runtime names (transformers, or the
-    ONNX export when it holds this model), loaded with the index so that /ask has no cold start."""
+    ONNX export when it holds this model, with its LM head on the last position: /ask asks one
+    question per call), loaded with the index so that /ask has no cold start."""
 
     def __init__(self, config: ServiceConfig):
         self.config = config
@@ -199,6 +200,7 @@ class ChatHolder:
         with self._lock:
             if self._generator is None:
                 from hybridrag.chat.runtime import load_generator
+                from hybridrag.onnx_last_token import for_single_prompts
 
                 config = self.config
                 assert config.chat_model is not None  # a holder exists only with a chat model
@@ -213,7 +215,7 @@ class ChatHolder:
                                                   config.answers.chat_model)
                     model, base, export = fetched.model, fetched.base, fetched.export
                     source = str(config.chat_model)  # where export_chat found it in the revision
-                self._generator = load_generator(model, base, config.answers.runtime,
-                                                 config.answers.precision, export, config.device,
-                                                 source)
+                self._generator = for_single_prompts(load_generator(
+                    model, base, config.answers.runtime, config.answers.precision, export,
+                    config.device, source))
             return self._generator
