@@ -43,12 +43,13 @@ PARTS = ("search", "retrieve", "gate", "first_token", "rest")
 
 
 def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
-               ) -> tuple[dict[str, Any], list[int]]:
-    """p50 ms of each part over `queries` (after two warm-up queries) with `generator`, and the
-    token ids of the median-length prompt."""
+               ) -> tuple[dict[str, Any], list[int], list[str]]:
+    """p50 ms of each part over `queries` (after two warm-up queries) with `generator`, the
+    token ids of the median-length prompt, and the replies."""
     settings = config.answers
     times: dict[str, list[float]] = {part: [] for part in PARTS}
     prompts: list[list[int]] = []
+    replies: list[str] = []
     for n, query in enumerate(queries[:2] + queries):
         started = time.perf_counter()
         searcher.search(query, k=settings.sources, rerank=False)
@@ -59,13 +60,13 @@ def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
         gated = time.perf_counter()
         prompt = build_prompt(query, found.sources)
         pieces = iter(generator.stream(prompt, settings.max_new_tokens))
-        next(pieces, None)
+        reply = [next(pieces, "")]
         first = time.perf_counter()
-        for _ in pieces:
-            pass
+        reply.extend(pieces)
         ended = time.perf_counter()
         if n < 2:
             continue
+        replies.append("".join(reply))
         for part, seconds in zip(PARTS, (searched - started, retrieved - searched,
                                          gated - retrieved, first - gated, ended - first),
                                  strict=True):
@@ -78,7 +79,7 @@ def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
     if generator.runtime == "onnx":
         row["runtime"] += (", LM head on the last position" if isinstance(
             generator, LastTokenGenerator) else ", LM head on every position")
-    return row, sorted(prompts, key=len)[len(prompts) // 2]
+    return row, sorted(prompts, key=len)[len(prompts) // 2], replies
 
 
 def prefill_operators(export: Path, prompt: list[int], runs: int = 3) -> dict[str, Any]:
@@ -134,11 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     generators = [generator]
     if isinstance(generator, LastTokenGenerator):  # the export as it is, for the difference
         generators.append(OnnxGenerator(generator.folder))
-    steps = []
+    steps, replies = [], []
     for each in generators:
-        row, prompt = step_times(config, searcher, each, queries[:args.questions])
+        row, prompt, texts = step_times(config, searcher, each, queries[:args.questions])
         steps.append(row)
+        replies.append(texts)
         print(row, flush=True)
+    for row, texts in zip(steps, replies, strict=True):  # against the export as it is
+        row["same_replies"] = round(sum(map(str.__eq__, texts, replies[-1])) / len(texts), 3)
     results: dict[str, Any] = {"machine": describe_machine(), "questions": args.questions,
                                "sources": config.answers.sources, "steps_ms": steps}
     if generator.runtime == "onnx":
@@ -150,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, Any]) -> str:
-    columns = ["runtime", "prompt_tokens_p50", *PARTS, "before_first_token"]
+    columns = ["runtime", "prompt_tokens_p50", *PARTS, "before_first_token", "same_replies"]
     lines = [
         "# Where an /ask's time goes", "",
         f"{results['machine']}. One run of `python -m bench.ask_profile`: the answer path as "
@@ -162,7 +166,9 @@ def report(results: dict[str, Any]) -> str:
         "streamed piece; `rest`: the rest of the reply; `before_first_token`: retrieve + gate + "
         "first_token. The service's chat model computes the LM head on the prompt's last "
         "position only (hybridrag.onnx_last_token); the second row is the export as "
-        "export_chat wrote it, every position's logits.", "",
+        "export_chat wrote it, every position's logits; `same_replies`: the share of the "
+        "replies equal to that row's, text for text (every query's prompt is answered here, "
+        "whatever the gate says).", "",
         markdown_table(columns, [[row[c] for c in columns] for row in results["steps_ms"]]), ""]
     if "prefill" in results:
         prefill = results["prefill"]
