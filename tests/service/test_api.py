@@ -255,3 +255,13 @@ def test_a_bad_environment_flag_is_an_error_that_names_it(monkeypatch):
     monkeypatch.setenv("HYBRIDRAG_HALF_SCAN", "maybe")
     with pytest.raises(ValueError, match="HYBRIDRAG_HALF_SCAN must be 0 or 1, got 'maybe'"):
         config_from_env()
+
+
+def test_every_environment_variable_is_documented_with_its_default():
+    from pathlib import Path
+
+    from hybridrag.service.settings import ENVIRONMENT
+
+    docs = (Path(__file__).parents[2] / "docs" / "service.md").read_text()
+    for name, (default, _) in ENVIRONMENT.items():
+        assert f"| `{name}` | {f'`{default}`' if default else 'unset'} |" in docs, name
