@@ -47,6 +47,7 @@ from hybridrag.layout import PARAMS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.dense import DenseRetriever
 from hybridrag.search.fts_query import ENGLISH_STOPWORDS
+from hybridrag.search.half_scan import HalfPrecisionScan
 from hybridrag.search.hits import Hit
 from hybridrag.search.hybrid import combine
 from hybridrag.search.store import keyword_retriever
@@ -180,7 +181,11 @@ def embedded_run(folder: Path, approximate: dict[str, faiss.Index], size: int, p
         latencies(f"bm25 {engine}", lambda i, r=retriever: r.search(query_texts[i], depth), n,
                   timings, size, "sqlite")
     flat = load_vector_index(folder / vectors_file("base"))
-    for kind, index in {"flat": flat, **approximate}.items():
+    scan = HalfPrecisionScan(flat)  # what the service searches a flat index with
+    agreement["fp16_scan_identical_top_chunks"] = round(float(np.mean((
+        search_vectors(scan, query_vectors, depth)[1]
+        == search_vectors(flat, query_vectors, depth)[1]).all(axis=1))), 4)
+    for kind, index in {"flat": flat, "flat fp16 scan": scan, **approximate}.items():
         dense = DenseRetriever(index, pool, chunk_doc, ef, params.retrieval.ivf_nprobe)
         latencies(f"dense {kind}", lambda i, d=dense: d.search(query_vectors[i:i + 1], depth),
                   n, timings, size, "sqlite + faiss")
@@ -273,6 +278,12 @@ def report(summary: dict[str, Any]) -> str:
         "largest score difference relative to FTS5's, and the time to load the weights.\n\n" +
         markdown_table(agreement_header, [[a[h] for h in agreement_header]
                                           for a in summary["keyword_engines"]]) +
+        "\n\n## The service's fp16 scan of a flat index against the flat search\n\n"
+        "Share of queries whose top chunk ids (as many as the depth) are the same, in the same "
+        "order (hybridrag.search.half_scan; `dense flat fp16 scan` below is its latency).\n\n" +
+        markdown_table(["chunks", "fp16_scan_identical_top_chunks"],
+                       [[a["chunks"], a.get("fp16_scan_identical_top_chunks")]
+                        for a in summary["keyword_engines"]]) +
         "\n\n## Latency (retrieval only, query encoding left out)\n\n" +
         markdown_table(latency_header, [[t[h] for h in latency_header]
                                         for t in summary["latency"]]) + "\n")
