@@ -81,7 +81,7 @@ def speed(loaders: dict[str, Any], prompts: list, golds: list, args: argparse.Na
     for name in RUNTIMES:
         generator: ChatGenerator = loaders[name]()
         one = for_single_prompts(generator)  # what /ask and `hybridrag ask` run one at a time
-        for warming in (generator, one) if one is not generator else (generator,):
+        for warming in {generator, one}:  # one object when nothing was swapped
             warming.replies(prompts[:1], 4, 1)
         single = prompts[:args.single]
         row: dict[str, Any] = {**time_first_tokens(one, single, args.max_new_tokens)}

@@ -20,9 +20,9 @@ class KeepAliveClient:
         parts = urlsplit(base)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"expected http://host:port, got {base!r}")
-        self.host, self.port, self.timeout = parts.hostname, parts.port or 80, timeout
         self.prefix = parts.path.rstrip("/")
-        self.connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port or 80,
+                                                     timeout=timeout)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> tuple[int, bytes]:
         """The status and body of GET `path`?`params`; raises OSError or HTTPException when the
@@ -33,9 +33,7 @@ class KeepAliveClient:
             response = self.connection.getresponse()
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
-            self.close()
-            self.connection = http.client.HTTPConnection(self.host, self.port,
-                                                         timeout=self.timeout)
+            self.close()  # http.client opens a new connection on the next request
             raise
 
     def close(self) -> None:

@@ -89,7 +89,7 @@ class LastTokenGenerator(OnnxGenerator):
 def for_single_prompts(generator: ChatGenerator) -> ChatGenerator:
     """The generator that answers one question at a time fastest: for an OnnxGenerator, the
     same model with its LM head on the last position (or itself, saying why, when its graph is
-    not one `last_token_export` knows); any other generator as it is."""
+    not one `last_token_model` knows); any other generator as it is."""
     if type(generator) is not OnnxGenerator:
         return generator
     try:

@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 
 ACCUMULATION_MARGIN = 1e-4  # fp32 sums of d <= 4096 products of unit-scale terms err far less
 EXTRA_CANDIDATES = 16  # the first fp16 search asks n + this many; it widens when not enough
+ROUNDING_BLOCK = 1 << 16  # rows per step when measuring the rounding (bounded start-up memory)
+
+
+def rounding_error(vectors: np.ndarray) -> float:
+    """The largest distance between a row and its fp16 rounding."""
+    return float(np.linalg.norm(vectors - vectors.astype(np.float16).astype(np.float32),
+                                axis=1).max(initial=0.0))
 
 
 class HalfPrecisionScan:
@@ -46,11 +53,10 @@ class HalfPrecisionScan:
             self.ntotal, self.d)
         self.ids = (faiss.vector_to_array(exact.id_map) if hasattr(exact, "id_map")
                     else np.arange(self.ntotal, dtype=np.int64))
-        if np.abs(self.vectors).max(initial=0.0) > np.finfo(np.float16).max:
+        if self.ntotal and max(self.vectors.max(), -self.vectors.min()) > np.finfo(np.float16).max:
             raise ValueError("the vectors exceed fp16's range; search the flat index directly")
-        halves = self.vectors.astype(np.float16)
-        self.rounding = float(np.linalg.norm(self.vectors - halves.astype(np.float32),
-                                             axis=1).max(initial=0.0))
+        self.rounding = max((rounding_error(self.vectors[start:start + ROUNDING_BLOCK])
+                             for start in range(0, self.ntotal, ROUNDING_BLOCK)), default=0.0)
         self.half = faiss.IndexScalarQuantizer(self.d, faiss.ScalarQuantizer.QT_fp16,
                                                faiss.METRIC_INNER_PRODUCT)
         self.half.add(self.vectors)
