@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-ask-profile bench-gate-calibration bench-rerank bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-rerank bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -56,7 +56,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-ask bench-ask-profile bench-gate-calibration bench-rerank
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-rerank
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -95,6 +95,10 @@ bench-backends: setup
 ## The chat model on transformers and on ONNX Runtime GenAI (fp32, int8, int4): speed and quality (needs `make repro` first).
 bench-generation: setup
 	python -m bench.generation
+
+## The chat model's int8 export against W8A8 (int8 activations), plain and smoothed: speed and quality (needs `make repro` first).
+bench-activation-quantization: setup
+	python -m bench.activation_quantization
 
 ## /ask over loopback: answer and first-token latency, ONNX Runtime GenAI against transformers (needs `make repro` first).
 bench-ask: setup

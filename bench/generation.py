@@ -41,7 +41,6 @@ from support.generation_bench import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIMES = ["transformers fp32", "onnx fp32", "onnx int8", "onnx int4"]
 SCORER_COLUMNS = ["cites_relevant", "cites_relevant_not_first", "abstains_unanswerable",
                   "false_abstention", "well_formed"]
 
@@ -78,8 +77,8 @@ def generators(model_dir: Path, base_dir: Path, work: Path) -> dict[str, Any]:
 def speed(loaders: dict[str, Any], prompts: list, golds: list, args: argparse.Namespace
           ) -> dict[str, dict[str, Any]]:
     results, reference = {}, None
-    for name in RUNTIMES:
-        generator: ChatGenerator = loaders[name]()
+    for name, load in loaders.items():
+        generator: ChatGenerator = load()
         one = for_single_prompts(generator)  # what /ask and `hybridrag ask` run one at a time
         for warming in {generator, one}:  # one object when nothing was swapped
             warming.replies(prompts[:1], 4, 1)
@@ -103,8 +102,8 @@ def quality(loaders: dict[str, Any], rows: list[dict], args: argparse.Namespace,
     data = held_out(rows)
     indices = list(range(len(data.items)))
     results, reference = {}, None
-    for name in RUNTIMES:
-        generator = loaders[name]()
+    for name, load in loaders.items():
+        generator = load()
         answered = answer_items(generator, data.items, indices, answers)
         texts = [s for s in answered.replies]
         reference = reference or texts
