@@ -32,7 +32,6 @@ from hybridrag.answers.prompt import build_prompt
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import prompt_ids
 from hybridrag.chat.onnx import OnnxGenerator, cpu_threads
-from hybridrag.onnx_last_token import LastTokenGenerator
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.service.settings import make_config
 from hybridrag.service.state import ChatHolder, IndexHolder
@@ -77,8 +76,8 @@ def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
     row["prompt_tokens_p50"] = statistics.median(len(ids) for ids in prompts)
     row["runtime"] = f"{generator.runtime} {generator.precision}"
     if generator.runtime == "onnx":
-        row["runtime"] += (", LM head on the last position" if isinstance(
-            generator, LastTokenGenerator) else ", LM head on every position")
+        row["runtime"] += (", LM head on the last position" if generator.last_position
+                           else ", LM head on every position")
     return row, sorted(prompts, key=len)[len(prompts) // 2], replies
 
 
@@ -133,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     searcher = IndexHolder(config).load().searcher
     generator = ChatHolder(config).generator()
     generators = [generator]
-    if isinstance(generator, LastTokenGenerator):  # the export as it is, for the difference
-        generators.append(OnnxGenerator(generator.folder))
+    if getattr(generator, "last_position", False):  # the export as written, for the difference
+        generators.append(OnnxGenerator(generator.folder, last_position=False))
     steps, replies = [], []
     for each in generators:
         row, prompt, texts = step_times(config, searcher, each, queries[:args.questions])
@@ -165,7 +164,7 @@ def report(results: dict[str, Any]) -> str:
         "answerability classifier over them; `first_token`: the prompt's prefill and the first "
         "streamed piece; `rest`: the rest of the reply; `before_first_token`: retrieve + gate + "
         "first_token. The service's chat model computes the LM head on the prompt's last "
-        "position only (hybridrag.onnx_last_token); the second row is the export as "
+        "position only (hybridrag.chat.last_position); the second row is the export as "
         "export_chat wrote it, every position's logits; `same_replies`: the share of the "
         "replies equal to that row's, text for text (every query's prompt is answered here, "
         "whatever the gate says).", "",

@@ -6,12 +6,13 @@ int8, int4), in one run, on the same prompts and machine.
 Speed: the base model on reading-sized prompts (a SQuAD 2.0 question with its paragraph and two
 other paragraphs of the article, 160 tokens each; about 500 prompt tokens), greedy, up to
 --max-new-tokens: time to the first streamed token and to the whole reply (one at a time), and
-replies/s and tokens/s at batch 1 and at batch 16 (one at a time, an ONNX export runs with its
-LM head on the last position, as the service does). Quality: the product's chat model
-(answers.chat_model) on the grounded validation questions (data/sft/validation.jsonl, with their
-no-answer variants), scored by the one scorer, and how many replies are identical to
-transformers'; the base model's SQuAD answer F1 on the speed prompts. The SQuAD file is read
-from ../shared/benchmarks (SKIPPED when absent). Results: bench/results/generation.json, .md.
+replies/s and tokens/s at batch 1 and at batch 16 (an ONNX export runs with its LM head on each
+row's last position, hybridrag.chat.last_position, as everything in the product does). Quality:
+the product's chat model (answers.chat_model) on the grounded validation questions
+(data/sft/validation.jsonl, with their no-answer variants), scored by the one scorer, and how
+many replies are identical to transformers'; the base model's SQuAD answer F1 on the speed
+prompts. The SQuAD file is read from ../shared/benchmarks (SKIPPED when absent). Results:
+bench/results/generation.json, .md.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from hybridrag.chat.onnx import OnnxGenerator, export_run
 from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
 from hybridrag.layout import BASE_MODEL, DPO_MODEL, PARAMS, SFT_DATA, SFT_MODELS, chat_model_folder
-from hybridrag.onnx_last_token import for_single_prompts
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.sft.compare import answer_items, held_out
 from support.generation_bench import (
@@ -79,12 +79,10 @@ def speed(loaders: dict[str, Any], prompts: list, golds: list, args: argparse.Na
     results, reference = {}, None
     for name, load in loaders.items():
         generator: ChatGenerator = load()
-        one = for_single_prompts(generator)  # what /ask and `hybridrag ask` run one at a time
-        for warming in {generator, one}:  # one object when nothing was swapped
-            warming.replies(prompts[:1], 4, 1)
+        generator.replies(prompts[:1], 4, 1)  # warm
         single = prompts[:args.single]
-        row: dict[str, Any] = {**time_first_tokens(one, single, args.max_new_tokens)}
-        _, batch1 = time_replies(one, single, args.max_new_tokens, 1)
+        row: dict[str, Any] = {**time_first_tokens(generator, single, args.max_new_tokens)}
+        _, batch1 = time_replies(generator, single, args.max_new_tokens, 1)
         replies, batch16 = time_replies(generator, prompts, args.max_new_tokens, 16)
         reference = reference or replies
         row |= {f"batch1_{k}": v for k, v in batch1.items()}
@@ -92,7 +90,7 @@ def speed(loaders: dict[str, Any], prompts: list, golds: list, args: argparse.Na
         row |= {**agreement(replies, reference), **reading_scores(replies, golds)}
         results[name] = row
         print(f"speed {name}: {row}", flush=True)
-        del generator, one
+        del generator
         gc.collect()
     return results
 
@@ -142,11 +140,10 @@ def report(summary: dict[str, Any]) -> str:
         f"{summary['prompt_tokens_median']} tokens), up to {summary['max_new_tokens']} new tokens",
         "",
         f"First token and whole reply: p50 over {summary['single']} prompts streamed one at a "
-        f"time (seconds). Batch 1: those {summary['single']} prompts answered one by one (on ONNX "
-        "with the LM head on the last position, as /ask and `hybridrag ask` run it: "
-        f"hybridrag.onnx_last_token); batch 16: all {summary['prompts']} (the export as it "
-        "is). `identical`: share of batch-16 replies equal token for token to transformers'; "
-        "`answer F1`: SQuAD token F1 of those replies.", "",
+        f"time (seconds). Batch 1: those {summary['single']} prompts answered one by one; batch "
+        f"16: all {summary['prompts']} (ONNX rows with the LM head on each row's last position: "
+        "hybridrag.chat.last_position). `identical`: share of batch-16 replies equal token for "
+        "token to transformers'; `answer F1`: SQuAD token F1 of those replies.", "",
         markdown_table(["runtime", "first token s", "reply s", "batch 1 replies/s", "vs fp32",
                         "batch 1 tokens/s", "batch 16 replies/s", "vs fp32",
                         "batch 16 tokens/s", "identical", "answer F1"], speed_rows), "",

@@ -193,7 +193,6 @@ def ask_command(args: argparse.Namespace) -> None:
     from hybridrag.answers.gate import Gate
     from hybridrag.chat.runtime import load_generator
     from hybridrag.layout import chat_model_folder
-    from hybridrag.onnx_last_token import for_single_prompts
 
     settings = load_params(args.params).answers
     if args.runtime:
@@ -209,9 +208,8 @@ def ask_command(args: argparse.Namespace) -> None:
     gate = (Gate.load(args.gate, required=False, device=args.device)
             if settings.gate and rerank else None)
     with open_searcher(args, rerank) as searcher:
-        generator = for_single_prompts(load_generator(
-            folder, args.chat_base, settings.runtime, settings.precision, args.chat_export,
-            args.device))
+        generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,
+                                   args.chat_export, args.device)
         streamed = answer_stream(generator, searcher, args.query, settings, args.sources, rerank,
                                  args.max_new_tokens, gate)
         for piece in streamed.stream:  # the answer as the model writes it

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -39,8 +40,11 @@ from hybridrag.chat.generation import (
     reply_of,
     text_pieces,
 )
+from hybridrag.chat.last_position import last_position_decoder
 from hybridrag.chat.models import RUN_INFO, load_tokenizer, merged_model
 from hybridrag.chat.template import END_OF_TURN, Messages
+
+log = logging.getLogger("hybridrag.chat")
 
 PRECISIONS = ("fp32", "int8", "int4")
 PAD_TOKEN = "<|endoftext|>"
@@ -61,7 +65,8 @@ def cpu_threads() -> int:
 def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path) -> None:
     """onnxruntime-genai's model builder over a plain HF folder (offline). Its LM head stays on
     every position: pruned to the last column (`prune_lm_head`), a right-padded row of a batch
-    would take its first new token from a pad."""
+    would take its first new token from a pad; OnnxGenerator picks each row's last position
+    instead (chat.last_position)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder),
@@ -141,12 +146,16 @@ def export_matches(export_dir: Path, model_dir: Path, precision: str,
 
 
 class OnnxGenerator:
-    """A chat model exported by `export_run`, generating on ONNX Runtime GenAI. Each call runs
-    its own generator state over the shared model, so concurrent requests do not interfere."""
+    """A chat model exported by `export_run`, generating on ONNX Runtime GenAI with its LM head
+    on each row's last position (chat.last_position). Each call runs its own generator state
+    over the shared model, so concurrent requests do not interfere."""
 
     runtime = "onnx"
 
-    def __init__(self, folder: str | os.PathLike[str], threads: int | None = None):
+    def __init__(self, folder: str | os.PathLike[str], threads: int | None = None,
+                 last_position: bool = True):
+        """`last_position`: False runs the export's graph as written, every position's logits
+        (benchmarks compare the two)."""
         import onnxruntime_genai as og
 
         self.folder = Path(folder)
@@ -156,6 +165,13 @@ class OnnxGenerator:
         config = og.Config(str(folder))
         config.overlay(json.dumps({"model": {"pad_token_id": self.pad, "decoder": {
             "session_options": {"intra_op_num_threads": threads or cpu_threads()}}}}))
+        self.last_position = last_position  # whether the head reads each row's last position only
+        if last_position:
+            try:
+                config.add_model_data(*last_position_decoder(self.folder))
+            except ValueError as error:
+                log.warning("generating with the LM head on every position: %s", error)
+                self.last_position = False
         self.model = og.Model(config)
         self.precision: str = json.loads((self.folder / RUN_INFO).read_text())["precision"]
 

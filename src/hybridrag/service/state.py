@@ -200,7 +200,6 @@ class ChatHolder:
         with self._lock:
             if self._generator is None:
                 from hybridrag.chat.runtime import load_generator
-                from hybridrag.onnx_last_token import for_single_prompts
 
                 config = self.config
                 assert config.chat_model is not None  # a holder exists only with a chat model
@@ -215,7 +214,7 @@ class ChatHolder:
                                                   config.answers.chat_model)
                     model, base, export = fetched.model, fetched.base, fetched.export
                     source = str(config.chat_model)  # where export_chat found it in the revision
-                self._generator = for_single_prompts(load_generator(
+                self._generator = load_generator(
                     model, base, config.answers.runtime, config.answers.precision, export,
-                    config.device, source))
+                    config.device, source)
             return self._generator
