@@ -166,13 +166,16 @@ class OnnxGenerator:
         config.overlay(json.dumps({"model": {"pad_token_id": self.pad, "decoder": {
             "session_options": {"intra_op_num_threads": threads or cpu_threads()}}}}))
         self.last_position = last_position  # whether the head reads each row's last position only
+        decoder = None  # the rewritten graph: onnxruntime-genai reads it in place, not a copy
         if last_position:
             try:
-                config.add_model_data(*last_position_decoder(self.folder))
+                decoder = last_position_decoder(self.folder)
+                config.add_model_data(*decoder)
             except ValueError as error:
                 log.warning("generating with the LM head on every position: %s", error)
                 self.last_position = False
         self.model = og.Model(config)
+        del decoder  # only now: the model has parsed it
         self.precision: str = json.loads((self.folder / RUN_INFO).read_text())["precision"]
 
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
