@@ -19,40 +19,25 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bench.generation import SCORER_COLUMNS, quality, speed
+from bench.generation import SCORER_COLUMNS, quality, speed, workload, workload_parser
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import prompt_ids
-from hybridrag.chat.models import load_tokenizer
 from hybridrag.chat.onnx import OnnxGenerator, export_run
-from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
-from hybridrag.layout import BASE_MODEL, DPO_MODEL, PARAMS, SFT_DATA, SFT_MODELS, chat_model_folder
+from hybridrag.layout import SFT_DATA
 from hybridrag.onnx_w8a8 import write_w8a8_export
-from hybridrag.reporting import describe_machine, markdown_table, write_json
-from support.generation_bench import reading_prompts
+from hybridrag.reporting import markdown_table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
-    parser.add_argument("--base-model", type=Path, default=ROOT / BASE_MODEL)
+    parser = workload_parser(__doc__)
     parser.add_argument("--train", type=Path, default=ROOT / SFT_DATA / "train.jsonl",
                         help="conversations whose prompts calibrate the smoothing")
-    parser.add_argument("--validation", type=Path, default=ROOT / SFT_DATA / "validation.jsonl")
-    parser.add_argument("--squad", type=Path, default=ROOT.parent / "shared" / "benchmarks" /
-                        "squad2" / "squad-v2.0-12-articles.json")
-    parser.add_argument("--prompts", type=int, default=32, help="reading prompts for batch 16")
-    parser.add_argument("--single", type=int, default=8,
-                        help="of them, streamed and answered one at a time")
-    parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--calibration", type=int, default=32,
                         help="training prompts whose activations set the smoothing")
     parser.add_argument("--alpha", type=float, default=0.5, help="SmoothQuant's migration strength")
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "generation")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     return parser.parse_args()
 
 
@@ -108,24 +93,14 @@ def report(summary: dict[str, Any]) -> str:
 
 def main() -> None:
     args = parse_args()
-    if not args.squad.is_file():
-        print(f"SKIPPED: {args.squad} not found (the SQuAD 2.0 file of ../shared/benchmarks)")
+    work = workload(args)
+    if work is None:
         return
-    params = load_params(args.params)
-    tokenizer = load_tokenizer(args.base_model)
-    prompts, golds = zip(*reading_prompts(args.squad, tokenizer, args.prompts), strict=True)
-    lengths = sorted(len(prompt_ids(tokenizer, p)) for p in prompts)
-    chat_model = ROOT / chat_model_folder(params.answers.chat_model, BASE_MODEL, SFT_MODELS,
-                                          DPO_MODEL)
-    loaders = exports(chat_model, args, tokenizer)
-    rows = [row for _, row in read_jsonl(args.validation)]
+    loaders = exports(work.chat_model, args, work.tokenizer)
     summary: dict[str, Any] = {
-        "machine": describe_machine(), "chat_model": params.answers.chat_model,
-        "calibration": args.calibration, "alpha": args.alpha, "prompts": len(prompts),
-        "single": args.single, "prompt_tokens_median": lengths[len(lengths) // 2],
-        "max_new_tokens": args.max_new_tokens,
-        "speed": speed(loaders, list(prompts), list(golds), args),
-        "validation_items": len(rows), "quality": quality(loaders, rows, args, params.answers)}
+        **work.describe(args), "calibration": args.calibration, "alpha": args.alpha,
+        "speed": speed(loaders, work.prompts, work.golds, args),
+        "quality": quality(loaders, work.validation, args, work.params.answers)}
     write_json(args.out / "activation_quantization.json", summary)
     atomic_write_text(args.out / "activation_quantization.md", report(summary))
     print(report(summary))

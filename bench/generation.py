@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,12 @@ SCORER_COLUMNS = ["cites_relevant", "cites_relevant_not_first", "abstains_unansw
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
+    return workload_parser(__doc__).parse_args()
+
+
+def workload_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments of a generation bench's `workload` and where it writes."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
     parser.add_argument("--base-model", type=Path, default=ROOT / BASE_MODEL)
@@ -59,7 +65,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work" / "generation")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    return parser.parse_args()
+    return parser
 
 
 def generators(model_dir: Path, base_dir: Path, work: Path) -> dict[str, Any]:
@@ -154,26 +160,53 @@ def report(summary: dict[str, Any]) -> str:
         markdown_table(["runtime", *SCORER_COLUMNS, "identical"], quality_rows), ""])
 
 
-def main() -> None:
-    args = parse_args()
+@dataclass(frozen=True)
+class Workload:
+    """What a generation bench runs: the params, the reading prompts with their gold answers,
+    the validation conversations and the product's chat model."""
+
+    params: Any
+    tokenizer: Any
+    prompts: list
+    golds: list
+    validation: list[dict]
+    chat_model: Path
+
+    def describe(self, args: argparse.Namespace) -> dict[str, Any]:
+        """The summary's fields that say what ran."""
+        lengths = sorted(len(prompt_ids(self.tokenizer, p)) for p in self.prompts)
+        return {"machine": describe_machine(), "prompts": len(self.prompts),
+                "single": args.single, "prompt_tokens_median": lengths[len(lengths) // 2],
+                "max_new_tokens": args.max_new_tokens,
+                "chat_model": self.params.answers.chat_model,
+                "validation_items": len(self.validation)}
+
+
+def workload(args: argparse.Namespace) -> Workload | None:
+    """The bench's inputs; None, having said SKIPPED, without the SQuAD file."""
     if not args.squad.is_file():
         print(f"SKIPPED: {args.squad} not found (the SQuAD 2.0 file of ../shared/benchmarks)")
-        return
+        return None
     params = load_params(args.params)
     tokenizer = load_tokenizer(args.base_model)
     prompts, golds = zip(*reading_prompts(args.squad, tokenizer, args.prompts), strict=True)
-    lengths = sorted(len(prompt_ids(tokenizer, p)) for p in prompts)
-    chat_model = ROOT / chat_model_folder(params.answers.chat_model, BASE_MODEL, SFT_MODELS,
-                                          DPO_MODEL)
+    return Workload(params, tokenizer, list(prompts), list(golds),
+                    [row for _, row in read_jsonl(args.validation)],
+                    ROOT / chat_model_folder(params.answers.chat_model, BASE_MODEL, SFT_MODELS,
+                                             DPO_MODEL))
+
+
+def main() -> None:
+    args = parse_args()
+    work = workload(args)
+    if work is None:
+        return
     summary: dict[str, Any] = {
-        "machine": describe_machine(), "prompts": len(prompts), "single": args.single,
-        "prompt_tokens_median": lengths[len(lengths) // 2], "max_new_tokens": args.max_new_tokens,
-        "speed": speed(generators(args.base_model, args.base_model, args.work), list(prompts),
-                       list(golds), args)}
-    rows = [row for _, row in read_jsonl(args.validation)]
-    summary |= {"chat_model": params.answers.chat_model, "validation_items": len(rows),
-                "quality": quality(generators(chat_model, args.base_model, args.work), rows, args,
-                                   params.answers)}
+        **work.describe(args),
+        "speed": speed(generators(args.base_model, args.base_model, args.work), work.prompts,
+                       work.golds, args),
+        "quality": quality(generators(work.chat_model, args.base_model, args.work),
+                           work.validation, args, work.params.answers)}
     write_json(args.out / "generation.json", summary)
     atomic_write_text(args.out / "generation.md", report(summary))
     print(report(summary))
