@@ -47,11 +47,14 @@ def empty_cache(export: Path) -> dict[str, np.ndarray]:
 
 
 def activation_maxima(model: object, prompts: Iterable[Sequence[int]],
-                      cache: dict[str, np.ndarray], threads: int = 2) -> dict[str, np.ndarray]:
+                      cache: dict[str, np.ndarray], threads: int | None = None
+                      ) -> dict[str, np.ndarray]:
     """Each product input's largest absolute value per channel over the prompts' prefills
     (`model`: an fp32 decoder of the ONNX Runtime GenAI model builder; `cache`: empty_cache)."""
     import onnx
     import onnxruntime as ort
+
+    from hybridrag.chat.onnx import cpu_threads
 
     names = matmul_inputs(model)
     probe = onnx.ModelProto()
@@ -59,7 +62,7 @@ def activation_maxima(model: object, prompts: Iterable[Sequence[int]],
     probe.graph.output.extend(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
                               for name in names)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads or cpu_threads()
     session = ort.InferenceSession(probe.SerializeToString(), options,
                                    providers=["CPUExecutionProvider"])
     maxima: dict[str, np.ndarray] = {}
