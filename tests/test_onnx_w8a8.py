@@ -96,6 +96,9 @@ def test_an_export_keeps_its_next_token_logits(onnx_chat, tmp_path, smol_tokeniz
                ("Where is the Eiffel Tower?", "Sources: [1] Paris is the capital of France.")]
     out = tmp_path / "w8a8"
     write_w8a8_export(onnx_chat, out, prompts if smoothed else None)
+    written = (out / "model.onnx.data").stat().st_size
+    write_w8a8_export(onnx_chat, out, prompts if smoothed else None)  # again, over the first
+    assert (out / "model.onnx.data").stat().st_size == written  # replaced, not appended to
     assert json.loads((out / "run.json").read_text())["precision"] == (
         "w8a8 smoothed 0.5" if smoothed else "w8a8")
     exact, quantized = (last_logits(folder, prompts[0]) for folder in (onnx_chat, out))

@@ -39,7 +39,9 @@ def matmul_inputs(model: object) -> list[str]:
 def empty_cache(export: Path) -> dict[str, np.ndarray]:
     """The key-value inputs of an export's decoder (ONNX Runtime GenAI's config) with nothing
     cached yet: a prompt's prefill."""
-    decoder = json.loads((export / "genai_config.json").read_text())["model"]["decoder"]
+    from hybridrag.chat.last_position import GENAI_CONFIG
+
+    decoder = json.loads((export / GENAI_CONFIG).read_text())["model"]["decoder"]
     empty = np.zeros((1, decoder["num_key_value_heads"], 0, decoder["head_size"]), np.float32)
     names = decoder["inputs"]
     return {names[kind] % layer: empty for layer in range(decoder["num_hidden_layers"])
@@ -155,18 +157,22 @@ def write_w8a8_export(fp32_export: Path, out: Path, calibration: Iterable[Sequen
     smoothed on `calibration` prompts' token ids (None: not smoothed)."""
     import onnx
 
-    out.mkdir(parents=True, exist_ok=True)
-    for path in fp32_export.iterdir():
-        if not path.name.startswith(MODEL_FILE):
-            shutil.copy2(path, out / path.name)
+    from hybridrag.atomic import atomic_directory
+    from hybridrag.chat.models import RUN_INFO
+
     model = onnx.load(fp32_export / MODEL_FILE)
     maxima = (None if calibration is None else
               activation_maxima(model, calibration, empty_cache(fp32_export)))
     quantize_w8a8(model, maxima, alpha)
-    onnx.save(model, out / MODEL_FILE, save_as_external_data=True, location=WEIGHTS_FILE)
-    info = json.loads((out / "run.json").read_text())
+    info = json.loads((fp32_export / RUN_INFO).read_text())
     info["precision"] = "w8a8" if maxima is None else f"w8a8 smoothed {alpha:g}"
-    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    with atomic_directory(out) as staging:  # onnx appends to a weights file already there
+        for path in fp32_export.iterdir():
+            if not path.name.startswith(MODEL_FILE) and path.name != RUN_INFO:
+                shutil.copy2(path, staging / path.name)
+        onnx.save(model, staging / MODEL_FILE, save_as_external_data=True,
+                  location=WEIGHTS_FILE)
+        (staging / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def _weights(model: object) -> dict[str, object]:
