@@ -133,3 +133,43 @@ def test_a_gate_with_a_classifier_scores_the_passages_the_model_reads(tmp_path, 
     assert gate.score("q", [], None) == float("-inf")  # nothing retrieved: it abstains
     assert "answerability classifier" in Gate(0.5, "toy", gate.classifier).reason(0.1)
     assert Gate(0.5, "toy").score("q", sources, 0.3) == 0.3  # without one: the reranker's best
+
+
+class CountingClassifier:
+    """A classifier that records how many passages it was asked to score."""
+
+    def __init__(self, classifier: Reranker):
+        self.classifier = classifier
+        self.scored: list[int] = []
+
+    def scores(self, question, passages):
+        self.scored.append(len(passages))
+        return self.classifier.scores(question, passages)
+
+
+def test_the_gate_decides_as_its_best_score_does_scoring_the_rest_only_when_the_first_fails(
+        small_reranker):
+    _, folder, _, _ = small_reranker
+    classifier = Reranker.load(folder, "cpu")
+    question = "is the tomato a berry"
+    sources = [Source(1, "d2", 2, "Jazz", "Jazz began in New Orleans."),
+               Source(2, "d1", 1, "Tomato", "The tomato is an edible berry."),
+               Source(3, "d3", 3, "Rome", "Rome is the capital of Italy.")]
+    scores = [float(s) for s in classifier.scores(question, [s.text for s in sources])]
+    first, best = scores[0], max(scores)
+    assert first < best  # so one threshold passes the question on a later source
+    cuts = sorted(set(scores))
+    thresholds = ([cuts[0] - 1.0, cuts[-1] + 1.0]  # every source passes; none does
+                  + [(low + high) / 2 for low, high in zip(cuts, cuts[1:], strict=False)])  # between
+                  # two neighbouring scores
+    for threshold in thresholds:
+        counting = CountingClassifier(classifier)
+        decided = Gate(threshold, "toy", counting).decide(question, sources, reranked_best=None)
+        assert decided == Gate(threshold, "toy", classifier).reason(best)
+        assert (decided is None) == (best >= threshold)
+        # the first source alone when it passes; else the other two as well
+        assert counting.scored == ([1] if first >= threshold else [1, 2])
+        if decided is not None:
+            assert f"{best:.2f}" in decided  # the reason gives the best of all three
+    assert Gate(0.5, "toy", classifier).decide(question, [], None) is not None  # nothing retrieved
+    assert Gate(0.5, "toy").decide(question, sources, 0.4) == Gate(0.5, "toy").reason(0.4)

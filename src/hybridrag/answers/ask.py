@@ -70,7 +70,7 @@ def retrieve(generator: ChatGenerator, searcher: Searcher, questions: Sequence[s
 def gate_reason(gate: Gate | None, question: str, retrieved: Retrieved) -> str | None:
     if gate is None:
         return None
-    return gate.reason(gate.score(question, retrieved.sources, retrieved.best_score))
+    return gate.decide(question, retrieved.sources, retrieved.best_score)
 
 
 def answer(generator: ChatGenerator, searcher: Searcher, questions: Sequence[str],
