@@ -33,7 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.jsonl import read_jsonl, write_jsonl
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker
-    from hybridrag.sft.compare import ProductPolicy, best_model, compare_models, held_out
+    from hybridrag.sft.compare import (
+        ProductPolicy,
+        against_best,
+        best_model,
+        compare_models,
+        held_out,
+    )
     from hybridrag.sft.reading import rag_loop_rows
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
@@ -85,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
             recorded = json.loads(training.read_text())
             results[name].update({k: recorded[k] for k in TRAINING_COLUMNS if k in recorded})
     best = best_model(answered, data, sft.compare.other_questions) if data is not None else None
+    if best is not None:
+        against_best(results, answered, data, best[0], sft.compare)
     write_json(args.metrics, {"test_rows": len(rows),
                               f"best_{data.main_metric if data else 'cites_relevant'}":
                                   best[0] if best else None, **results,

@@ -11,6 +11,7 @@ from hybridrag.sft.compare import (
     PRODUCT,
     ModelAnswers,
     ProductPolicy,
+    against_best,
     best_model,
     compare_models,
     evidence_citations,
@@ -68,6 +69,26 @@ def test_paired_difference_by_hand():
     assert result["difference"] == 0.5 and result["ci95"][0] <= 0.5 <= result["ci95"][1]
     assert best_model({"base": base, "tuned": tuned, BASELINE: base}, data, 3) == (
         "tuned", {"base": (0.0, 1.0), "tuned": (1.0, 1.0)})
+
+
+def test_the_other_methods_against_the_best_by_hand():
+    data = held_out(rows())  # answerable: items 0 (relevant [2]) and 2 (relevant [1])
+    base = answers_for(data, ["x [3].", "x [3].", "x [3].", "x [3].", "x [2]."])
+    best = answers_for(data, ["Title 1 [2].", NO_ANSWER, "Title 0 [1].", NO_ANSWER, NO_ANSWER])
+    # the other method answered the first question only (items 0 and 1), citing the wrong source
+    other = ModelAnswers([0, 1], ["Title 1 [1].", NO_ANSWER],
+                         [score_reply(data.items[i], t, True)
+                          for i, t in ((0, "Title 1 [1]."), (1, NO_ANSWER))])
+    answered = {"base": base, "best": best, "other": other, BASELINE: base}
+    results = {name: {} for name in answered}
+    against_best(results, answered, data, "best", PARAMS.sft.compare.updated(bootstrap=200))
+    assert list(results) == ["base", "best", "other", BASELINE]
+    assert [name for name, values in results.items() if "vs_best" in values] == ["other"]
+    found = results["other"]["vs_best"]
+    # on item 0, the one answerable item both answered: other cites [1] (0), best [2] (1)
+    assert found["cites_relevant"] == {"difference": -1.0, "items": 1, "ci95": [-1.0, -1.0]}
+    # on item 1, the one unanswerable item both answered: both abstain
+    assert found["abstains_unanswerable"] == {"difference": 0.0, "items": 1, "ci95": [0.0, 0.0]}
 
 
 def test_position_following_by_hand():

@@ -303,6 +303,21 @@ def add_baselines(results: dict[str, Any], answered: dict[str, ModelAnswers], da
                     for metric in metrics}
 
 
+def against_best(results: dict[str, Any], answered: dict[str, ModelAnswers], data: HeldOut,
+                 best: str, settings: CompareParams) -> None:
+    """Every other trained model's paired differences against `best` (`best_model`) on the
+    paired metrics, over the questions both answered (`vs_best` in its results): whether the
+    best stands apart from the other methods or only ranks first. Base and the baselines have
+    theirs against base."""
+    for name in answered:
+        if name in (best, "base", BASELINE, EXTRACTIVE, PRODUCT):
+            continue
+        results[name]["vs_best"] = {
+            metric: paired_difference(answered[name], answered[best], data.items, metric,
+                                      settings.bootstrap, settings.seed)
+            for metric in data.paired_metrics}
+
+
 def best_model(answered: dict[str, ModelAnswers], data: HeldOut, questions: int
                ) -> tuple[str, dict[str, tuple[float, float]]]:
     """The model with the highest main metric (`HeldOut.main_metric`) on the questions every

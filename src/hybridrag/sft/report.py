@@ -44,8 +44,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split()) or "(empty)"
 
 
-def paired_table(results: dict[str, Any], against: str = "base") -> str:
-    """Each model's paired differences against `against` (base, or extractive: vs_extractive)."""
+def paired_table(results: dict[str, Any], against: str = "base", label: str | None = None
+                 ) -> str:
+    """Each model's paired differences against `against` (base; extractive: vs_extractive;
+    best: vs_best), that model called `label` in the header (default: `against`)."""
     rows = []
     for name, values in results.items():
         for metric, found in (values.get(f"vs_{against}") or {}).items():
@@ -53,8 +55,31 @@ def paired_table(results: dict[str, Any], against: str = "base") -> str:
                 low, high = found["ci95"]
                 rows.append([name, metric, f"{found['difference']:+.3f}", f"[{low:+.3f}, {high:+.3f}]",
                              found["items"]])
-    return markdown_table(["model", "metric", f"model - {against}", "95% bootstrap CI", "items"],
-                          rows)
+    return markdown_table(["model", "metric", f"model - {label or against}", "95% bootstrap CI",
+                           "items"], rows)
+
+
+def separation_sentence(results: dict[str, Any], best: str, metric: str) -> str:
+    """Which methods the best one is ahead of on `metric` with an interval that excludes zero,
+    and which it is not separated from."""
+    ahead, level = [], []
+    for name, values in results.items():
+        found = (values.get("vs_best") or {}).get(metric)
+        if found is not None:
+            (ahead if found["ci95"][1] < 0 else level).append(
+                f"{name} ({found['difference']:+.3f} [{found['ci95'][0]:+.3f}, "
+                f"{found['ci95'][1]:+.3f}])")
+    label = metric.replace("_", "-")
+    if not ahead and not level:
+        return f"No other trained model to compare `{best}` with."
+    parts = []
+    if ahead:
+        parts.append(f"`{best}` reads better on {label} than {', '.join(ahead)}: each "
+                     "interval excludes zero")
+    if level:
+        parts.append(f"it is not separated from {', '.join(level)}: each interval holds zero, so "
+                     "on these questions the ranking between them is not settled")
+    return "; ".join(parts) + "."
 
 
 def sample_rows(answered: dict[str, ModelAnswers], data: HeldOut, count: int
@@ -188,6 +213,11 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
         lines += [f"## Paired differences against base (same items; {params.compare.bootstrap} "
                   f"bootstrap resamples; metrics {', '.join(data.paired_metrics)})", "",
                   paired_table(results)]
+    if best is not None and any("vs_best" in values for values in results.values()):
+        lines += ["", f"## Paired differences against the best model, `{best[0]}` (same items; "
+                  f"metrics {', '.join(data.paired_metrics)})", "",
+                  separation_sentence(results, best[0], data.main_metric), "",
+                  paired_table(results, "best", best[0])]
     if reading and any("vs_extractive" in values for values in results.values()):
         lines += ["", f"## Paired differences against the extractive baseline (metrics "
                   f"{', '.join(READING_METRICS)})", "", paired_table(results, EXTRACTIVE)]
