@@ -225,6 +225,9 @@ class ChatmlParams(Section):
     test_fraction: Share  # converted sources only (grounded tests on the ingest test split)
     seed: int
     on_error: Literal["raise", "skip"]
+    # numbered sources in each conversation the reading and grounded sources write (training
+    # and held-out); the product's prompts read answers.sources
+    sources: Positive
     grounded: GroundedParams
     reading: ReadingParams
 
@@ -381,12 +384,13 @@ OnModelAbstention = Literal["keep", "extractive"]  # past the gate: show it, or 
 
 
 class AnswersParams(Section):
-    """Grounded answers: the prompt (also the grounded training data's) and the product's model."""
+    """Grounded answers: the prompt (its source budget also the training data's) and the
+    product's model."""
 
     chat_model: str  # base | an SFT method | dpo: what ask, /ask and eval_answers use
     runtime: Literal["transformers", "onnx"]  # onnx: ONNX Runtime GenAI on CPU (export_chat)
     precision: Literal["fp32", "int8", "int4"]  # onnx's weights; transformers runs fp32
-    sources: Positive  # retrieved sources in each prompt
+    sources: Positive  # retrieved sources in each product prompt (ask, /ask, eval_answers, the RAG loop)
     rerank: bool  # rerank the sources with the trained cross-encoder
     gate: bool  # abstain without asking the model when no reranked source passes choose_gate's threshold
     gate_max_false_abstention: Share  # choose_gate: answerable validation questions it may turn away

@@ -93,13 +93,13 @@ def grounded_splits(params: Params, tokenizer: Any, data: Path, index: Path, rer
                   rerank_depth=params.rerank.depth) as searcher:
         examples = grounded_examples(splits, searcher, token_trimmer(tokenizer, answers.source_tokens),
                                      QuestionWriter(dataset.documents), settings.grounded,
-                                     answers.sources, answers.rerank, settings.seed)
+                                     settings.sources, answers.rerank, settings.seed)
     rows = {split: [e.row() for e in part] for split, part in examples.items()}
     summary = {"source": "grounded", "questions": {"train": len(splits.train),
                                                    "validation": len(splits.validation),
                                                    "test": len(splits.test)},
                "conversations": {split: len(part) for split, part in rows.items()},
-               "sources_per_prompt": answers.sources, "source_tokens": answers.source_tokens,
+               "sources_per_prompt": settings.sources, "source_tokens": answers.source_tokens,
                "reranked_sources": answers.rerank,
                "trained_documents_judged_in_test": len(
                    {d for q in splits.train for d in q.relevant}
@@ -121,7 +121,7 @@ def reading_splits(params: Params, tokenizer: Any,
     reading = settings.reading
     articles, dropped = read_squad(Path(reading.path), token_trimmer(tokenizer,
                                                                      answers.source_tokens))
-    examples = reading_examples(articles, reading, answers.sources, settings.seed)
+    examples = reading_examples(articles, reading, settings.sources, settings.seed)
     rows = {split: [e.row() for e in part] for split, part in examples.items()}
     answerable = sum(bool(q.answers) for a in articles for q in a.questions)
     if dropped["answer_beyond_budget"] > 0.2 * (answerable + dropped["answer_beyond_budget"]):
@@ -140,7 +140,7 @@ def reading_splits(params: Params, tokenizer: Any,
     summary: dict[str, Any] = {
         "source": "reading", "path": reading.path,
         "conversations": {split: len(part) for split, part in rows.items()},
-        "sources_per_prompt": answers.sources, "source_tokens": answers.source_tokens,
+        "sources_per_prompt": settings.sources, "source_tokens": answers.source_tokens,
         "dropped": dict(sorted(dropped.items())), "grounded_train_conversations": mixed}
     for split, part in examples.items():
         summary[split] = {**split_summary(splits[split], part), "tokens": length_summary(

@@ -172,7 +172,7 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
     if reading:
         lines += [
             "Held-out reading questions from test articles (SQuAD format, sft.chatml.reading): "
-            f"each over {answers.sources} numbered sources of {answers.source_tokens} tokens, its "
+            f"each over {params.chatml.sources} numbered sources of {answers.source_tokens} tokens, its "
             "own paragraph at a uniformly random position among distractor paragraphs (or left "
             "out: the reply should then abstain). Scores follow the official SQuAD 2.0 "
             "evaluation, citations stripped from the reply: f1 and exact_match over answerable "
@@ -189,7 +189,7 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
     elif grounded:
         lines += [
             f"Held-out questions from test-split documents, sources in the retriever's order "
-            f"({answers.sources} sources, {answers.source_tokens} tokens each"
+            f"({params.chatml.sources} sources, {answers.source_tokens} tokens each"
             f"{', reranked' if answers.rerank else ''}); each answerable question is asked again "
             "with its relevant source left out (the reply should then abstain). "
             f"`base` and the product's model (`answers.chat_model: {answers.chat_model}`) answer "
@@ -223,11 +223,13 @@ def write_report(path: Path, results: dict[str, Any], samples: list[dict[str, An
                   f"{', '.join(READING_METRICS)})", "", paired_table(results, EXTRACTIVE)]
     if rag_loop:
         lines += ["", "## The full RAG loop on the test articles", "",
-                  "The test articles' questions, each over the sources the product's "
-                  "retriever finds in an index of all their paragraphs (the pipeline's chunk, "
-                  "embed and retrieval settings, the reranker's first-stage fusion, the "
-                  "reranker; the base embedder). A question whose paragraph is not retrieved "
-                  "keeps its gold answers: the loop is judged end to end.", "",
+                  "The test articles' questions, each over the "
+                  f"{answers.sources} source{'s' if answers.sources > 1 else ''} the product's "
+                  "retriever finds in an index of all their paragraphs (answers.sources; "
+                  "the pipeline's chunk, embed and retrieval settings, the reranker's "
+                  "first-stage fusion, the reranker; the base embedder). A question whose "
+                  "paragraph is not retrieved keeps its gold answers: the loop is judged end "
+                  "to end.", "",
                   markdown_table(["model", *answer_columns],
                                  [[name, *(values.get(c) for c in answer_columns)]
                                   for name, values in rag_loop.items()]), "",
