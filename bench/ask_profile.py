@@ -2,13 +2,16 @@
 in one run, and the prefill's ONNX Runtime operators.
 
     python -m bench.ask_profile      # after `make repro` (data/index, the chat model and its export)
+    python -m bench.ask_profile --sources 3 1    # one row per count of sources in the prompt
 
 The answer path as `hybridrag serve` builds it (the params' answers settings, the served
 reranker and answerability gate, the export_chat model on answers.runtime), one held-out test
 query at a time, p50 milliseconds: hybrid search without rerank (`search`); the sources as /ask
 gets them (`retrieve`: search, the cross-encoder over rerank.depth candidates, lookups, the
-token cut); the gate's classifier over them (`gate`); the chat model's first streamed piece
-(`first_token`: the prompt's prefill and one step) and the rest of the reply (`rest`); again
+token cut); the gate's decision (`gate`: its classifier on the best source, the others only
+when that one fails); the chat model's first streamed piece
+(`first_token`: the prompt's prefill and one step) and the rest of the reply (`rest`); for each
+count of sources asked for (`--sources`), then for the first count again
 with the export as it is (the LM head on every prompt position, where the service's generator
 computes the last one only). Then the prefill of the median-length prompt with ONNX Runtime's
 profiler on: kernel time per operator type, and the LM head's share.
@@ -41,19 +44,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("search", "retrieve", "gate", "first_token", "rest")
 
 
-def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
+def step_times(config: Any, searcher: Any, generator: Any, queries: list[str], sources: int
                ) -> tuple[dict[str, Any], list[int], list[str]]:
-    """p50 ms of each part over `queries` (after two warm-up queries) with `generator`, the
-    token ids of the median-length prompt, and the replies."""
+    """p50 ms of each part over `queries` (after two warm-up queries) with `generator` and
+    `sources` retrieved sources in each prompt, the token ids of the median-length prompt, and
+    the replies."""
     settings = config.answers
     times: dict[str, list[float]] = {part: [] for part in PARTS}
     prompts: list[list[int]] = []
     replies: list[str] = []
     for n, query in enumerate(queries[:2] + queries):
         started = time.perf_counter()
-        searcher.search(query, k=settings.sources, rerank=False)
+        searcher.search(query, k=sources, rerank=False)
         searched = time.perf_counter()
-        found = retrieve(generator, searcher, [query], settings)[0]
+        found = retrieve(generator, searcher, [query], settings, sources)[0]
         retrieved = time.perf_counter()
         gate_reason(config.gate, query, found)
         gated = time.perf_counter()
@@ -74,6 +78,7 @@ def step_times(config: Any, searcher: Any, generator: Any, queries: list[str]
     row = {part: round(1000 * statistics.median(values), 1) for part, values in times.items()}
     row["before_first_token"] = round(row["retrieve"] + row["gate"] + row["first_token"], 1)
     row["prompt_tokens_p50"] = statistics.median(len(ids) for ids in prompts)
+    row["sources"] = sources
     row["runtime"] = f"{generator.runtime} {generator.precision}"
     if generator.runtime == "onnx":
         row["runtime"] += (", LM head on the last position" if generator.last_position
@@ -121,6 +126,9 @@ def prefill_operators(export: Path, prompt: list[int], runs: int = 3) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     parser = workspace_parser(__doc__, ROOT)
     parser.add_argument("--questions", type=int, default=30)
+    parser.add_argument("--sources", type=int, nargs="+",
+                        help="retrieved sources in each prompt, one row per count (default: the "
+                             "params' answers.sources)")
     args = parser.parse_args(argv)
     queries = workspace_queries(args.index, args.data)
     if queries is None:
@@ -131,19 +139,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     searcher = IndexHolder(config).load().searcher
     generator = ChatHolder(config).generator()
-    generators = [generator]
+    counts = args.sources or [config.answers.sources]
+    runs = [(generator, n) for n in counts]
     if getattr(generator, "last_position", False):  # the export as written, for the difference
-        generators.append(OnnxGenerator(generator.folder, last_position=False))
-    steps, replies = [], []
-    for each in generators:
-        row, prompt, texts = step_times(config, searcher, each, queries[:args.questions])
+        runs.append((OnnxGenerator(generator.folder, last_position=False), counts[0]))
+    steps, replies, prompts = [], [], []
+    for each, sources in runs:
+        row, prompt, texts = step_times(config, searcher, each, queries[:args.questions], sources)
         steps.append(row)
         replies.append(texts)
+        prompts.append(prompt)
         print(row, flush=True)
     for row, texts in zip(steps, replies, strict=True):  # against the export as it is
-        row["same_replies"] = round(sum(map(str.__eq__, texts, replies[-1])) / len(texts), 3)
+        if row["sources"] == steps[-1]["sources"]:
+            row["same_replies"] = round(sum(map(str.__eq__, texts, replies[-1])) / len(texts), 3)
+    prompt = prompts[0]  # the median prompt of the first count, profiled below
     results: dict[str, Any] = {"machine": describe_machine(), "questions": args.questions,
-                               "sources": config.answers.sources, "steps_ms": steps}
+                               "params_sources": config.answers.sources, "steps_ms": steps}
     if generator.runtime == "onnx":
         results["prefill"] = prefill_operators(generator.folder, prompt)
         print(results["prefill"], flush=True)
@@ -153,22 +165,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, Any]) -> str:
-    columns = ["runtime", "prompt_tokens_p50", *PARTS, "before_first_token", "same_replies"]
+    columns = ["runtime", "sources", "prompt_tokens_p50", *PARTS, "before_first_token",
+               "same_replies"]
     lines = [
         "# Where an /ask's time goes", "",
         f"{results['machine']}. One run of `python -m bench.ask_profile`: the answer path as "
         f"`hybridrag serve` builds it, in process, {results['questions']} held-out test queries "
-        f"one at a time, {results['sources']} sources; p50 milliseconds of each step. `search`: "
+        "one at a time, `sources` retrieved sources in each prompt (answers.sources: "
+        f"{results['params_sources']}); p50 milliseconds of each step. `search`: "
         "hybrid retrieval alone; `retrieve`: the sources as /ask gets them (search, the "
         "cross-encoder over the reranked candidates, lookups, the token cut); `gate`: the "
-        "answerability classifier over them; `first_token`: the prompt's prefill and the first "
+        "answerability gate's decision (its classifier on the best source, on the others only "
+        "when that one fails: Gate.decide); `first_token`: the prompt's prefill and the first "
         "streamed piece; `rest`: the rest of the reply; `before_first_token`: retrieve + gate + "
         "first_token. The service's chat model computes the LM head on the prompt's last "
-        "position only (hybridrag.chat.last_position); the second row is the export as "
+        "position only (hybridrag.chat.last_position); the last row is the export as "
         "export_chat wrote it, every position's logits; `same_replies`: the share of the "
-        "replies equal to that row's, text for text (every query's prompt is answered here, "
-        "whatever the gate says).", "",
-        markdown_table(columns, [[row[c] for c in columns] for row in results["steps_ms"]]), ""]
+        "replies equal to that row's, text for text, with the same sources (every query's "
+        "prompt is answered here, whatever the gate says).", "",
+        markdown_table(columns, [[row.get(c) for c in columns] for row in results["steps_ms"]]),
+        ""]
     if "prefill" in results:
         prefill = results["prefill"]
         lines += [
