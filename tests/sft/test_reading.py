@@ -198,7 +198,11 @@ def test_the_full_rag_loop_retrieves_from_the_test_articles_paragraphs(tmp_path,
         answers=PARAMS.answers.updated(source_tokens=160, rerank=False, sources=2, device="cpu"),
         embed=PARAMS.embed.updated(model=MODEL, device="cpu"),
         sft=PARAMS.sft.updated(chatml=PARAMS.sft.chatml.updated(source="reading", reading=reading)))
-    rows = rag_loop_rows(settings, smol_tokenizer, None, tmp_path / "index")
+    found = rag_loop_rows(settings, smol_tokenizer, None, tmp_path / "index", counts=[2, 1])
+    rows = found[2]
+    assert list(found) == [2, 1] and [r["meta"]["query_id"] for r in found[1]] == [
+        r["meta"]["query_id"] for r in rows]  # every count asks the same questions in order
+    assert all(len(r["meta"]["sources"]) == 1 for r in found[1])
     test_article = split_articles(read_squad(path, keep)[0], 1, 1, PARAMS.sft.chatml.seed)["test"][0]
     assert len(rows) == 12  # every question of the one test article (3 paragraphs x 4)
     assert {r["meta"]["query_id"].split("-")[0] for r in rows} == {test_article.title}

@@ -287,26 +287,30 @@ def retrieved_examples(articles: Sequence[Article], searcher: Searcher, trim: Tr
         judged_end_to_end=True) for question in questions]
 
 
-def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder: Path
-                  ) -> list[dict[str, Any]]:
-    """The test articles' questions through the full RAG loop (`retrieved_examples`), as ChatML
-    rows: their paragraphs indexed in `folder` with the pipeline's chunk, embed and build_db
-    settings (the base embedder: the fine-tuned one was tuned on the default corpus) and
-    retrieved with its retrieval settings and the reranker's first-stage fusion, reranked by
-    `reranker` when answers.rerank."""
+def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder: Path,
+                  split: str = "test", counts: Sequence[int] | None = None
+                  ) -> dict[int, list[dict[str, Any]]]:
+    """The split's questions (seeded, at most its max_test / max_validation) through the full
+    RAG loop (`retrieved_examples`) over each count of sources (default: answers.sources), as
+    ChatML rows: the split's paragraphs indexed in `folder` with the pipeline's chunk, embed and
+    build_db settings (the base embedder: the fine-tuned one was tuned on the default corpus)
+    and retrieved with its retrieval settings and the reranker's first-stage fusion, reranked by
+    `reranker` when answers.rerank. Every count asks the same questions in the same order."""
     from hybridrag.answers.prompt import token_trimmer
     from hybridrag.pipeline import index_documents
 
     reading, answers = params.sft.chatml.reading, params.answers
     trim = token_trimmer(tokenizer, answers.source_tokens)
-    test = reading_articles(reading, params.sft.chatml.seed, trim)[0]["test"]
-    index_documents(folder, paragraph_documents(test), params.chunk, params.embed,
+    articles = reading_articles(reading, params.sft.chatml.seed, trim)[0][split]
+    index_documents(folder, paragraph_documents(articles), params.chunk, params.embed,
                     params.build_db)
+    limit = reading.max_validation if split == "validation" else reading.max_test
     # the reranker's first stage, as chatml retrieves: a query-time fusion experiment must
     # not rerun the comparison of every model
     with Searcher(folder, params.retrieval.updated(embedding="base"), params.rerank.first_stage,
                   device=answers.device, reranker=reranker if answers.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:
-        return [e.row() for e in retrieved_examples(test, searcher, trim, answers.sources,
-                                                    answers.rerank, reading.max_test,
-                                                    params.sft.chatml.seed)]
+        return {k: [e.row() for e in retrieved_examples(articles, searcher, trim, k,
+                                                        answers.rerank, limit,
+                                                        params.sft.chatml.seed)]
+                for k in (counts or [answers.sources])}
