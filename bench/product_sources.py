@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     answers = params.answers
-    if not (args.gate / "gate.json").is_file() or not (args.chat_export / "run.json").is_file():
-        print("error: no gate or chat export; run `make repro` first", file=sys.stderr)
+    if not (args.chat_export / "run.json").is_file():
+        print("error: no chat export; run `make repro` first", file=sys.stderr)
         return 2
     tokenizer = load_tokenizer(args.base_model)
     generator = load_generator(chat_model_folder(answers.chat_model, args.base_model,
@@ -79,10 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                                args.base_model, answers.runtime, answers.precision,
                                args.chat_export, answers.device)
     reranker = Reranker.load(args.reranker, answers.device)
-    gate = Gate.load(args.gate, device=answers.device)
-    policy = ProductPolicy(gate.threshold if gate else None,
-                           (gate.classifier or reranker).scores if gate else reranker.scores,
-                           answers, reranker.scores)
+    gate = Gate.load(args.gate, device=answers.device) if answers.gate and answers.rerank else None
+    policy = ProductPolicy.of(gate, reranker, answers)
     counts = sorted(set(args.sources) | {args.against})
     results: dict[str, Any] = {"machine": describe_machine(), "chat_model": answers.chat_model,
                                "runtime": f"{generator.runtime} {generator.precision}",

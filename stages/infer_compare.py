@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     answers = params.answers
     reranker = Reranker.load(args.reranker, answers.device)
     gate = Gate.load(args.gate, device=answers.device) if answers.gate and answers.rerank else None
-    product = ProductPolicy(gate.threshold if gate else None,
-                            (gate.classifier or reranker).scores if gate else reranker.scores,
-                            answers, reranker.scores)
+    product = ProductPolicy.of(gate, reranker, answers)
     row_sets = {"test": rows}
     if reading:  # the same models, too, over sources retrieved from the test articles
         with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:

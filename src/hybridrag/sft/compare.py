@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybridrag.answers.attribution import attribute
-from hybridrag.answers.gate import best_source_scores
+from hybridrag.answers.gate import Gate, best_source_scores
 from hybridrag.answers.policy import shown_replies
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import (
@@ -38,6 +38,9 @@ from hybridrag.chat.models import load_tokenizer, load_trained
 from hybridrag.chat.runtime import run_generator
 from hybridrag.config import AnswersParams, CompareParams, SftParams
 from hybridrag.metrics.bootstrap import mean_difference
+
+if TYPE_CHECKING:
+    from hybridrag.search.rerank import Reranker
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
 
 PAIRED_METRICS = ("cites_relevant", "names_title", "abstains_unanswerable", "well_formed")
@@ -144,6 +147,15 @@ class ProductPolicy:
     gate_scorer: SentenceScorer
     settings: AnswersParams
     sentence_scorer: SentenceScorer
+
+    @classmethod
+    def of(cls, gate: Gate | None, reranker: Reranker, settings: AnswersParams) -> ProductPolicy:
+        """The policy `hybridrag ask` applies with `gate` (None: off): its threshold on its
+        classifier's scores, or on the reranker's without one; the reranker picks the extractive
+        answer."""
+        return cls(gate.threshold if gate else None,
+                   (gate.classifier or reranker).scores if gate else reranker.scores,
+                   settings, reranker.scores)
 
     def answers(self, items: Sequence[GroundedItem], model: ModelAnswers) -> ModelAnswers:
         asked = [items[i] for i in model.indices]
