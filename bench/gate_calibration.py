@@ -16,7 +16,6 @@ out-of-fold one. Results: bench/results/gate_calibration.json and .md.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -29,12 +28,13 @@ from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.models import load_tokenizer
 from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
-from hybridrag.layout import BASE_MODEL, GATE, PARAMS, RERANKER, SFT_DATA
+from hybridrag.layout import SFT_DATA
 from hybridrag.learning.answerability import train_answerability
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker, runnable
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import answerability_rows, reading_articles
+from support.benchmarks import answering_parser
 from support.gate_calibration import (
     article_folds,
     by_answerability,
@@ -46,15 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
+    parser = answering_parser(__doc__, ROOT)
     parser.add_argument("--sft-data", type=Path, default=ROOT / SFT_DATA)
-    parser.add_argument("--reranker", type=Path, default=ROOT / RERANKER)
-    parser.add_argument("--gate", type=Path, default=ROOT / GATE)
-    parser.add_argument("--base-model", type=Path, default=ROOT / BASE_MODEL)
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     answers, settings = params.answers, params.answerability

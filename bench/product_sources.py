@@ -16,7 +16,6 @@ among the sources; paired differences (same questions, bootstrap) of each count 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -28,16 +27,7 @@ from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.models import load_tokenizer
 from hybridrag.chat.runtime import load_generator
 from hybridrag.config import load_params
-from hybridrag.layout import (
-    BASE_MODEL,
-    CHAT_EXPORT,
-    DPO_MODEL,
-    GATE,
-    PARAMS,
-    RERANKER,
-    SFT_MODELS,
-    chat_model_folder,
-)
+from hybridrag.layout import CHAT_EXPORT, DPO_MODEL, SFT_MODELS, chat_model_folder
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker
 from hybridrag.sft.compare import (
@@ -48,6 +38,7 @@ from hybridrag.sft.compare import (
     paired_difference,
 )
 from hybridrag.sft.reading import rag_loop_rows
+from support.benchmarks import answering_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = ("overall_f1", "f1", "exact_match", "cites_relevant", "cites_wrong",
@@ -56,17 +47,13 @@ PAIRED = ("overall_f1", "f1", "cites_relevant", "abstains_unanswerable")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", type=Path, default=ROOT / PARAMS)
-    parser.add_argument("--reranker", type=Path, default=ROOT / RERANKER)
-    parser.add_argument("--gate", type=Path, default=ROOT / GATE)
-    parser.add_argument("--base-model", type=Path, default=ROOT / BASE_MODEL)
+    parser = answering_parser(__doc__, ROOT)
+    parser.add_argument("--chat-model", type=Path,
+                        help="the chat model's run folder (default: answers.chat_model's, here)")
     parser.add_argument("--chat-export", type=Path, default=ROOT / CHAT_EXPORT)
     parser.add_argument("--sources", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--against", type=int, default=3, help="the count the others are paired with")
     parser.add_argument("--splits", nargs="+", default=["validation", "test"])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     answers = params.answers
@@ -74,15 +61,16 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no chat export; run `make repro` first", file=sys.stderr)
         return 2
     tokenizer = load_tokenizer(args.base_model)
-    generator = load_generator(chat_model_folder(answers.chat_model, args.base_model,
-                                                 ROOT / SFT_MODELS, ROOT / DPO_MODEL),
-                               args.base_model, answers.runtime, answers.precision,
+    folder = args.chat_model or chat_model_folder(answers.chat_model, args.base_model,
+                                                  ROOT / SFT_MODELS, ROOT / DPO_MODEL)
+    generator = load_generator(folder, args.base_model, answers.runtime, answers.precision,
                                args.chat_export, answers.device)
     reranker = Reranker.load(args.reranker, answers.device)
     gate = Gate.load(args.gate, device=answers.device) if answers.gate and answers.rerank else None
     policy = ProductPolicy.of(gate, reranker, answers)
     counts = sorted(set(args.sources) | {args.against})
-    results: dict[str, Any] = {"machine": describe_machine(), "chat_model": answers.chat_model,
+    results: dict[str, Any] = {"machine": describe_machine(),
+                               "chat_model": str(args.chat_model or answers.chat_model),
                                "runtime": f"{generator.runtime} {generator.precision}",
                                "gate_threshold": gate.threshold if gate else None,
                                "params_sources": answers.sources, "against": args.against,

@@ -1,5 +1,5 @@
-"""The arguments every bench/ script over a shared BEIR benchmark takes, and finding it; and the
-held-out queries of the benches over the workspace index."""
+"""The arguments every bench/ script over a shared BEIR benchmark takes, and finding it; the
+held-out queries of the benches over the workspace index; the answer path's model arguments."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from hybridrag.ingest.beir import read_beir
-from hybridrag.layout import INDEX, INGESTED, PARAMS
+from hybridrag.layout import BASE_MODEL, GATE, INDEX, INGESTED, PARAMS, RERANKER
 
 
 def benchmark_parser(description: str, root: Path, work_help: str) -> argparse.ArgumentParser:
@@ -31,6 +31,19 @@ def workspace_parser(description: str, root: Path) -> argparse.ArgumentParser:
     parser.add_argument("--params", type=Path, default=root / PARAMS)
     parser.add_argument("--index", type=Path, default=root / INDEX)
     parser.add_argument("--data", type=Path, default=root / INGESTED)
+    parser.add_argument("--out", type=Path, default=root / "bench" / "results")
+    return parser
+
+
+def answering_parser(description: str, root: Path) -> argparse.ArgumentParser:
+    """The arguments of the benches over the answer path `make repro` trained: the params, the
+    reranker, the answerability gate, the base chat model, and where to write."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", type=Path, default=root / PARAMS)
+    parser.add_argument("--reranker", type=Path, default=root / RERANKER)
+    parser.add_argument("--gate", type=Path, default=root / GATE)
+    parser.add_argument("--base-model", type=Path, default=root / BASE_MODEL)
     parser.add_argument("--out", type=Path, default=root / "bench" / "results")
     return parser
 
