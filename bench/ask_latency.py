@@ -21,11 +21,11 @@ import httpx
 import yaml
 
 from hybridrag.atomic import atomic_write_text
+from hybridrag.remote import sse_events
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from support.benchmarks import workspace_parser, workspace_queries
 from support.generation_bench import percentile
 from support.service_process import start_service, stop, wait_until_ready
-from support.sse import events
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def stream_once(client: httpx.Client, url: str, query: str) -> tuple[float, floa
     first = None
     with client.stream("GET", f"{url}/ask/stream", params={"query": query}) as response:
         response.raise_for_status()
-        for name, data in events(response.iter_lines()):
+        for name, data in sse_events(response.iter_lines()):
             if name == "token" and first is None:
                 first = time.perf_counter() - started
             if name == "answer":

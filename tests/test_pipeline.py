@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 HUNG_AFTER_S = 3600
 
 
-def sh(*args, cwd, check=True, env=None):
+def sh(*args, cwd, check=True, env=None, stdin=None):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1", "GIT_AUTHOR_NAME": "t",
            "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
@@ -33,7 +33,7 @@ def sh(*args, cwd, check=True, env=None):
     # a guard against a hung command, not a speed check: the tiny project's first `dvc repro`
     # takes about 7 minutes alone on 2 AVX-512 cores and can take three times that elsewhere
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True,
-                            timeout=HUNG_AFTER_S)
+                            input=stdin, timeout=HUNG_AFTER_S)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n"
                              f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -430,6 +430,13 @@ def test_search_cli_over_the_built_index(project):
     printed = sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
                  "--max-new-tokens", "4", cwd=root).stdout  # streamed as it is written
     assert printed.lstrip().startswith(asked["answer"]) and "[2] " in printed
+    many = sh("hybridrag", "ask", "-", "--sources", "2", "--max-new-tokens", "4", "--json",
+              cwd=root, stdin="painting by a french artist\n\n  a red fruit \n").stdout
+    first, second = (json.loads(line) for line in many.splitlines())  # blank lines skipped
+    assert first == asked and second["query"] == "a red fruit"  # one load, the same answers
+    listed = sh("hybridrag", "ask", "-", "--sources", "2", "--max-new-tokens", "4", cwd=root,
+                stdin="painting by a french artist\na red fruit\n").stdout
+    assert listed.startswith("Q: painting by a french artist\n") and "\nQ: a red fruit\n" in listed
     on_torch = json.loads(sh("hybridrag", "ask", "painting by a french artist", "--sources", "2",
                              "--max-new-tokens", "4", "--runtime", "transformers", "--json",
                              cwd=root).stdout)

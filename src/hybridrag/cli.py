@@ -11,19 +11,25 @@ import os
 import re
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hybridrag.config import load_params
 from hybridrag.errors import FilterError, ParamsError
 from hybridrag.layout import BASE_MODEL, CHAT_EXPORT, GATE, INDEX, PARAMS, RERANKER
 from hybridrag.records import file_location
+from hybridrag.remote import ServiceError
 from hybridrag.search.filters import FILTER_FIELDS, parse_filters
 from hybridrag.search.hybrid import MODES
 
 if TYPE_CHECKING:
-    from hybridrag.answers.ask import Answer
+    from hybridrag.answers.gate import Gate
+    from hybridrag.chat.generation import ChatGenerator
+    from hybridrag.config import AnswersParams
     from hybridrag.search.results import RetrieverScore, SearchHit
     from hybridrag.search.searcher import Searcher
+
+# `ask` options without a default that a service chooses for itself (--server refuses them)
+SERVICE_SETTINGS = ("chat_model", "runtime", "embedding", "backend")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         "ask", help="answer a question from retrieved sources, with citations",
         description="Retrieve sources (hybrid search), prompt a local chat model with them "
                     "numbered, and print its answer and the sources it cites.")
-    ask.add_argument("query", help="the question")
+    ask.add_argument("query", help="the question, or - to read one question per line from standard "
+                                   "input (the models load once; with --json, one JSON object "
+                                   "per line)")
+    ask.add_argument("--server", metavar="URL", default=os.environ.get("HYBRIDRAG_SERVER"),
+                     help="ask a running `hybridrag serve` (e.g. http://127.0.0.1:8000) instead "
+                          "of loading the models here (they stay loaded there); its index, "
+                          "models and params apply, X-API-Key from "
+                          "HYBRIDRAG_API_KEY (env: HYBRIDRAG_SERVER)")
     ask.add_argument("--sources", type=int, help="sources in the prompt (default: answers.sources)")
     ask.add_argument("--rerank", action=argparse.BooleanOptionalAction,
                      help="rerank the sources first (default: answers.rerank)")
@@ -189,7 +202,15 @@ def search_command(args: argparse.Namespace) -> None:
 
 
 def ask_command(args: argparse.Namespace) -> None:
-    from hybridrag.answers.ask import answer_stream
+    from_input = args.query == "-"
+    # read as they come, so that typed questions are answered one by one
+    questions = (q for q in map(str.strip, sys.stdin) if q) if from_input else iter([args.query])
+    indent = None if from_input else 2  # one JSON object per line for many questions
+    if args.server:
+        for number, question in enumerate(questions):
+            announce(args, from_input, number, question)
+            ask_served(args, question, indent)
+        return
     from hybridrag.answers.gate import Gate
     from hybridrag.chat.runtime import load_generator
     from hybridrag.layout import chat_model_folder
@@ -210,45 +231,91 @@ def ask_command(args: argparse.Namespace) -> None:
     with open_searcher(args, rerank) as searcher:
         generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,
                                    args.chat_export, args.device)
-        streamed = answer_stream(generator, searcher, args.query, settings, args.sources, rerank,
-                                 args.max_new_tokens, gate)
-        for piece in streamed.stream:  # the answer as the model writes it
+        for number, question in enumerate(questions):
+            announce(args, from_input, number, question)
+            ask_here(args, question, generator, searcher, settings, rerank, gate, folder, indent)
+
+
+def announce(args: argparse.Namespace, from_input: bool, number: int, question: str) -> None:
+    """The `Q:` line above each answer when the questions come from standard input."""
+    if from_input and not args.json:
+        print(("\n" if number else "") + f"Q: {question}", flush=True)
+
+
+def ask_here(args: argparse.Namespace, question: str, generator: ChatGenerator,
+             searcher: Searcher, settings: AnswersParams, rerank: bool, gate: Gate | None,
+             folder: str, indent: int | None) -> None:
+    """Answer one question with the models loaded in this process."""
+    from hybridrag.answers.ask import answer_stream
+
+    streamed = answer_stream(generator, searcher, question, settings, args.sources, rerank,
+                             args.max_new_tokens, gate)
+    for piece in streamed.stream:  # the answer as the model writes it
+        if not args.json:
+            print(piece, end="", flush=True)
+    reply = streamed.answer()
+    written = streamed.stream.result.text if streamed.stream.result is not None else reply.text
+    print_reply(args, {"query": reply.question, "answer": reply.text, "cited": reply.cited,
+                       "stopped": reply.stopped, "gated": reply.gated,
+                       "extracted": reply.extracted, "chat_model": str(folder),
+                       "runtime": f"{generator.runtime} {generator.precision}",
+                       "sources": [{**vars(s), "cited": s.number in reply.cited}
+                                   for s in reply.sources]}, written, indent)
+
+
+def ask_served(args: argparse.Namespace, question: str, indent: int | None) -> None:
+    """Answer one question with the service at --server (its models and settings)."""
+    from hybridrag.remote import ask_service
+
+    pieces, reply = [], None
+    for event, data in ask_service(args.server, question, args.sources, args.rerank,
+                                   args.max_new_tokens, os.environ.get("HYBRIDRAG_API_KEY")):
+        if event == "token":
+            pieces.append(data["text"])
             if not args.json:
-                print(piece, end="", flush=True)
-        reply = streamed.answer()
+                print(data["text"], end="", flush=True)
+        elif event == "answer":
+            reply = data
+    if reply is None:
+        raise LookupError(f"{args.server} ended the stream without an answer")
+    print_reply(args, reply, "".join(pieces).strip(), indent)
+
+
+def print_reply(args: argparse.Namespace, reply: dict[str, Any], written: str,
+                indent: int | None) -> None:
+    """An answer (the /ask response's shape) under its streamed text `written`: as JSON, or
+    the notes on how it differs from the text and its sources."""
     if args.json:
-        print(json.dumps({"query": reply.question, "answer": reply.text, "cited": reply.cited,
-                          "stopped": reply.stopped, "gated": reply.gated,
-                          "extracted": reply.extracted, "chat_model": str(folder),
-                          "runtime": f"{generator.runtime} {generator.precision}",
-                          "sources": [{**vars(s), "cited": s.number in reply.cited}
-                                      for s in reply.sources]},
-                         indent=2, ensure_ascii=False))
+        print(json.dumps(reply, indent=indent, ensure_ascii=False), flush=True)
         return
     print("\n")
-    if reply.extracted:
+    if reply["extracted"]:
         print(f"(the model found no answer; the reranker's best sentence of the sources: "
-              f"{reply.text})")
-    elif streamed.stream.result is not None and reply.text != streamed.stream.result.text:
-        print(f"(cited where the answer's words are: {reply.text})")
-    if reply.gated:
-        print(f"(not asked: {reply.gated}; the nearest sources:)")
-    print("\n".join(source_lines(reply)))
+              f"{reply['answer']})")
+    elif reply["answer"] != written:
+        print(f"(cited where the answer's words are: {reply['answer']})")
+    if reply["gated"]:
+        print(f"(not asked: {reply['gated']}; the nearest sources:)")
+    print("\n".join(source_lines(reply["sources"], reply["cited"])), flush=True)
 
 
-def source_lines(reply: Answer) -> list[str]:
+def source_lines(sources: list[dict[str, Any]], cited: list[int]) -> list[str]:
     """The sources under a printed answer, the cited ones marked *, then the passage each cited
     source showed the model, so a reader checks the answer against its evidence."""
     lines = []
-    for source in reply.sources:
-        mark = "*" if source.number in reply.cited else " "
-        where = source.location or f"{source.doc_id}, chunk {source.chunk_id}"
-        lines.append(f"{mark}[{source.number}] {source.title}  [{where}]")
-    if not reply.cited:
+    for source in sources:
+        mark = "*" if source["number"] in cited else " "
+        where = (file_location(source.get("source_path"), source.get("page"),
+                               source.get("section"))
+                 or f"{source['doc_id']}, chunk {source['chunk_id']}")
+        lines.append(f"{mark}[{source['number']}] {source['title']}  [{where}]")
+    if not cited:
         return [*lines, "(the answer cites no source)"]
-    for source in reply.cited_sources:
-        lines += ["", f"[{source.number}] {source.title}:",
-                  textwrap.indent(textwrap.fill(" ".join(source.text.split()), width=96), "  > ")]
+    for number in cited:
+        source = sources[number - 1]
+        lines += ["", f"[{number}] {source['title']}:",
+                  textwrap.indent(textwrap.fill(" ".join(source["text"].split()), width=96),
+                                  "  > ")]
     return lines
 
 
@@ -276,10 +343,16 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"-k must be between 1 and 1000, got {args.k}")
     if args.command == "ask" and args.sources is not None and not 1 <= args.sources <= 10:
         parser.error(f"--sources must be between 1 and 10, got {args.sources}")
+    if args.command == "ask" and args.server:
+        local = [f"--{name.replace('_', '-')}" for name in SERVICE_SETTINGS
+                 if getattr(args, name) is not None]
+        if local:
+            parser.error(f"{', '.join(local)}: the service's own settings apply with --server")
     commands = {"search": search_command, "ask": ask_command, "serve": serve_command}
     try:
         commands[args.command](args)
-    except (FilterError, ParamsError, FileNotFoundError, ValueError, LookupError) as error:
+    except (FilterError, ParamsError, FileNotFoundError, ValueError, LookupError,
+            ServiceError) as error:
         print(f"hybridrag: error: {error}", file=sys.stderr)
         sys.exit(2)
 

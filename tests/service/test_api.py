@@ -5,8 +5,8 @@ import pytest
 
 from hybridrag.dvc_hash import dvc_directory_hash
 from hybridrag.postgres.publish import schema_for
+from hybridrag.remote import sse_events
 from hybridrag.service.schemas import MAX_QUERY_CHARS
-from support.sse import events
 from support.waiting import wait_for
 
 from .conftest import ANSWERS, make_client, wait_ready
@@ -191,7 +191,7 @@ def test_ask_streams_the_answer_it_gives_whole(small_index, varied_tiny_base, on
         with served.stream("GET", "/ask/stream", params={"query": "the baroque fugue"}) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
-            received = list(events(response.iter_lines()))
+            received = list(sse_events(response.iter_lines()))
         names = [name for name, _ in received]
         assert names[-1] == "answer" and set(names[:-1]) == {"token"} and len(names) > 2
         streamed = received[-1][1]

@@ -14,8 +14,8 @@ import pytest
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.records import Document
+from hybridrag.remote import sse_events
 from support.service_process import start_service, stop, wait_until_ready
-from support.sse import events
 from support.waiting import wait_for
 
 from ..conftest import PARAMS, ROOT, build_small_index, make_documents, write_test_params
@@ -188,7 +188,7 @@ def test_eight_parallel_ask_clients_get_the_answers_of_sequential_calls(indexes,
         with httpx.stream("GET", f"{url}/ask/stream", params={"query": query},
                           timeout=120) as response:
             assert response.status_code == 200
-            received = list(events(response.iter_lines()))
+            received = list(sse_events(response.iter_lines()))
         assert received[-1][0] == "answer"
         text = "".join(data["text"] for name, data in received if name == "token")
         assert text.strip() == received[-1][1]["answer"]
@@ -206,11 +206,24 @@ def test_eight_parallel_ask_clients_get_the_answers_of_sequential_calls(indexes,
         with ThreadPoolExecutor(max_workers=8) as pool:
             parallel = list(pool.map(ask, queries))
             streamed = list(pool.map(ask_streaming, queries))
+        # `hybridrag ask --server`: the service's answers, one JSON object per line for many
+        cli = [sys.executable, "-m", "hybridrag.cli", "ask", "--server", url]
+        from_cli = subprocess.run([*cli, "-", "--json"], input="\n".join(queries[:2]) + "\n",
+                                  capture_output=True, text=True, timeout=300, check=True)
+        printed = subprocess.run([*cli, queries[0]], capture_output=True, text=True,
+                                 timeout=300, check=True).stdout
+        refused = subprocess.run([*cli, queries[0], "--max-new-tokens", "100000"],
+                                 capture_output=True, text=True, timeout=300)
     finally:
         stop(process)
     expected = [essentials(r) for r in sequential]
     assert [essentials(r) for r in parallel] == expected
     assert [essentials(r) for r in streamed] == expected
+    assert [essentials(json.loads(line)) for line in from_cli.stdout.splitlines()] == expected[:2]
+    assert printed.lstrip().startswith(sequential[0]["answer"])
+    assert f"[1] {sequential[0]['sources'][0]['title']}  [" in printed  # the sources listed
+    assert refused.returncode == 2 and "max_new_tokens: Input should be less than or equal" \
+        in refused.stderr
 
 
 def test_search_page_in_headless_chromium(served):
