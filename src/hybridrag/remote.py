@@ -65,7 +65,7 @@ def ask_service(url: str, question: str, sources: int | None = None, rerank: boo
     except urllib.error.HTTPError as error:
         raise ServiceError(f"{url} refused the question: {refusal(error.code, error.read())}"
                            ) from None
-    except (urllib.error.URLError, OSError) as error:
+    except OSError as error:  # URLError is one: refused, unresolvable, timed out
         reason = getattr(error, "reason", error)
         raise ServiceError(f"no hybridrag service at {url} ({reason}); start one with "
                            "`hybridrag serve` or check the URL") from None
