@@ -2,15 +2,18 @@
 tell whether a passage answers a question, on the reading data's training articles (each
 question with its paragraph, 0 where SQuAD marks it impossible, and other paragraphs of the
 article as 0); answerability.train: false keeps the reranker's own scores. Its threshold, chosen
-on the held-out validation conversations of data/sft: each question's best classifier score
-among its sources, answerable questions against those whose sources lack the answer; the
-highest threshold that turns away at most answers.gate_max_false_abstention of the answerable
-ones. The metrics give the validation rates of both scorers, and what the product would show
-on those questions (answers.chat_model's replies) with no gate or a gate under each reported cap,
-each with both answers.on_model_abstention settings: the evidence for choosing them."""
+on the validation articles' questions as the product meets them: the articles' paragraphs
+indexed, each question's answers.sources retrieved and reranked (the full RAG loop). Each
+question's best classifier score among its sources, questions whose sources hold the answer
+against the rest; the highest threshold that turns away at most answers.gate_max_false_abstention
+of the answerable ones. The metrics give the validation rates of both scorers, and what the
+product would show on those questions (answers.chat_model's replies) with no gate or a gate
+under each reported cap, each with both answers.on_model_abstention settings: the evidence for
+choosing them."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from hybridrag.config import load_params
@@ -19,7 +22,6 @@ from hybridrag.stage import run, stage_parser
 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
-    parser.add_argument("--data", required=True, help="chatml's conversations (validation.jsonl)")
     parser.add_argument("--reranker", required=True, help="train_reranker's cross-encoder")
     parser.add_argument("--base-model", required=True,
                         help="its tokenizer cuts the training paragraphs as sources are cut")
@@ -42,19 +44,22 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.atomic import atomic_directory
     from hybridrag.chat.models import load_tokenizer
     from hybridrag.chat.runtime import load_generator
-    from hybridrag.jsonl import read_jsonl
     from hybridrag.layout import chat_model_folder
     from hybridrag.learning.answerability import train_answerability
     from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
     from hybridrag.search.rerank import Reranker, runnable
     from hybridrag.sft.grounded import item_from_row
-    from hybridrag.sft.reading import answerability_rows, reading_articles
+    from hybridrag.sft.reading import answerability_rows, rag_loop_rows, reading_articles
 
     answers, settings, reading = params.answers, params.answerability, params.sft.chatml.reading
-    rows = [row for _, row in read_jsonl(Path(args.data) / "validation.jsonl") if "meta" in row]
+    tokenizer = load_tokenizer(args.base_model)
+    with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
+        rows = rag_loop_rows(params, tokenizer, Path(args.reranker), Path(work) / "index",
+                             "validation", [answers.sources])[answers.sources]
     items, kinds = [item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows]
-    chosen_on = f"{len(rows)} validation questions of {args.data}"
+    chosen_on = (f"{len(rows)} validation questions, each with the {answers.sources} "
+                 f"source{'s' if answers.sources > 1 else ''} the product retrieves")
     reranker = Reranker.load(args.reranker, answers.device)
     gate_scores = best_source_scores(items, reranker.scores)
     saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
@@ -62,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {"scorer": "reranker", **rates}
     classifier = None
     if settings.train:
-        train = reading_articles(reading, params.sft.chatml.seed, token_trimmer(
-            load_tokenizer(args.base_model), answers.source_tokens))[0]["train"]
+        train = reading_articles(reading, params.sft.chatml.seed,
+                                 token_trimmer(tokenizer, answers.source_tokens))[0]["train"]
         examples = answerability_rows(train, settings.negatives, settings.max_rows, settings.seed)
         classifier = train_answerability(examples, Path(args.reranker), settings,
                                          Path(args.checkpoints))
