@@ -186,6 +186,9 @@ def test_learning_stages_report_what_they_made(project):
     assert "always cite [1]" in answers and "Grounded answers" in (root / "reports/answers.md").read_text()
     gate = json.loads((root / "metrics/gate.json").read_text())  # chosen on validation, applied
     assert gate["answerable"] + gate["unanswerable"] > 0 and "validation" in gate["chosen_on"]
+    # through the full RAG loop (retrieved sources), not chatml's given ones (no_answer rows)
+    assert gate["chosen_on"].endswith("the product retrieves")
+    assert set(gate["gated_by_kind"]) <= {"answer", "unanswerable", "retrieval_miss"}
     assert answers["gate"]["threshold"] == gate["threshold"]
     # its classifier: the reranker fine-tuned on the reading training articles, saved with it
     assert gate["scorer"] == "answerability" and gate["training_rows"] == 16
