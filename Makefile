@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank bench-ask-cold bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -56,7 +56,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank bench-ask-cold
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -107,6 +107,10 @@ bench-ask: setup
 ## Where an /ask's time goes before its first token, step by step and in the prefill (needs `make repro` first).
 bench-ask-profile: setup
 	python -m bench.ask_profile
+
+## A cold `hybridrag ask` (new process), ONNX exports kept in the cache against exported at every load (needs `make repro` first).
+bench-ask-cold: setup
+	python -m bench.ask_cold
 
 ## Does the answerability gate's threshold travel between articles? Out-of-fold scores, training and validation data only (needs `make repro` first).
 bench-gate-calibration: setup
