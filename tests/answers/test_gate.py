@@ -152,12 +152,18 @@ def test_the_gate_decides_as_its_best_score_does_scoring_the_rest_only_when_the_
     _, folder, _, _ = small_reranker
     classifier = Reranker.load(folder, "cpu")
     question = "is the tomato a berry"
-    sources = [Source(1, "d2", 2, "Jazz", "Jazz began in New Orleans."),
-               Source(2, "d1", 1, "Tomato", "The tomato is an edible berry."),
-               Source(3, "d3", 3, "Rome", "Rome is the capital of Italy.")]
+    passages = [("d2", 2, "Jazz", "Jazz began in New Orleans."),
+                ("d1", 1, "Tomato", "The tomato is an edible berry."),
+                ("d3", 3, "Rome", "Rome is the capital of Italy.")]
+    # A briefly trained classifier ranks these three differently on different CPUs (AVX2 or
+    # AVX-512 training numerics), so the sources are numbered by its own scores, lowest first:
+    # then one threshold passes the question on a later source whatever the order is.
+    listed_scores = classifier.scores(question, [text for *_, text in passages])
+    by_score = [passage for _, passage in sorted(zip(listed_scores, passages, strict=True))]
+    sources = [Source(number, *passage) for number, passage in enumerate(by_score, start=1)]
     scores = [float(s) for s in classifier.scores(question, [s.text for s in sources])]
     first, best = scores[0], max(scores)
-    assert first < best  # so one threshold passes the question on a later source
+    assert len(set(scores)) == 3 and first < best  # a classifier that tells the passages apart
     cuts = sorted(set(scores))
     thresholds = ([cuts[0] - 1.0, cuts[-1] + 1.0]  # every source passes; none does
                   + [(low + high) / 2 for low, high in zip(cuts, cuts[1:], strict=False)])  # between
