@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.onnx_export import CACHE_ENV
+from hybridrag.onnx_cache import CACHE_ENV
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]

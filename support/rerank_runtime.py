@@ -31,7 +31,7 @@ def runtimes(model: Any) -> dict[str, tuple[Scorer, float]]:
         "torch": (partial(model.predict, show_progress_bar=False), 0.0)}
     for name, quantize in (("onnx", False), ("onnx_int8", True)):
         start = time.perf_counter()
-        scorer = OnnxCrossEncoder(model, quantize=quantize)
+        scorer = OnnxCrossEncoder.of(model, quantize=quantize)
         made[name] = (scorer.predict, time.perf_counter() - start)
     return made
 

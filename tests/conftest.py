@@ -3,8 +3,11 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +27,7 @@ END_TO_END = ("test_pipeline.py", "test_files_pipeline.py")  # the longest modul
 def pytest_configure(config: pytest.Config) -> None:
     """ONNX exports kept in one temporary folder for the run (its workers and the pipelines it
     runs share it), never in the user's cache; a folder the user names is used as it is."""
-    from hybridrag.onnx_export import CACHE_ENV
+    from hybridrag.onnx_cache import CACHE_ENV
 
     if CACHE_ENV not in os.environ:
         os.environ[CACHE_ENV] = config.onnx_cache = tempfile.mkdtemp(prefix="hybridrag-onnx-")
@@ -39,6 +42,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The end-to-end modules first, so that under `make test` (pytest-xdist, whole modules per
     worker) each starts at once on its own worker instead of both waiting at the end."""
     items.sort(key=lambda item: item.path.name not in END_TO_END)
+
+
+HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "onnx")  # seconds to import
+
+
+def in_new_process(setup: str, expression: str) -> tuple[Any, list[str]]:
+    """`expression`'s value (JSON) in a new Python process that ran `setup` first, and which of
+    HEAVY_MODULES that process imported (what a cold `hybridrag ask` pays for)."""
+    script = (f"import json, sys\n{setup}\nvalue = {expression}\n"
+              f"print(json.dumps([value, [m for m in {HEAVY_MODULES!r} if m in sys.modules]]))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    value, imported = json.loads(result.stdout.splitlines()[-1])
+    return value, imported
 
 
 def write_test_params(folder, **answers):

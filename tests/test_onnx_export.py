@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from hybridrag import onnx_export
-from hybridrag.onnx_export import CACHE_ENV, cache_folder, cpu_session, export_key
+from hybridrag import onnx_cache
+from hybridrag.onnx_cache import CACHE_ENV, cache_folder
+from hybridrag.onnx_export import cpu_session, export_key
 
 
 class PooledScore(torch.nn.Module):
@@ -80,7 +81,7 @@ def test_a_damaged_export_is_replaced(cache, caplog):
 
 
 def test_the_cache_keeps_the_most_recently_used_exports(cache, monkeypatch):
-    monkeypatch.setattr(onnx_export, "CACHE_ENTRIES", 2)
+    monkeypatch.setattr(onnx_cache, "CACHE_ENTRIES", 2)
     modules = [PooledScore(seed) for seed in (1, 2, 3)]
     keys = [export_key(m, SAMPLE, "score", False) for m in modules]
     for module in modules:

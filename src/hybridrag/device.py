@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+from importlib import metadata
+
+
+def cpu_only_torch() -> bool:
+    """True when the installed torch is a CPU-only build (its version ends in +cpu) away from
+    macOS (Apple's GPU): "auto" is then the CPU, known without importing torch (seconds)."""
+    try:
+        return metadata.version("torch").endswith("+cpu") and sys.platform != "darwin"
+    except metadata.PackageNotFoundError:
+        return False
+
 
 def pick_device(requested: str = "auto") -> str:
     """'auto' picks CUDA, then Apple MPS, then CPU; an explicit device must be available."""
+    if requested == "cpu" or (requested == "auto" and cpu_only_torch()):
+        return "cpu"
     import torch
 
     if requested == "auto":

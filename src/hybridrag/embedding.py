@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from hybridrag.device import pick_device
+from hybridrag.onnx_encoder import OnnxTextEncoder
 from hybridrag.records import Chunk, chunk_heading
 
 if TYPE_CHECKING:
@@ -79,9 +80,7 @@ def batch_encoder(encoder: SentenceTransformer, backend: EncoderBackend,
     if backend == "torch":
         return partial(encode, encoder)
     if backend in ("onnx", "onnx_int8"):
-        from hybridrag.onnx_encoder import OnnxTextEncoder
-
-        return OnnxTextEncoder(encoder, threads, quantize=backend == "onnx_int8").encode_many
+        return OnnxTextEncoder.of(encoder, threads, quantize=backend == "onnx_int8").encode_many
     raise ValueError(f"unknown encoder backend {backend!r}; use 'torch', 'onnx' or 'onnx_int8'")
 
 
@@ -96,14 +95,17 @@ class QueryEncoder:
     others take it for speed: retrieval.query_precision).
     """
 
-    def __init__(self, encoder: SentenceTransformer, backend: EncoderBackend = "torch",
-                 max_batch: int = 64):
+    def __init__(self, encoder: SentenceTransformer | OnnxTextEncoder,
+                 backend: EncoderBackend = "torch", max_batch: int = 64):
+        """`encoder`: a SentenceTransformer run by `backend`, or an OnnxTextEncoder already
+        opened (`backend` then says whether it is the int8 one)."""
         self.encoder = encoder
         self.backend = backend
         # int8 quantizes activations with one scale per input tensor: a query batched with
         # others would get a vector that depends on them. Alone, it always gets the same one.
         self.max_batch = 1 if backend == "onnx_int8" else max_batch
-        self.encode_many = batch_encoder(encoder, backend, threads=1)
+        self.encode_many = (encoder.encode_many if isinstance(encoder, OnnxTextEncoder)
+                            else batch_encoder(encoder, backend, threads=1))
         self._encode_batch = lambda texts: self.encode_many(texts, len(texts), False)
         self.batches = 0  # forward passes run so far (fewer than queries when callers overlap)
         self._requests: queue.SimpleQueue[tuple[str, Future[np.ndarray]] | None] = queue.SimpleQueue()

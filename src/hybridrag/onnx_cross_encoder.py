@@ -1,48 +1,54 @@
 """A sentence-transformers CrossEncoder scored by ONNX Runtime on CPU: the model's own
-tokenisation (`preprocess`), then its classifier and activation exported together, so the
-scores are `predict`'s to ~1e-6 (tested) in less time (bench/rerank_runtime.py). Import this
-module only when needed: it imports torch and onnxruntime."""
+tokenisation (hybridrag.token_features, equal to its `preprocess`), then its classifier and
+activation exported together (hybridrag.onnx_graphs), so the scores are `predict`'s to ~1e-6
+(tested) in less time (bench/rerank_runtime.py). A model folder's export is kept in the cache
+under the hash of its files, so `load` opens it the next time without importing torch,
+transformers or sentence-transformers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from hybridrag.onnx_export import TOKEN_INPUTS, cpu_session
-
-
-class ActivatedScore(torch.nn.Module):
-    """classifier logits -> activation -> one score per pair: what the exported graph computes."""
-
-    def __init__(self, classifier: torch.nn.Module, activation: Callable[[torch.Tensor], torch.Tensor],
-                 input_names: tuple[str, ...]):
-        super().__init__()
-        self.classifier = classifier
-        self.activation = activation
-        self.input_names = input_names
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        named = dict(zip(self.input_names, inputs, strict=True))
-        return self.activation(self.classifier(**named).logits).squeeze(-1)
+from hybridrag.onnx_cache import graph_metadata, kept_session, model_folder_key
+from hybridrag.token_features import TokenFeatures
 
 
 class OnnxCrossEncoder:
     """`predict` of a one-label CrossEncoder, run by ONNX Runtime (`threads`: None uses every
     core; `quantize`: int8 weights, which change the scores slightly)."""
 
-    def __init__(self, model: Any, threads: int | None = None, quantize: bool = False):
-        if model.num_labels != 1:
-            raise ValueError(f"only one-label cross-encoders are exported, not {model.num_labels}")
-        self.preprocess = model.preprocess
-        sample = self.preprocess([("an example query", "an example passage")])
-        self.input_names = tuple(name for name in TOKEN_INPUTS if name in sample)
-        scorer = ActivatedScore(model.transformers_model, model.activation_fn, self.input_names)
-        self.session = cpu_session(scorer, {name: sample[name] for name in self.input_names},
-                                   "score", threads, quantize)
+    def __init__(self, session: Any, settings: dict[str, Any]):
+        self.session = session
+        self.features = TokenFeatures(settings)
+
+    @classmethod
+    def of(cls, model: Any, threads: int | None = None, quantize: bool = False) -> OnnxCrossEncoder:
+        """A loaded CrossEncoder, exported (or its kept export)."""
+        from hybridrag.onnx_graphs import cross_encoder_session
+
+        return cls(*cross_encoder_session(model, threads, quantize))
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], threads: int | None = None,
+             quantize: bool = False) -> OnnxCrossEncoder:
+        """The cross-encoder saved in `folder` (CPU): its kept export when there is one, else
+        the model loaded with sentence-transformers and exported (then kept)."""
+        name = model_folder_key("cross-encoder", Path(folder), quantize)
+        session = kept_session(name, threads)
+        if session is not None:
+            return cls(session, graph_metadata(session))
+        from sentence_transformers import CrossEncoder
+
+        from hybridrag.onnx_graphs import cross_encoder_session
+
+        return cls(*cross_encoder_session(CrossEncoder(str(folder), device="cpu"), threads,
+                                          quantize, name))
 
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 32,
                 show_progress_bar: bool = False) -> np.ndarray:
@@ -50,7 +56,5 @@ class OnnxCrossEncoder:
         scores = [np.zeros(0, dtype=np.float32)]
         for start in tqdm(range(0, len(pairs), batch_size), desc="Batches",
                           disable=not show_progress_bar):
-            features = self.preprocess(list(pairs[start:start + batch_size]))
-            scores.append(self.session.run(None, {name: features[name].numpy().astype(np.int64)
-                                                  for name in self.input_names})[0])
+            scores.append(self.session.run(None, self.features(list(pairs[start:start + batch_size])))[0])
         return np.concatenate(scores)

@@ -6,14 +6,13 @@ Runtime GenAI (CPU, int8)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-import torch
+from typing import Any, Protocol, TypeVar
 
 from hybridrag.chat.models import load_for_inference, load_tokenizer
 from hybridrag.chat.template import END_OF_TURN, Messages
@@ -50,7 +49,8 @@ class Stream:
 class ChatGenerator(Protocol):
     """What answers, the service and the comparison of models need from a chat model."""
 
-    tokenizer: Any  # the model's Hugging Face tokenizer (prompts are cut to token budgets with it)
+    tokenizer: Any  # the model's Hugging Face tokenizer, or a ChatTokenizer (the same calls;
+    # prompts are cut to token budgets with it)
     runtime: str  # transformers | onnx
     precision: str  # fp32 | int8 | int4
 
@@ -109,6 +109,22 @@ def text_pieces(tokenizer: Any, tokens: Iterator[int], end: int) -> Generator[st
     return reply
 
 
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def inference_mode(function: Function) -> Function:
+    """`torch.inference_mode()` as a decorator (a generator's steps each run inside it), with
+    torch imported at the first call: the ONNX answer path never imports it."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        return torch.inference_mode()(function)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class TransformersGenerator:
     """A chat model from prepare_base (or a trained run folder on that base) in PyTorch."""
 
@@ -129,9 +145,11 @@ class TransformersGenerator:
         return cls(load_for_inference(Path(model_dir), Path(base_dir), device),
                    load_tokenizer(base_dir))
 
-    @torch.inference_mode()
+    @inference_mode
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
                 sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
+        import torch
+
         tokenizer: Any = self.tokenizer
         options: dict[str, Any] = {"do_sample": False}
         if sampling is not None:
@@ -161,9 +179,11 @@ class TransformersGenerator:
         return Stream(text_pieces(self.tokenizer, self._greedy_tokens(prompt, max_new_tokens),
                                   self.end))
 
-    @torch.inference_mode()
+    @inference_mode
     def _greedy_tokens(self, prompt: Messages, max_new_tokens: int) -> Iterator[int]:
         """Greedy decoding with the key-value cache, one token at a time (as generate does)."""
+        import torch
+
         ids = torch.tensor([prompt_ids(self.tokenizer, prompt)], device=self.model.device)
         cache = None
         for _ in range(max_new_tokens):

@@ -8,7 +8,9 @@ Runtime GenAI masks pads): in a prefill, row b's last position is its mask's sum
 tokens follow a cache (one per row in decoding), it is the last input position. The builder's
 own `prune_lm_head` takes the last column, which in a padded batch is a pad. Each position's
 logits are computed row by row, so the chosen rows' logits, and the greedy tokens, are the same.
-The weights stay in the export's external data file; only the graph is rewritten, in memory.
+The weights stay in the export's external data file; only the graph is rewritten, in memory,
+and kept in the ONNX cache (`kept_last_position_decoder`), so the next load neither parses the
+graph again nor imports onnx (over a second of a cold `hybridrag ask`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from hybridrag.onnx_cache import cache_key, keep, kept_bytes
 
 GENAI_CONFIG = "genai_config.json"
 HEADS = ("MatMul", "MatMulNBits")  # an LM head without bias, scale or mask
@@ -74,3 +78,16 @@ def last_position_decoder(export_dir: Path) -> tuple[str, bytes]:
     positions.Clear()
     positions.dim_value = 1
     return filename, model.SerializeToString()
+
+
+def kept_last_position_decoder(export_dir: Path) -> tuple[str, bytes]:
+    """`last_position_decoder(export_dir)`, from the ONNX cache when this export's graph was
+    rewritten before (keyed by its graph, its configuration and this module's code)."""
+    filename = json.loads((export_dir / GENAI_CONFIG).read_text())["model"]["decoder"]["filename"]
+    name = cache_key(["last-position decoder", Path(__file__).read_text()],
+                     [export_dir / GENAI_CONFIG, export_dir / filename])
+    graph = kept_bytes(f"{name}.onnx")
+    if graph is None:
+        filename, graph = last_position_decoder(export_dir)
+        keep(graph, f"{name}.onnx")
+    return filename, graph

@@ -1,5 +1,7 @@
 """Loading and saving the chat models: the base model from a PyPI GGUF package or a local folder,
-and every fine-tuned variant (PEFT adapters, optionally on a 4-bit base; full models)."""
+and every fine-tuned variant (PEFT adapters, optionally on a 4-bit base; full models). Torch
+and transformers are imported by the functions that load a model, so that reading a run folder
+(an ONNX answer's path) does not pay for them."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
-
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.chat.template import END_OF_TURN, chatml_template
 from hybridrag.device import pick_device
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 RUN_INFO = "run.json"  # written beside each trained model: what it is and how to load it
 
@@ -47,6 +49,9 @@ def locate_base_model(name: str, gguf_file: str | None) -> tuple[str, dict[str, 
 def prepare_base(name: str, gguf_file: str | None, system_prompt: str | None,
                  out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Save the base model as a plain fp32 HF folder whose tokenizer has our ChatML template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     folder, kwargs = locate_base_model(name, gguf_file)
     tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
@@ -80,11 +85,14 @@ def configure_tokenizer(tokenizer: PreTrainedTokenizerBase, system_prompt: str |
 
 
 def load_tokenizer(folder: str | os.PathLike[str]) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
     return AutoTokenizer.from_pretrained(str(folder))
 
 
 def quantization_config(quant_type: str = "nf4", double_quant: bool = True) -> Any:
     """bitsandbytes 4-bit weights (QLoRA); computation stays in fp32 on CPU, bf16 on GPU."""
+    import torch
     from transformers import BitsAndBytesConfig
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # a harmless CPU "kernels" warning
@@ -97,6 +105,9 @@ def quantization_config(quant_type: str = "nf4", double_quant: bool = True) -> A
 def load_base(folder: str | os.PathLike[str], quantize: dict[str, Any] | None = None,
               device: str = "auto") -> PreTrainedModel:
     """The base model, full precision, or 4-bit when `quantize` holds QLoRA settings."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
     device = pick_device(device)
     if quantize is not None:
         return AutoModelForCausalLM.from_pretrained(
@@ -129,6 +140,9 @@ def load_trained(folder: str | os.PathLike[str], base_dir: str | os.PathLike[str
     if warn_if_untrained(folder, base_dir):
         return load_trained(base_dir, base_dir, device)
     if info["kind"] in ("base", "full"):
+        import torch
+        from transformers import AutoModelForCausalLM
+
         return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).to(
             pick_device(device))
     from peft import PeftModel

@@ -40,9 +40,10 @@ from hybridrag.chat.generation import (
     reply_of,
     text_pieces,
 )
-from hybridrag.chat.last_position import last_position_decoder
+from hybridrag.chat.last_position import kept_last_position_decoder
 from hybridrag.chat.models import RUN_INFO, load_tokenizer, merged_model
 from hybridrag.chat.template import END_OF_TURN, Messages
+from hybridrag.chat.tokenizer import ChatTokenizer
 
 log = logging.getLogger("hybridrag.chat")
 
@@ -159,7 +160,7 @@ class OnnxGenerator:
         import onnxruntime_genai as og
 
         self.folder = Path(folder)
-        self.tokenizer = load_tokenizer(folder)
+        self.tokenizer = ChatTokenizer(folder)  # transformers' tokenizer, without importing it
         self.end = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
         self.pad = self.tokenizer.convert_tokens_to_ids(PAD_TOKEN)
         config = og.Config(str(folder))
@@ -169,7 +170,7 @@ class OnnxGenerator:
         decoder = None  # the rewritten graph: onnxruntime-genai reads it in place, not a copy
         if last_position:
             try:
-                decoder = last_position_decoder(self.folder)
+                decoder = kept_last_position_decoder(self.folder)
                 config.add_model_data(*decoder)
             except ValueError as error:
                 log.warning("generating with the LM head on every position: %s", error)

@@ -34,7 +34,7 @@ def runnable(model: Any) -> Any:
         return model
     from hybridrag.onnx_cross_encoder import OnnxCrossEncoder
 
-    return OnnxCrossEncoder(model)
+    return OnnxCrossEncoder.of(model)
 
 
 class Reranker:
@@ -49,15 +49,20 @@ class Reranker:
 
     @classmethod
     def load(cls, model_dir: str | os.PathLike[str], device: str = "auto") -> Reranker:
-        """A reranker saved by the train_reranker stage (its weight was chosen there)."""
-        from sentence_transformers import CrossEncoder
-
+        """A reranker saved by the train_reranker stage (its weight was chosen there); on CPU,
+        its ONNX export (`runnable`), opened from the cache when it is kept there."""
         folder = Path(model_dir)
         if not (folder / CONFIG).is_file():
             raise FileNotFoundError(f"no reranker at {folder}; run `dvc repro train_reranker`")
         config = json.loads((folder / CONFIG).read_text())
-        return cls(runnable(CrossEncoder(str(folder), device=pick_device(device))),
-                   config["weight"])
+        device = pick_device(device)
+        if device == "cpu":
+            from hybridrag.onnx_cross_encoder import OnnxCrossEncoder
+
+            return cls(OnnxCrossEncoder.load(folder), config["weight"])
+        from sentence_transformers import CrossEncoder
+
+        return cls(CrossEncoder(str(folder), device=device), config["weight"])
 
     def scores(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:

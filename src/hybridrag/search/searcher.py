@@ -13,8 +13,9 @@ import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.device import pick_device
-from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text
+from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text, resolve_model_path
 from hybridrag.index import embedding_info, read_manifest
+from hybridrag.onnx_encoder import OnnxTextEncoder
 from hybridrag.records import Chunk, Document
 from hybridrag.search.filters import Filters
 from hybridrag.search.fts_query import query_terms, stopwords_for
@@ -66,9 +67,14 @@ class Searcher:
         # take it on CPU when retrieval.query_precision asks (the vectors differ slightly).
         int8 = self.embedding.backend == "onnx_int8" or (
             self.retrieval.query_precision == "int8" and pick_device(self.device) == "cpu")
-        return QueryEncoder(load_encoder(self.embedding.model, self.device,
-                                         self.embedding.max_seq_length),
-                            "onnx_int8" if int8 else self.encoder_backend)
+        backend = "onnx_int8" if int8 else self.encoder_backend
+        if backend == "torch":
+            return QueryEncoder(load_encoder(self.embedding.model, self.device,
+                                             self.embedding.max_seq_length))
+        # ONNX on CPU: the kept export opens without torch (a cold `hybridrag ask`)
+        return QueryEncoder(OnnxTextEncoder.load(resolve_model_path(self.embedding.model),
+                                                 self.embedding.max_seq_length, threads=1,
+                                                 quantize=backend == "onnx_int8"), backend)
 
     @property
     def has_reranker(self) -> bool:
