@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                                "splits": {}}
     for split in args.splits:
         with tempfile.TemporaryDirectory(prefix="hybridrag-sources-") as work:
-            rows = rag_loop_rows(params, tokenizer, args.reranker, Path(work) / "index", split,
+            rows = rag_loop_rows(params, tokenizer, reranker, Path(work) / "index", split,
                                  counts)
         runs, shown = [], {}
         for k in counts:

@@ -54,13 +54,13 @@ def main(argv: list[str] | None = None) -> None:
 
     answers, settings, reading = params.answers, params.answerability, params.sft.chatml.reading
     tokenizer = load_tokenizer(args.base_model)
+    reranker = Reranker.load(args.reranker, answers.device)
     with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
-        rows = rag_loop_rows(params, tokenizer, Path(args.reranker), Path(work) / "index",
-                             "validation", [answers.sources])[answers.sources]
+        rows = rag_loop_rows(params, tokenizer, reranker, Path(work) / "index", "validation",
+                             [answers.sources])[answers.sources]
     items, kinds = [item_from_row(r) for r in rows], [r["meta"]["kind"] for r in rows]
     chosen_on = (f"{len(rows)} validation questions, each with the {answers.sources} "
                  f"source{'s' if answers.sources > 1 else ''} the product retrieves")
-    reranker = Reranker.load(args.reranker, answers.device)
     gate_scores = best_source_scores(items, reranker.scores)
     saved, rates = choose_gate(items, kinds, gate_scores, answers.gate_max_false_abstention,
                                chosen_on)

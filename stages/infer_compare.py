@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     if reading:  # the same models, too, over sources retrieved from the test articles
         with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
             row_sets["rag_loop"] = rag_loop_rows(params, load_tokenizer(args.base_model),
-                                                 Path(args.reranker), Path(work) / "index"
-                                                 )[answers.sources]
+                                                 reranker, Path(work) / "index")[answers.sources]
     comparisons = compare_models(models, Path(args.base_model), row_sets, sft, answers,
                                  answers.chat_model, sentence_scorer=reranker.scores
                                  if reading else None, product=product)

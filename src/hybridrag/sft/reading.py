@@ -27,6 +27,7 @@ from hybridrag.answers.prompt import NO_ANSWER, Source, Trim, build_prompt
 from hybridrag.answers.scoring import GroundedItem
 from hybridrag.config import Params, ReadingParams
 from hybridrag.records import Document
+from hybridrag.search.rerank import Reranker
 from hybridrag.search.searcher import Searcher
 from hybridrag.sft.grounded import Example, Kind, sample, split_rng
 
@@ -287,7 +288,7 @@ def retrieved_examples(articles: Sequence[Article], searcher: Searcher, trim: Tr
         judged_end_to_end=True) for question in questions]
 
 
-def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder: Path,
+def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | Reranker | None, folder: Path,
                   split: str = "test", counts: Sequence[int] | None = None
                   ) -> dict[int, list[dict[str, Any]]]:
     """The split's questions (seeded, at most its max_test / max_validation) through the full
@@ -295,7 +296,8 @@ def rag_loop_rows(params: Params, tokenizer: Any, reranker: Path | None, folder:
     ChatML rows: the split's paragraphs indexed in `folder` with the pipeline's chunk, embed and
     build_db settings (the base embedder: the fine-tuned one was tuned on the default corpus)
     and retrieved with its retrieval settings and the reranker's first-stage fusion, reranked by
-    `reranker` when answers.rerank. Every count asks the same questions in the same order."""
+    `reranker` (its folder, or the one already loaded) when answers.rerank. Every count asks the
+    same questions in the same order."""
     from hybridrag.answers.prompt import token_trimmer
     from hybridrag.pipeline import index_documents
 
