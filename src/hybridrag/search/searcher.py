@@ -92,9 +92,11 @@ class Searcher:
                        progress: bool = False) -> np.ndarray:
         """Unit vectors for many queries at once, encoded in the calling thread (int8: one at
         a time, so that each gets the vector it gets when served; see QueryEncoder)."""
-        if self.query_encoder.backend == "onnx_int8":
-            return self.query_encoder.encode_many(queries, 1, progress)
-        return encode(self.query_encoder.encoder, queries, batch_size=batch_size, progress=progress)
+        encoder = self.query_encoder
+        if encoder.backend == "torch":
+            return encode(encoder.encoder, queries, batch_size=batch_size, progress=progress)
+        return encoder.encode_many(queries, 1 if encoder.backend == "onnx_int8" else batch_size,
+                                   progress)
 
     def retrieve(self, query: str, depth: int | None = None, filters: Filters | None = None,
                  modes: tuple[str, ...] = ("bm25", "dense")) -> tuple[list[Hit], list[Hit]]:
