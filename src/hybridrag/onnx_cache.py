@@ -106,31 +106,34 @@ def graph_metadata(session: Any) -> dict[str, Any]:
     return json.loads(session.get_modelmeta().custom_metadata_map.get(METADATA_KEY, "{}"))
 
 
-def kept_session(name: str, threads: int | None) -> Any | None:
-    """The kept export `name`, opened, or None (not kept, the cache off, or a file that does not
-    open: it is exported again)."""
-    cache = cache_folder()
-    if cache is None or not (cache / name).is_file():
-        return None
-    try:
-        session = open_session(cache / name, threads)
-    except Exception as error:  # a damaged file (ONNX Runtime's own error types): export again
-        log.warning("the kept ONNX export %s does not open (%s); exporting again",
-                    cache / name, error)
-        return None
-    with contextlib.suppress(OSError):
-        (cache / name).touch()  # recently used: kept longest
-    return session
-
-
-def kept_bytes(name: str) -> bytes | None:
-    """The kept file `name`'s bytes (a graph ONNX Runtime GenAI reads from memory), or None."""
+def kept_path(name: str) -> Path | None:
+    """The kept file `name`, marked recently used (kept longest), or None (not kept, or the
+    cache off)."""
     cache = cache_folder()
     if cache is None or not (cache / name).is_file():
         return None
     with contextlib.suppress(OSError):
         (cache / name).touch()
-    return (cache / name).read_bytes()
+    return cache / name
+
+
+def kept_session(name: str, threads: int | None) -> Any | None:
+    """The kept export `name`, opened, or None (not kept, the cache off, or a file that does not
+    open: it is exported again)."""
+    path = kept_path(name)
+    if path is None:
+        return None
+    try:
+        return open_session(path, threads)
+    except Exception as error:  # a damaged file (ONNX Runtime's own error types): export again
+        log.warning("the kept ONNX export %s does not open (%s); exporting again", path, error)
+        return None
+
+
+def kept_bytes(name: str) -> bytes | None:
+    """The kept file `name`'s bytes (a graph ONNX Runtime GenAI reads from memory), or None."""
+    path = kept_path(name)
+    return None if path is None else path.read_bytes()
 
 
 def keep(source: Path | bytes, name: str) -> None:
