@@ -13,7 +13,7 @@ import numpy as np
 
 from hybridrag.config import FusionParams, RetrievalParams
 from hybridrag.device import pick_device
-from hybridrag.embedding import QueryEncoder, encode, load_encoder, passage_text, resolve_model_path
+from hybridrag.embedding import QueryEncoder, load_encoder, passage_text, resolve_model_path
 from hybridrag.index import embedding_info, read_manifest
 from hybridrag.onnx_encoder import OnnxTextEncoder
 from hybridrag.records import Chunk, Document
@@ -93,8 +93,6 @@ class Searcher:
         """Unit vectors for many queries at once, encoded in the calling thread (int8: one at
         a time, so that each gets the vector it gets when served; see QueryEncoder)."""
         encoder = self.query_encoder
-        if encoder.backend == "torch":
-            return encode(encoder.encoder, queries, batch_size=batch_size, progress=progress)
         return encoder.encode_many(queries, 1 if encoder.backend == "onnx_int8" else batch_size,
                                    progress)
 
