@@ -77,7 +77,9 @@ def model_folder_key(kind: str, folder: Path, quantize: bool, *options: object) 
     """The entry of the model saved in `folder` exported as `kind`: the hash of its files, of the
     code that exports it and feeds it, of the quantisation and of `options`."""
     code = [(Path(__file__).parent / name).read_text() for name in EXPORT_CODE]
-    return f"{cache_key([kind, *code, str(quantize), *map(str, options)], folder_files(folder))}.onnx"
+    files = folder_files(folder)
+    layout = [path.relative_to(folder).as_posix() for path in files]  # 1_Pooling/config.json too
+    return f"{cache_key([kind, *code, str(quantize), *map(str, options), *layout], files)}.onnx"
 
 
 def session_options(threads: int | None) -> Any:
