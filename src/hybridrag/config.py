@@ -460,6 +460,8 @@ class NumericContextParams(Section):
     train: tuple_of(NumericContext)  # each training and validation row gets one, seeded
     evaluate: tuple_of(NumericContext)  # every held-out question is asked with each
     examples: Positive  # solved training questions in a keyword, semantic or both prompt
+    example_pool: Literal["split", "rows"]  # the examples searched: every training-split
+    # question (split) or only the rows the models fine-tune on (rows)
     sources: Positive  # retrieved sources in a sources or both prompt
     source_tokens: Positive  # each source cut to this many tokens
     rerank: bool  # rerank the sources with the trained cross-encoder

@@ -161,3 +161,35 @@ def test_without_training_rows_both_runs_are_skipped_and_load_as_the_base(tmp_pa
     assert "skipped (no training rows" in line
     assert json.loads((paths.out_dir / "run.json").read_text())["kind"] == "skipped"
     assert json.loads(paths.metrics.read_text())["skipped"] is True
+
+
+@pytest.mark.parametrize("pool", ["split", "rows"])
+def test_solved_examples_come_from_the_whole_training_split_or_only_the_tuned_rows(pool):
+    from hybridrag.numeric.data import corpus_rows
+
+    from ..conftest import PARAMS
+
+    documents, queries = people(24)
+    qrels = {"train": {f"q{i}": {f"p{i}": 1} for i in range(20)},
+             "test": {f"q{i}": {f"p{i}": 1} for i in range(20, 24)}}
+    dataset = Dataset(documents, queries, qrels)
+    settings = PARAMS.numeric.data.updated(max_train=3, max_validation=None, max_test=None,
+                                           validation_fraction=0.25, in_text=False)
+    context = PARAMS.numeric.context.updated(train=("semantic",), evaluate=("semantic", "keyword"),
+                                             examples=40, example_pool=pool)
+    years = corpus_question_sets(settings, dataset)["years"]
+    assert len(years.train) == 3 and len(years.pool) == 30  # 15 training documents, born + died
+    rows, summary = corpus_rows(settings, context, dataset, lambda question: [], bag_of_words)
+    solved = years.pool if pool == "split" else years.train
+    assert summary["solved_examples"] == {"pool": pool, "questions": len(solved)}
+    allowed = {(q.question, q.target) for q in solved}
+    held_out = {q.doc_id for q in years.validation + years.test}
+    for name, part in rows.items():
+        for row in part:
+            shown = {(q, float(a)) for q, a in re.findall(r"Q: (.*)\nA: (\d+)",
+                                                          row.messages[0]["content"])}
+            # every example offered (k is larger than the pool), less the row's own document's
+            own = row.messages[1]["content"].split("Person ")[1].split()[0]
+            assert shown == {(q, t) for q, t in allowed if f"Person {own} " not in q + " "}
+            assert not {q.split("Person ")[1].split()[0] for q, _ in shown} & {
+                d.removeprefix("p") for d in held_out}

@@ -38,16 +38,17 @@ QuestionSource = Callable[[str], Iterable[YearQuestion]]  # a split -> its quest
 
 @dataclass(frozen=True)
 class YearSplits:
-    train: list[YearQuestion]
+    train: list[YearQuestion]  # the rows the models fine-tune on: a seeded subset of `pool`
     validation: list[YearQuestion]
     test: list[YearQuestion]
+    pool: list[YearQuestion]  # every training-split question: the solved examples to search
 
     def counts(self) -> dict[str, Any]:
         return {name: {"questions": len(part), "documents": len({q.doc_id for q in part}),
                        "kinds": dict(sorted(Counter(q.question_id.rsplit("#", 1)[1]
                                                     for q in part).items()))}
                 for name, part in (("train", self.train), ("validation", self.validation),
-                                   ("test", self.test))}
+                                   ("test", self.test), ("pool", self.pool))}
 
 
 def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
@@ -56,7 +57,8 @@ def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
     """Each question set split by document as the grounded conversations are: training
     questions from documents judged in no other split, one seeded share of those documents (the
     same for every set) held out for validation, test from the test split; then seeded subsets
-    of at most `limits` (train, validation, test) questions per set."""
+    of at most `limits` (train, validation, test) questions per set. Each set's `pool` keeps
+    all its training questions."""
     judged = judged_documents(dataset)
     elsewhere = {d for split, qrels in judged.items() if split != "train"
                  for docs in qrels.values() for d in docs}
@@ -72,7 +74,8 @@ def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
         # the years set keeps the generators it had alone, so its test questions stay the same
         result[name] = YearSplits(*(
             sample(parts[part], limit, split_rng(seed, part if name == "years" else f"{name}:{part}"))
-            for part, limit in zip(("train", "validation", "test"), limits, strict=True)))
+            for part, limit in zip(("train", "validation", "test"), limits, strict=True)),
+            pool=parts["train"])
     return result
 
 
@@ -113,10 +116,12 @@ def corpus_rows(settings: NumericDataParams, context: NumericContextParams, data
                 retrieve: Retrieve, encode: Encode) -> tuple[Splits, dict[str, Any]]:
     """The corpus's question sets as rows: each training and validation question with one of
     `context.train` (seeded), every test question once per context of `context.evaluate`.
-    Solved examples come from the training questions of every set."""
+    Solved examples come from the training questions of every set: all of the split's
+    (`context.example_pool` "split") or only the rows the models fine-tune on ("rows")."""
     sets = corpus_question_sets(settings, dataset)
-    training = [q for splits in sets.values() for q in splits.train]
-    examples = ExampleIndex([SolvedExample(q.question, q.target, q.doc_id) for q in training],
+    solved = [q for splits in sets.values()
+              for q in (splits.pool if context.example_pool == "split" else splits.train)]
+    examples = ExampleIndex([SolvedExample(q.question, q.target, q.doc_id) for q in solved],
                             encode)
     try:
         rng = split_rng(settings.seed, "context")
@@ -133,6 +138,7 @@ def corpus_rows(settings: NumericDataParams, context: NumericContextParams, data
         examples.close()
     return rows, {"source": "corpus_years", "stated_only": settings.stated_only,
                   "sets": {name: splits.counts() for name, splits in sets.items()},
+                  "solved_examples": {"pool": context.example_pool, "questions": len(solved)},
                   "rows": {name: len(part) for name, part in rows.items()},
                   "train_contexts": dict(sorted(Counter(r.context for r in rows["train"]).items())),
                   "answer_in_context": {name: share_in_context(part) for name, part in rows.items()
