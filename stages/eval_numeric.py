@@ -3,7 +3,8 @@ question set, each asked with every context numeric_data wrote (none, keyword or
 examples, sources, both), from predict_numeric's predictions: the generated number (and the
 hybrid run's head) scored by exact match, accuracy within the tolerances, MAE, R² and parse
 failures, with paired bootstrap intervals; a report and a predicted-vs-true scatter plot per
-setting. The validation rows are scored too, for choosing the regression weight
+setting. Where a prompt shows solved examples, their values' median is scored too (model
+"examples"): what the examples say without a model. The validation rows are scored too, for choosing the regression weight
 (numeric.regression.weight) without test."""
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_params(args.params).numeric
     from hybridrag.numeric.evaluation import (
+        EXAMPLES,
         comparisons,
+        example_medians,
         read_predictions,
         sample_rows,
         score_predictions,
@@ -36,10 +39,12 @@ def main(argv: list[str] | None = None) -> None:
     from hybridrag.numeric.rows import evaluation_rows, share_in_context
     from hybridrag.reporting import describe_machine, write_json
 
-    evaluate = settings.evaluate
+    evaluate, order = settings.evaluate, (*MODELS, EXAMPLES)
     rows = evaluation_rows(Path(args.data), settings.context.evaluate)
     predictions = {(*setting, model): part for model in MODELS for setting, part in
                    read_predictions(Path(args.predictions) / f"{model}.jsonl").items()}
+    predictions |= {(*setting, EXAMPLES): example_medians(part) for setting, part in rows.items()
+                    if part and all(row.example_values for row in part)}
     questions = {question_set: [r.messages[-2]["content"] for r in part]
                  for (question_set, _), part in rows.items()}
     summary = {
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                               evaluate.tolerances)
                    for (question_set, context, model), part in sorted(
                        predictions.items(), key=lambda item: (list(rows).index(item[0][:2]),
-                                                              MODELS.index(item[0][2])))},
+                                                              order.index(item[0][2])))},
         "comparisons": comparisons(predictions, evaluate.bootstrap, evaluate.seed),
         "machine": describe_machine()}
     write_json(args.metrics, summary)

@@ -61,6 +61,21 @@ def test_scores_cover_the_head_only_when_every_row_has_one():
     assert "head" not in score_predictions([NumericPrediction("a", 1.0, "1", 1.0, None)], [1])
 
 
+def test_the_examples_baseline_is_the_median_of_the_values_the_prompt_shows():
+    from hybridrag.numeric.evaluation import example_medians
+    from hybridrag.numeric.rows import SolvedExample
+
+    shown = [SolvedExample("Q1?", 1800.0, "x"), SolvedExample("Q2?", -50.0, "y"),
+             SolvedExample("Q3?", 1900.0, "z")]
+    rows = [question_row(QUESTIONS[0], "semantic", (), shown),
+            question_row(QUESTIONS[1], "semantic", (), shown[:2]),
+            question_row(QUESTIONS[1], "none")]
+    assert example_medians(rows) == [
+        NumericPrediction("a#born", 1815.0, "1800, 50 BC, 1900", 1800.0, None),
+        NumericPrediction("b#year", 1897.0, "1800, 50 BC", 875.0, None),  # (1800 - 50) / 2
+        NumericPrediction("b#year", 1897.0, "", None, None)]
+
+
 def test_one_model_is_asked_every_setting_that_has_rows(tiny_base):
     rows = {("years", "none"): [question_row(q, "none") for q in QUESTIONS],
             ("years", "sources"): [],

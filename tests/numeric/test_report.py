@@ -21,7 +21,9 @@ PREDICTIONS = {("years", "none", "base"): predictions_of([None, 40, 30, None]),
                ("years", "keyword", "sft"): predictions_of([12, -4, 4, 4]),
                ("years", "none", "hybrid"): predictions_of([10, -10, 20, 20], head=3),
                ("years", "sources", "hybrid"): predictions_of([1, 0, 4, 7], head=3),
-               ("in_text", "none", "sft"): predictions_of([1, 2, 3, 4])}
+               ("in_text", "none", "sft"): predictions_of([1, 2, 3, 4]),
+               ("years", "semantic", "examples"): predictions_of([30, -2, 4, None]),
+               ("years", "keyword", "examples"): predictions_of([20, 6, 8, 0])}
 
 
 def test_comparisons_pair_the_same_questions():
@@ -34,6 +36,12 @@ def test_comparisons_pair_the_same_questions():
     assert result["years: none: hybrid - sft, absolute error"]["difference"] == pytest.approx(-5.0)
     assert result["years: none: sft - base, parse failure"]["difference"] == pytest.approx(-0.5)
     assert result["years: base: sources - none, absolute error"]["items"] == 2
+    assert result["years: semantic: sft - examples, absolute error"]["difference"] == \
+        pytest.approx(-22 / 3, abs=1e-4)  # (10 - 30 + 0 - 2 + 4 - 4) / 3: the fourth has no examples
+    assert result["years: examples: semantic - keyword, absolute error"]["difference"] == \
+        pytest.approx(2 / 3, abs=1e-4)  # (30 - 20 + 2 - 6 + 4 - 8) / 3
+    assert "years: semantic: examples - base, parse failure" not in result  # not a model
+    assert "years: keyword: examples - sft, absolute error" not in result  # one way round
     assert "years: base: semantic - none, absolute error" not in result  # base was not asked so
     assert not [name for name in result if name.startswith("in_text")]  # one context, one model
 

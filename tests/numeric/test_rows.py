@@ -69,6 +69,7 @@ def test_solved_examples_come_before_the_instruction_and_may_hold_the_answer():
         "Q: In what year was Cicero born?\nA: 106 BC\n"
         "Q: In what year was Brutus born?\nA: 83 BC\n\nAnswer with the number only.")
     assert row.answer_in_context is True  # Brutus's year is Antony's
+    assert row.example_values == (-106.0, -83.0)
     source = Source(1, "d", 5, "Mark Antony", "Born in 83 BC in Rome.")
     both = question_row(question, "both", [source], examples[:1])
     system = both.messages[0]["content"]
@@ -91,6 +92,9 @@ def test_held_out_rows_follow_the_given_context_order(tmp_path):
     assert list(rows) == [("in_text", "keyword"), ("in_text", "none"), ("in_text", "sources"),
                           ("years", "keyword"), ("years", "none"), ("years", "sources")]
     assert rows["years", "keyword"] == [question_row(question, "keyword")]
+    shown = question_row(question, "semantic", (), [SolvedExample("Cicero?", -106.0, "c")])
+    write_jsonl(tmp_path / "years" / "semantic.jsonl", [shown.as_json()])
+    assert held_out_rows(tmp_path, ("semantic",))["years", "semantic"] == [shown]
 
 
 def test_evaluation_rows_put_validation_first_then_the_test_sets(tmp_path):

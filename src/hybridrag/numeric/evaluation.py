@@ -6,6 +6,7 @@ model (the regression-weight sweep) asks only that one again; the comparison rea
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from hybridrag.chat.generation import (
 from hybridrag.jsonl import read_jsonl, write_jsonl
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
-from hybridrag.numeric.numbers import parse_number
+from hybridrag.numeric.numbers import format_number, parse_number
 from hybridrag.numeric.rows import NumericRow
 
 
@@ -77,6 +78,20 @@ def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_ne
             for row, reply, value in zip(rows, replies, values, strict=True)]
 
 
+EXAMPLES = "examples"  # the model-free baseline: the median of the prompt's solved examples
+
+
+def example_medians(rows: Sequence[NumericRow]) -> list[NumericPrediction]:
+    """What the solved examples alone say: each row's prediction is the median of the values of
+    the examples its prompt shows (kNN regression over the training questions, the seed's
+    retrieval without a model); the reply lists them. None where a row shows none."""
+    return [NumericPrediction(row.question_id, row.target,
+                              ", ".join(format_number(v) for v in row.example_values),
+                              statistics.median(row.example_values) if row.example_values
+                              else None, None)
+            for row in rows]
+
+
 def score_predictions(predictions: Sequence[NumericPrediction], tolerances: Sequence[float]
                       ) -> dict[str, Any]:
     """Metrics of the generated numbers and, when there are any, of the head's."""
@@ -109,7 +124,8 @@ def comparisons(predictions: dict[Cell, list[NumericPrediction]], resamples: int
                 ) -> dict[str, Any]:
     """The differences the comparison is about, each with a bootstrap interval on the same
     questions, per question set: one context against another per model (CONTEXT_PAIRS), the
-    hybrid loss against plain SFT per context, and each tuned run's parse failures against the
+    hybrid loss against plain SFT per context, each model against its examples' median
+    (EXAMPLES) where the prompt shows examples, and each tuned run's parse failures against the
     base model's."""
     from hybridrag.metrics.bootstrap import mean_difference
 
@@ -132,7 +148,11 @@ def comparisons(predictions: dict[Cell, list[NumericPrediction]], resamples: int
         if cell.get("hybrid") in predictions and cell.get("sft") in predictions:
             result[f"{question_set}: {context}: hybrid - sft, absolute error"] = absolute(
                 cell["hybrid"], cell["sft"])
-        for model in (m for m in models if m != "base" and "base" in cell):
+        if cell.get(EXAMPLES) in predictions:
+            for model in (m for m in models if m != EXAMPLES and cell[m] in predictions):
+                result[f"{question_set}: {context}: {model} - {EXAMPLES}, absolute error"] = \
+                    absolute(cell[model], cell[EXAMPLES])
+        for model in (m for m in models if m not in ("base", EXAMPLES) and "base" in cell):
             if cell[model] in predictions and cell["base"] in predictions:
                 failures = [float(a.generated is None) - float(b.generated is None) for a, b in
                             zip(predictions[cell[model]], predictions[cell["base"]], strict=True)]

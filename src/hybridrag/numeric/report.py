@@ -88,7 +88,9 @@ def write_report(path: str | os.PathLike[str], summary: dict[str, Any], toleranc
         "sources). Answer in context: the share whose number is in what the prompt carries. "
         "Generated: the first number of the greedy reply (none counts as wrong for exact match "
         "and the within-t rates; MAE and R² are over the replies that gave one). Head: the "
-        "hybrid run's regression head, read from the same forward pass. The validation set is "
+        "hybrid run's regression head, read from the same forward pass. Examples: no model, the "
+        "median of the values of the solved examples the prompt shows (what they say alone; its "
+        "reply lists them). The validation set is "
         "the held-out training documents' rows as they trained (contexts mixed): choose the "
         "regression weight on it, not on test.",
         "",

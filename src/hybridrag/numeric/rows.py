@@ -33,16 +33,19 @@ class NumericRow:
     doc_id: str | None = None
     context: Context | None = None  # what the prompt carries before the question (None: own)
     answer_in_context: bool | None = None  # the number is in it (None: no context)
+    example_values: tuple[float, ...] = ()  # the true values of the solved examples it shows
 
     def as_json(self) -> dict[str, Any]:
         return {"messages": self.messages, "target": self.target, "question_id": self.question_id,
                 "doc_id": self.doc_id, "context": self.context,
-                "answer_in_context": self.answer_in_context}
+                "answer_in_context": self.answer_in_context,
+                "example_values": list(self.example_values)}
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[NumericRow]:
     """Rows the numeric_data stage wrote (trusted: written by as_json)."""
-    return [NumericRow(**record) for _, record in read_jsonl(path)]
+    return [NumericRow(**{**record, "example_values": tuple(record.get("example_values", ()))})
+            for _, record in read_jsonl(path)]
 
 
 def share_in_context(rows: Sequence[NumericRow]) -> float | None:
@@ -122,7 +125,7 @@ def question_row(question: YearQuestion, context: Context, sources: Sequence[Sou
     found = (question.target in numbers_in(" ".join(s.text for s in sources))
              or question.target in {e.target for e in examples})
     return NumericRow(messages, question.target, question.question_id, question.doc_id, context,
-                      found if sources or examples else None)
+                      found if sources or examples else None, tuple(e.target for e in examples))
 
 
 def evaluation_rows(folder: Path, contexts: Sequence[str]) -> dict[tuple[str, str], list[NumericRow]]:
