@@ -179,6 +179,10 @@ def test_solved_examples_come_from_the_whole_training_split_or_only_the_tuned_ro
                                              examples=40, example_pool=pool)
     years = corpus_question_sets(settings, dataset)["years"]
     assert len(years.train) == 3 and len(years.pool) == 30  # 15 training documents, born + died
+    pool_ids = [q.question_id for q in years.pool]
+    assert pool_ids == [q.question_id for q in corpus_question_sets(settings, dataset)["years"].pool]
+    assert pool_ids != sorted(pool_ids, key=lambda i: (int(i[1:].split("#")[0]), i))  # seeded,
+    # not source order: BM25 ties between template questions must not pick the first documents
     rows, summary = corpus_rows(settings, context, dataset, lambda question: [], bag_of_words)
     solved = years.pool if pool == "split" else years.train
     assert summary["solved_examples"] == {"pool": pool, "questions": len(solved)}

@@ -58,7 +58,8 @@ def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
     questions from documents judged in no other split, one seeded share of those documents (the
     same for every set) held out for validation, test from the test split; then seeded subsets
     of at most `limits` (train, validation, test) questions per set. Each set's `pool` keeps
-    all its training questions."""
+    all its training questions, in a seeded order (BM25 ties between template questions then
+    fall at random, not on the alphabetically first)."""
     judged = judged_documents(dataset)
     elsewhere = {d for split, qrels in judged.items() if split != "train"
                  for docs in qrels.values() for d in docs}
@@ -75,7 +76,7 @@ def split_question_sets(dataset: Dataset, sources: dict[str, QuestionSource],
         result[name] = YearSplits(*(
             sample(parts[part], limit, split_rng(seed, part if name == "years" else f"{name}:{part}"))
             for part, limit in zip(("train", "validation", "test"), limits, strict=True)),
-            pool=parts["train"])
+            pool=sample(parts["train"], None, split_rng(seed, f"{name}:pool")))
     return result
 
 
