@@ -4,8 +4,8 @@ examples, sources, both), from predict_numeric's predictions: the generated numb
 hybrid run's head) scored by exact match, accuracy within the tolerances, MAE, R² and parse
 failures, with paired bootstrap intervals; a report and a predicted-vs-true scatter plot per
 setting. Where a prompt shows solved examples, their values' median is scored too (model
-"examples"): what the examples say without a model. The validation rows are scored too, for choosing the regression weight
-(numeric.regression.weight) without test."""
+"examples"): what the examples say without a model. The validation rows are scored too, for
+choosing the regression weight (numeric.regression.weight) without test."""
 
 from __future__ import annotations
 

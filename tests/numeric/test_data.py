@@ -188,7 +188,7 @@ def test_solved_examples_come_from_the_whole_training_split_or_only_the_tuned_ro
     assert summary["solved_examples"] == {"pool": pool, "questions": len(solved)}
     allowed = {(q.question, q.target) for q in solved}
     held_out = {q.doc_id for q in years.validation + years.test}
-    for name, part in rows.items():
+    for part in rows.values():
         for row in part:
             shown = {(q, float(a)) for q, a in re.findall(r"Q: (.*)\nA: (\d+)",
                                                           row.messages[0]["content"])}
