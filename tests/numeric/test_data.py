@@ -1,7 +1,8 @@
 
 """Numeric splits follow the documents: nothing judged in test trains, validation documents are
 held out (the same for every question set), the stated-only filter keeps answerable questions,
-and every test question is asked in every context, with examples only from training rows."""
+and every test question is asked in every context, with examples only from the training split
+(all of it, or only the tuned rows)."""
 
 import re
 
