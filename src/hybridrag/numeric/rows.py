@@ -122,10 +122,11 @@ def question_row(question: YearQuestion, context: Context, sources: Sequence[Sou
     "323 BC"); whether the year is in the context (a source's text or an example's answer)."""
     messages = [*question_messages(question.question, sources, examples),
                 {"role": "assistant", "content": format_number(question.target)}]
+    values = tuple(e.target for e in examples)
     found = (question.target in numbers_in(" ".join(s.text for s in sources))
-             or question.target in {e.target for e in examples})
+             or question.target in values)
     return NumericRow(messages, question.target, question.question_id, question.doc_id, context,
-                      found if sources or examples else None, tuple(e.target for e in examples))
+                      found if sources or examples else None, values)
 
 
 def evaluation_rows(folder: Path, contexts: Sequence[str]) -> dict[tuple[str, str], list[NumericRow]]:
