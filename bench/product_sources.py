@@ -67,7 +67,6 @@ def main(argv: list[str] | None = None) -> int:
                                args.chat_export, answers.device)
     reranker = Reranker.load(args.reranker, answers.device)
     gate = Gate.load(args.gate, device=answers.device) if answers.gate and answers.rerank else None
-    policy = ProductPolicy.of(gate, reranker, answers)
     counts = sorted(set(args.sources) | {args.against})
     results: dict[str, Any] = {"machine": describe_machine(),
                                "chat_model": str(args.chat_model or answers.chat_model),
@@ -86,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             model = answer_items(generator, data.items, indices, answers)
             seconds = time.perf_counter() - started
+            policy = ProductPolicy.of(gate, reranker, answers.updated(sources=k))  # reads all k
             shown[k] = (data, policy.answers(data.items, model))
             answerable = [r for r in rows[k] if r["meta"]["kind"] in ("answer", "retrieval_miss")]
             rates = answer_rates(data.items, shown[k][1])

@@ -2,22 +2,26 @@
 differences against base with a bootstrap interval by hand, the best model, a tiny real run."""
 
 import random
+from dataclasses import replace
 
 import pytest
 
 from hybridrag.answers.prompt import NO_ANSWER, Source
-from hybridrag.answers.scoring import BASELINE, score_reply
+from hybridrag.answers.scoring import BASELINE, GroundedItem, score_reply
+from hybridrag.chat.generation import Generated
 from hybridrag.sft.compare import (
     PRODUCT,
     ModelAnswers,
     ProductPolicy,
     against_best,
     best_model,
+    best_sources,
     compare_models,
     evidence_citations,
     held_out,
     paired_difference,
     position_following,
+    renumbered,
 )
 from hybridrag.sft.grounded import Question, make_example
 
@@ -145,7 +149,7 @@ def test_the_product_row_shows_the_replies_as_ask_does():
     def asks_about_painting(question, passages):  # the gate's scorer by hand
         return [float("painted" in question)] * len(passages)
 
-    settings = PARAMS.answers.updated(attribute=True, on_model_abstention="extractive")
+    settings = PARAMS.answers.updated(attribute=True, on_model_abstention="extractive", sources=3)
     shown = ProductPolicy(0.5, asks_about_painting, settings, overlap).answers(
         data.items, answers_for(data, [NO_ANSWER, "[1] Paris"]))
     # the first abstained past the gate: the best sentence instead; the second is gated
@@ -157,6 +161,55 @@ def test_the_product_row_shows_the_replies_as_ask_does():
     # follows it to the Louvre's source
     louvre = next(s.number for s in data.items[1].sources if "Paris" in s.text)
     assert louvre != 2 and kept.replies == [NO_ANSWER, f"[{louvre}] Paris"]
+
+
+class Replies:
+    """Replies given in advance, and the prompts they answered (a generator that reads nothing)."""
+
+    def __init__(self, texts):
+        self.texts, self.prompts = texts, []
+
+    def replies(self, prompts, max_new_tokens, batch_size, sampling=None, samples=1):
+        self.prompts += prompts
+        return [Generated(text, True) for text in self.texts]
+
+
+def test_best_sources_and_their_numbers_by_hand():
+    sources = tuple(Source(n, f"d{n}", 0, f"T{n}", f"text {n}") for n in (1, 2, 3))
+    item = GroundedItem("q?", sources, (2,), ("T2",), "[2] x", ("x",))
+    read, numbers = best_sources(item, lambda q, texts: [0.1, 0.9, 0.5], 2)
+    assert numbers == (2, 3)
+    assert [(s.number, s.doc_id) for s in read.sources] == [(1, "d2"), (2, "d3")]
+    assert (read.relevant, read.titles, read.answers) == ((1,), ("T2",), ("x",))
+    missed, numbers = best_sources(replace(item, relevant=(1,), titles=("T1",)),
+                                   lambda q, texts: [0.0, 0.0, 0.0], 1)  # ties: the item's order
+    assert numbers == (1,) and (missed.relevant, missed.titles) == ((1,), ("T1",))
+    missed, numbers = best_sources(item, lambda q, texts: [0.9, 0.1, 0.5], 1)
+    assert numbers == (1,) and (missed.relevant, missed.titles) == ((), ())
+    assert renumbered("[1] a, [2] b and [3].", (3, 1)) == "[3] a, [1] b and [0]."
+
+
+def test_the_product_reads_the_best_given_source_as_ask_does():
+    data = held_out(reading_rows())  # "Who painted it?" (gold [2]) and "Who stole it?" (none)
+    model = answers_for(data, ["[1] The Louvre", "[3] Paris"])  # its replies over all three
+    settings = PARAMS.answers.updated(sources=1, attribute=False, on_model_abstention="keep")
+    policy = ProductPolicy(None, overlap, settings, overlap)
+    with pytest.raises(ValueError, match="answers.sources"):
+        policy.answers(data.items, model)
+    generator = Replies(["[1] Leonardo da Vinci", "[2] Paris"])
+    shown = policy.answers(data.items, model, generator)
+    # each prompt lists one source: the one sharing "painted" with the first question; for the
+    # second, which shares no word with any, the first listed
+    listed = [p[0]["content"].split("Sources:\n")[1] for p in generator.prompts]
+    assert listed == [f"[1] Art: {data.items[0].sources[1].text}",
+                      f"[1] Art: {data.items[1].sources[0].text}"]
+    # [1] of the one source read is [2] of the three; [2] was not shown: it cites nothing
+    assert shown.replies == ["[2] Leonardo da Vinci", "[0] Paris"]
+    assert shown.scores[0].cites_relevant and shown.scores[0].f1 == 1.0
+    assert shown.scores[1].cited == () and not shown.scores[1].well_formed
+    gated = ProductPolicy(0.5, lambda q, passages: [float("painted" in q)] * len(passages),
+                          settings, overlap).answers(data.items, model, Replies(["[1] Leo", "x"]))
+    assert gated.replies == ["[2] Leo", NO_ANSWER]
 
 
 def test_reading_items_are_judged_on_overall_f1():

@@ -16,7 +16,7 @@ Trim = Callable[[str], str]  # a passage -> its start, within the token budget
 INSTRUCTIONS = ("Answer from the numbered sources and cite the one you use, like [2]. If none "
                 "answers the question, say: The sources do not contain the answer.")
 NO_ANSWER = "The sources do not contain the answer."
-_CITATION = re.compile(r"\[(\d+)\]")
+CITATION = re.compile(r"\[(\d+)\]")
 # A sentence ends at . ! or ? followed by a space and a capital, digit or quote, unless the word
 # before it is one letter (an initial, "J. S. Bach"; "b. 1950") or a common abbreviation.
 _SENTENCE_END = re.compile(r"(\S*)[.!?](?=\s+[\"'(A-Z0-9])")
@@ -72,7 +72,7 @@ def build_prompt(question: str, sources: Sequence[Source]) -> Messages:
 
 def citations(text: str, n_sources: int) -> list[int]:
     """Source numbers cited as [n], each once, in order of first citation; others ignored."""
-    found = (int(m) for m in _CITATION.findall(text))
+    found = (int(m) for m in CITATION.findall(text))
     return list(dict.fromkeys(n for n in found if 1 <= n <= n_sources))
 
 

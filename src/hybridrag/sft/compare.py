@@ -9,19 +9,20 @@ differences against the base model and the extractive baseline."""
 from __future__ import annotations
 
 import gc
+import re
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybridrag.answers.attribution import attribute
 from hybridrag.answers.gate import Gate, best_source_scores
 from hybridrag.answers.policy import shown_replies
-from hybridrag.answers.prompt import build_prompt
+from hybridrag.answers.prompt import CITATION, build_prompt
 from hybridrag.answers.scoring import (
     BASELINE,
     EXTRACTIVE,
@@ -137,11 +138,37 @@ def evidence_citations(items: Sequence[GroundedItem], model: ModelAnswers
 PRODUCT = "product"  # the default model's replies as the product shows them
 
 
+def best_sources(item: GroundedItem, score: SentenceScorer, count: int
+                 ) -> tuple[GroundedItem, tuple[int, ...]]:
+    """`item` as the product reads it: the `count` of its sources that `score` ranks best for
+    the question, best first (ties in the item's order), numbered again from 1 (its relevant
+    numbers follow them; none when none is kept); and the numbers they have in `item`."""
+    scores = score(item.question, [s.text for s in item.sources])
+    kept = [item.sources[i]
+            for i in sorted(range(len(item.sources)), key=lambda i: -scores[i])[:count]]
+    relevant = tuple(new for new, s in enumerate(kept, 1) if s.number in item.relevant)
+    return (replace(item, sources=tuple(replace(s, number=new) for new, s in enumerate(kept, 1)),
+                    relevant=relevant, titles=item.titles if relevant else ()),
+            tuple(s.number for s in kept))
+
+
+def renumbered(reply: str, numbers: Sequence[int]) -> str:
+    """`reply` with each citation [n] of the n-th source read written as the number that source
+    has in the item (`numbers[n - 1]`); a number it was not shown becomes [0], which cites
+    nothing there either."""
+    def number(cited: re.Match[str]) -> str:
+        n = int(cited[1])
+        return f"[{numbers[n - 1] if 1 <= n <= len(numbers) else 0}]"
+
+    return CITATION.sub(number, reply)
+
+
 @dataclass(frozen=True)
 class ProductPolicy:
     """How the product turns the default model's replies into answers: the gate (its threshold,
     None when off, and the scorer of its best source), answers.attribute, answers.
-    on_model_abstention and the cross-encoder that picks the extractive answer."""
+    on_model_abstention and the cross-encoder that picks the extractive answer, and reorders an
+    item's sources when the product reads fewer of them (answers.sources)."""
 
     threshold: float | None
     gate_scorer: SentenceScorer
@@ -152,22 +179,40 @@ class ProductPolicy:
     def of(cls, gate: Gate | None, reranker: Reranker, settings: AnswersParams) -> ProductPolicy:
         """The policy `hybridrag ask` applies with `gate` (None: off): its threshold on its
         classifier's scores, or on the reranker's without one; the reranker picks the extractive
-        answer."""
+        answer and the sources read."""
         return cls(gate.threshold if gate else None,
                    (gate.classifier or reranker).scores if gate else reranker.scores,
                    settings, reranker.scores)
 
-    def answers(self, items: Sequence[GroundedItem], model: ModelAnswers) -> ModelAnswers:
+    def answers(self, items: Sequence[GroundedItem], model: ModelAnswers,
+                generator: ChatGenerator | None = None) -> ModelAnswers:
+        """The product's answers to the `items` the default model answered (`model`). An item
+        with more sources than answers.sources (three given sources) is read as `hybridrag ask`
+        reads retrieved ones: its answers.sources best by the reranker (`best_sources`), which
+        `generator` answers again; their citations are numbered back as the item lists its
+        sources, and every reply is scored against the item."""
         asked = [items[i] for i in model.indices]
-        shown = shown_replies(asked, [Generated(r, s.stopped) for r, s in
-                                      zip(model.replies, model.scores, strict=True)],
-                              best_source_scores(asked, self.gate_scorer)
-                              if self.threshold is not None else [0.0] * len(asked),
+        replies = [Generated(r, s.stopped) for r, s in zip(model.replies, model.scores, strict=True)]
+        read: list[tuple[GroundedItem, tuple[int, ...] | None]] = [(item, None) for item in asked]
+        if any(len(item.sources) > self.settings.sources for item in asked):
+            if generator is None:
+                raise ValueError(f"the product reads {self.settings.sources} source(s) "
+                                 "(answers.sources) of items with more: it needs the generator")
+            read = [best_sources(item, self.sentence_scorer, self.settings.sources)
+                    for item in asked]
+            replies = generator.replies([build_prompt(r.question, r.sources) for r, _ in read],
+                                        self.settings.max_new_tokens, self.settings.batch_size)
+        seen = [r for r, _ in read]
+        shown = shown_replies(seen, replies,
+                              best_source_scores(seen, self.gate_scorer)
+                              if self.threshold is not None else [0.0] * len(seen),
                               self.threshold, self.settings.attribute,
                               self.settings.on_model_abstention, self.sentence_scorer)
-        return ModelAnswers(model.indices, [s.text for s in shown],
-                            [score_reply(item, s.text, s.stopped)
-                             for item, s in zip(asked, shown, strict=True)])
+        texts = [s.text if numbers is None else renumbered(s.text, numbers)
+                 for s, (_, numbers) in zip(shown, read, strict=True)]
+        return ModelAnswers(model.indices, texts,
+                            [score_reply(item, text, s.stopped)
+                             for item, text, s in zip(asked, texts, shown, strict=True)])
 
 
 def answer_rates(items: Sequence[GroundedItem], model: ModelAnswers) -> dict[str, float | None]:
@@ -235,7 +280,8 @@ def compare_models(models: dict[str, Path], base_dir: Path,
     model loaded and exported once for all sets; its held-out loss on the first set's
     conversations (recorded there); the baselines, and the paired differences against base
     (reading items: also against the extractive baseline, which `sentence_scorer` drives); with
-    `product`, the default model's replies as the product shows them (row `PRODUCT`). Rows
+    `product`, the product's answers from the default model (row `PRODUCT`; where it reads fewer
+    sources than an item has, the default model answers again). Rows
     without grounding (a converted source) get their last replies generated again.
     `eval_seconds`: loading, export and loss count towards the first set."""
     from hybridrag.sft.evaluation import heldout_scores
@@ -270,6 +316,13 @@ def compare_models(models: dict[str, Path], base_dir: Path,
                 "runtime": f"{generator.runtime} {generator.precision}",
                 "eval_seconds": round(time.perf_counter() - started, 1)}
             started = time.perf_counter()
+            if product is not None and name == default and data is not None:
+                shown = product.answers(data.items, answered[set_name][name], generator)
+                answered[set_name][PRODUCT] = shown
+                results[set_name][PRODUCT] = {
+                    **answer_rates(data.items, shown), "questions": questions,
+                    "eval_seconds": round(time.perf_counter() - started, 1)}
+                started = time.perf_counter()
             if progress:
                 print(f"{set_name}: {name:>14}: {results[set_name][name]}")
         del model, generator
@@ -280,31 +333,23 @@ def compare_models(models: dict[str, Path], base_dir: Path,
     for set_name, (_, data) in sets.items():
         if data is not None:
             add_baselines(results[set_name], answered[set_name], data, list(models), settings,
-                          sentence_scorer, product.answers if product and default in models
-                          else None, default)
+                          sentence_scorer)
         comparisons[set_name] = Comparison(results[set_name], answered[set_name], data)
     return comparisons
 
 
 def add_baselines(results: dict[str, Any], answered: dict[str, ModelAnswers], data: HeldOut,
                   models: list[str], settings: CompareParams,
-                  sentence_scorer: SentenceScorer | None,
-                  product: Callable[[Sequence[GroundedItem], ModelAnswers], ModelAnswers]
-                  | None = None, default: str | None = None) -> None:
-    """The retriever-only baselines' answers and rates, and the product's (`product` applied to
-    the `default` model's answers), then every model's, baseline's and the product's paired
-    differences against base (and against the extractive baseline on reading metrics)."""
+                  sentence_scorer: SentenceScorer | None) -> None:
+    """The retriever-only baselines' answers and rates, then every model's, baseline's and the
+    product's (when answered) paired differences against base (and against the extractive
+    baseline on reading metrics)."""
     baselines = {BASELINE: None, **({EXTRACTIVE: sentence_scorer}
                                     if data.reading and sentence_scorer is not None else {})}
     for name, scorer in baselines.items():
         answered[name] = baseline_answers(data.items, data.first(settings.questions), scorer)
         results[name] = {**answer_rates(data.items, answered[name]), "questions": settings.questions}
-    shown = []
-    if product is not None and default is not None:
-        answered[PRODUCT] = product(data.items, answered[default])
-        results[PRODUCT] = {**answer_rates(data.items, answered[PRODUCT]),
-                            "questions": results[default]["questions"]}
-        shown = [PRODUCT]
+    shown = [PRODUCT] if PRODUCT in answered else []
     for name in [*models, *baselines, *shown]:
         for other, key, metrics in (("base", "vs_base", data.paired_metrics),
                                     (EXTRACTIVE, "vs_extractive", READING_METRICS)):

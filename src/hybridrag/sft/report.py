@@ -141,7 +141,10 @@ def product_sentence(answers: AnswersParams) -> str:
     fallback = ("a model abstention is replaced by the extractive answer"
                 if answers.on_model_abstention == "extractive"
                 else "a model abstention is shown as it is")
-    return (f"`{PRODUCT}`: `{answers.chat_model}`'s replies above as `hybridrag ask` shows them: "
+    read = (f"it reads the best {answers.sources} of a question's sources by the reranker, as it "
+            f"reads the best retrieved ones (answers.sources; over more given sources "
+            f"`{answers.chat_model}` answers again, its citations numbered as the sources are listed)")
+    return (f"`{PRODUCT}`: `{answers.chat_model}` as `hybridrag ask` answers with it: {read}; "
             f"{gate}; {'citations move to the evidence (answers.attribute); ' if answers.attribute else ''}"
             f"{fallback} (answers.on_model_abstention: {answers.on_model_abstention}).")
 
