@@ -135,7 +135,7 @@ def evidence_citations(items: Sequence[GroundedItem], model: ModelAnswers
     return {"cites_relevant_evidence": round(statistics.fmean(flags), 4) if flags else None}
 
 
-PRODUCT = "product"  # the default model's replies as the product shows them
+PRODUCT = "product"  # the default model answering as the product does (ProductPolicy)
 
 
 def best_sources(item: GroundedItem, score: SentenceScorer, count: int
