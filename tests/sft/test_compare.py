@@ -181,9 +181,9 @@ def test_best_sources_and_their_numbers_by_hand():
     assert numbers == (2, 3)
     assert [(s.number, s.doc_id) for s in read.sources] == [(1, "d2"), (2, "d3")]
     assert (read.relevant, read.titles, read.answers) == ((1,), ("T2",), ("x",))
-    missed, numbers = best_sources(replace(item, relevant=(1,), titles=("T1",)),
-                                   lambda q, texts: [0.0, 0.0, 0.0], 1)  # ties: the item's order
-    assert numbers == (1,) and (missed.relevant, missed.titles) == ((1,), ("T1",))
+    tied, numbers = best_sources(replace(item, relevant=(1,), titles=("T1",)),
+                                 lambda q, texts: [0.0, 0.0, 0.0], 1)  # ties: the item's order
+    assert numbers == (1,) and (tied.relevant, tied.titles) == ((1,), ("T1",))
     missed, numbers = best_sources(item, lambda q, texts: [0.9, 0.1, 0.5], 1)
     assert numbers == (1,) and (missed.relevant, missed.titles) == ((), ())
     assert renumbered("[1] a, [2] b and [3].", (3, 1)) == "[3] a, [1] b and [0]."
