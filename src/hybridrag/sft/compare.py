@@ -192,16 +192,18 @@ class ProductPolicy:
         `generator` answers again; their citations are numbered back as the item lists its
         sources, and every reply is scored against the item."""
         asked = [items[i] for i in model.indices]
-        replies = [Generated(r, s.stopped) for r, s in zip(model.replies, model.scores, strict=True)]
         read: list[tuple[GroundedItem, tuple[int, ...] | None]] = [(item, None) for item in asked]
+        replied = model
         if any(len(item.sources) > self.settings.sources for item in asked):
             if generator is None:
                 raise ValueError(f"the product reads {self.settings.sources} source(s) "
                                  "(answers.sources) of items with more: it needs the generator")
             read = [best_sources(item, self.sentence_scorer, self.settings.sources)
                     for item in asked]
-            replies = generator.replies([build_prompt(r.question, r.sources) for r, _ in read],
-                                        self.settings.max_new_tokens, self.settings.batch_size)
+            replied = answer_items(generator, [r for r, _ in read], list(range(len(read))),
+                                   self.settings)
+        replies = [Generated(r, s.stopped) for r, s in zip(replied.replies, replied.scores,
+                                                           strict=True)]
         seen = [r for r, _ in read]
         shown = shown_replies(seen, replies,
                               best_source_scores(seen, self.gate_scorer)
