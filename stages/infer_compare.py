@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--live", required=True, help="DVCLive folders, one per run")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--reports", required=True)
+    parser.add_argument("--reply-cache", type=Path, default=None,
+                        help="SQLite file of the replies generated so far: a run stopped "
+                             "part-way resumes from it; deleted once the stage has written "
+                             "its outputs")
     args = parser.parse_args(argv)
     params = load_params(args.params)
     from hybridrag.answers.gate import Gate
@@ -41,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         held_out,
     )
     from hybridrag.sft.reading import rag_loop_rows
+    from hybridrag.sft.reply_cache import ReplyCache
     from hybridrag.sft.report import (
         TRAINING_COLUMNS,
         curves,
@@ -77,9 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="hybridrag-rag-loop-") as work:
             row_sets["rag_loop"] = rag_loop_rows(params, load_tokenizer(args.base_model),
                                                  reranker, Path(work) / "index")[answers.sources]
+    cache = ReplyCache(args.reply_cache) if args.reply_cache else None
     comparisons = compare_models(models, Path(args.base_model), row_sets, sft, answers,
                                  answers.chat_model, sentence_scorer=reranker.scores
-                                 if reading else None, product=product)
+                                 if reading else None, product=product, reply_cache=cache)
     results, answered, data = (comparisons["test"].results, comparisons["test"].answered,
                                comparisons["test"].data)
     rag_loop = comparisons["rag_loop"].results if reading else None
@@ -99,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     write_jsonl(reports / "sft_samples.jsonl", samples)
     write_report(reports / "sft_results.md", results, samples, data, sft, answers, best,
                  rag_loop)
+    if cache is not None:
+        print(f"infer_compare: {cache.hits} batches of replies read from {cache.path}, "
+              f"{cache.misses} generated")
+        cache.remove()
 
 
 if __name__ == "__main__":

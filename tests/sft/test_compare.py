@@ -250,6 +250,29 @@ def test_compare_models_on_a_tiny_model(tiny_base):
 
 
 @pytest.mark.slow
+def test_compare_models_resumed_reads_its_replies_and_answers_the_same(tiny_base, tmp_path):
+    from hybridrag.sft.reply_cache import ReplyCache
+
+    sft = PARAMS.sft.updated(
+        train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
+        compare=PARAMS.sft.compare.updated(questions=3, other_questions=3, loss_conversations=3,
+                                           bootstrap=50))
+    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+
+    def compare(cache):
+        return compare_models({"base": tiny_base}, tiny_base, {"test": rows()}, sft, answers,
+                              default="base", progress=False, reply_cache=cache)["test"]
+
+    first = ReplyCache(tmp_path / "replies.sqlite")
+    generated = compare(first)
+    resumed = ReplyCache(tmp_path / "replies.sqlite")
+    read = compare(resumed)
+    assert first.misses == resumed.hits > 0 and resumed.misses == 0
+    assert read.answered == generated.answered
+    assert read.answered["base"] == compare(None).answered["base"]  # what no cache answers
+
+
+@pytest.mark.slow
 def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base, tmp_path):
     from hybridrag.answers.scoring import EXTRACTIVE
     from hybridrag.sft.report import write_report
