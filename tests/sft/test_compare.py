@@ -227,13 +227,19 @@ def test_reading_items_are_judged_on_overall_f1():
     assert not held_out(rows()).reading and held_out(rows()).main_metric == "cites_relevant"
 
 
-@pytest.mark.slow
-def test_compare_models_on_a_tiny_model(tiny_base):
+def tiny_settings(questions, other_questions):
+    """SFT and answer settings for comparing tiny models on CPU: short replies, few resamples,
+    the loss on as many conversations as there are questions."""
     sft = PARAMS.sft.updated(
         train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
-        compare=PARAMS.sft.compare.updated(questions=3, other_questions=1, loss_conversations=3,
-                                           bootstrap=50))
-    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+        compare=PARAMS.sft.compare.updated(questions=questions, other_questions=other_questions,
+                                           loss_conversations=questions, bootstrap=50))
+    return sft, PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+
+
+@pytest.mark.slow
+def test_compare_models_on_a_tiny_model(tiny_base):
+    sft, answers = tiny_settings(questions=3, other_questions=1)
     comparisons = compare_models({"base": tiny_base, "copy": tiny_base}, tiny_base,
                                  {"test": rows(), "again": rows()[:2]}, sft, answers,
                                  default="base", progress=False)
@@ -253,11 +259,7 @@ def test_compare_models_on_a_tiny_model(tiny_base):
 def test_compare_models_resumed_reads_its_replies_and_answers_the_same(tiny_base, tmp_path):
     from hybridrag.sft.reply_cache import ReplyCache
 
-    sft = PARAMS.sft.updated(
-        train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
-        compare=PARAMS.sft.compare.updated(questions=3, other_questions=3, loss_conversations=3,
-                                           bootstrap=50))
-    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+    sft, answers = tiny_settings(questions=3, other_questions=3)
 
     def compare(cache):
         return compare_models({"base": tiny_base}, tiny_base, {"test": rows()}, sft, answers,
@@ -277,11 +279,7 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
     from hybridrag.answers.scoring import EXTRACTIVE
     from hybridrag.sft.report import write_report
 
-    sft = PARAMS.sft.updated(
-        train=PARAMS.sft.train.updated(max_length=256, device="cpu"),
-        compare=PARAMS.sft.compare.updated(questions=2, other_questions=2, loss_conversations=2,
-                                           bootstrap=50))
-    answers = PARAMS.answers.updated(max_new_tokens=4, batch_size=2)
+    sft, answers = tiny_settings(questions=2, other_questions=2)
     comparison = compare_models({"base": tiny_base}, tiny_base, {"test": reading_rows()}, sft,
                                 answers, default="base", progress=False,
                                 sentence_scorer=overlap,
