@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hybridrag.answers.prompt import Source, build_prompt, token_trimmer
+from hybridrag.answers.prompt import Source, answer_text, build_prompt, token_trimmer
 from hybridrag.chat.generation import ChatGenerator, Generated
 from hybridrag.chat.template import Messages
-from hybridrag.metrics.squad import answer_text, token_f1
+from hybridrag.metrics.squad import token_f1
 
 
 def reading_prompts(squad_file: Path, tokenizer: Any, count: int, sources: int = 3,

@@ -7,6 +7,7 @@ from hybridrag.answers.prompt import (
     INSTRUCTIONS,
     NO_ANSWER,
     Source,
+    answer_text,
     build_prompt,
     citations,
     cited_sentence,
@@ -32,6 +33,11 @@ def test_prompt_puts_instructions_and_numbered_sources_in_the_system_message():
 def test_citations_are_valid_numbers_in_order_of_first_use():
     assert citations("As [2] says, and [1] too [2]; see [9] and [0].", 3) == [2, 1]
     assert citations("No sources here.", 3) == []
+
+
+def test_answer_text_is_the_reply_without_its_citation_marks():
+    assert answer_text("[1] Paris [12]").split() == ["Paris"]
+    assert answer_text("Leonardo da Vinci [2].") == "Leonardo da Vinci  ."
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from hybridrag.answers.prompt import Source, citations
+from hybridrag.answers.prompt import Source, answer_text, citations
 from hybridrag.answers.scoring import abstains
-from hybridrag.metrics.squad import answer_text, normalize_answer
+from hybridrag.metrics.squad import normalize_answer
 
 
 def holders(answer: str, sources: Sequence[Source]) -> list[int]:

@@ -76,6 +76,11 @@ def citations(text: str, n_sources: int) -> list[int]:
     return list(dict.fromkeys(n for n in found if 1 <= n <= n_sources))
 
 
+def answer_text(reply: str) -> str:
+    """A reply as an answer: its citation marks removed."""
+    return CITATION.sub(" ", reply)
+
+
 def sentences(text: str) -> list[str]:
     """The passage split into sentences (a cut-off last one is kept as it is)."""
     parts, start = [], 0

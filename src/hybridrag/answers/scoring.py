@@ -12,9 +12,9 @@ import statistics
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from hybridrag.answers.prompt import Source, citations, reference_reply, sentences
+from hybridrag.answers.prompt import Source, answer_text, citations, reference_reply, sentences
 from hybridrag.metrics.rouge import rouge_l, rouge_tokens
-from hybridrag.metrics.squad import answer_text, exact_match, token_f1
+from hybridrag.metrics.squad import exact_match, token_f1
 
 # What counts as saying "the sources do not answer this": the reference phrase and the usual
 # ways a model words it.

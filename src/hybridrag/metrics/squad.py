@@ -1,6 +1,6 @@
 """SQuAD's answer scores: exact match and token F1 after the official normalisation (lower
 case, punctuation and the articles a/an/the removed, whitespace collapsed), each the best over
-the gold answers; citations like [2] are stripped from a reply first."""
+the gold answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_CITATION = re.compile(r"\[\d+\]")
 _PUNCTUATION = set(string.punctuation)
 
 
@@ -18,11 +17,6 @@ def normalize_answer(text: str) -> str:
     """The official evaluation script's normalize_answer."""
     text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
     return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def answer_text(reply: str) -> str:
-    """A reply as an answer: its citation marks removed."""
-    return _CITATION.sub(" ", reply)
 
 
 def exact_match(prediction: str, golds: Sequence[str]) -> float:
