@@ -554,7 +554,7 @@ def test_fine_tuning_half_compares_every_method(project):
     assert compare["lora"]["questions"] == compare["qlora"]["questions"] == 2
     dpo = json.loads((root / "metrics/sft/train_dpo.json").read_text())
     assert dpo["start"] == "lora" and dpo["preference_data"]["pairs"] > 0
-    assert dpo["preference_data"]["sampled_on"] == "onnx int8"
+    assert dpo["preference_data"]["sampled_on"] == "onnx fp32"  # sft.dpo.sample_precision
     for method in ("base", "lora", "qlora", "full", "dpo"):  # exported for the comparison
         assert compare[method]["runtime"] == "onnx int8", method
     for method in ("prompt_tuning", "prefix_tuning"):  # nothing to merge: transformers

@@ -288,6 +288,7 @@ class DpoParams(Section):
     start: Literal["lora", "qlora", "full"]  # the SFT run DPO continues from (merged into it)
     prompts: Positive  # training prompts whose replies are sampled
     samples: Positive  # sampled replies per prompt
+    sample_precision: Literal["fp32", "int8", "int4"]  # answers.runtime onnx: the sampler's weights
     temperature: Float
     top_p: Share
     synthetic_share: Share  # prompts without a wrong sampled reply that get a corrupted one

@@ -103,7 +103,8 @@ def dpo_run(tmp_path_factory, tiny_base):
         train=PARAMS.sft.train.updated(max_length=160, batch_size=2, max_steps=2, save_steps=2,
                                        eval_steps=2, eval_samples=2, device="cpu"),
         dpo=PARAMS.sft.dpo.updated(prompts=6, samples=2, max_steps=8, batch_size=2,
-                                   learning_rate=5e-3, beta=0.5, synthetic_share=1.0))
+                                   learning_rate=5e-3, beta=0.5, synthetic_share=1.0,
+                                   sample_precision="fp32"))
     start = run_in(tiny_base, folder / "sft")
     train("lora", sft, CONVERSATIONS[:4], CONVERSATIONS[4:], start)
     paths = run_in(tiny_base, folder / "dpo")
@@ -115,6 +116,9 @@ def dpo_run(tmp_path_factory, tiny_base):
 def test_dpo_lowers_its_loss_and_records_reward_margins(dpo_run):
     paths, _, metrics = dpo_run
     assert metrics["train_steps"] == 8 and metrics["preference_data"]["pairs"] >= 6
+    # sampled in sft.dpo.sample_precision, not in the answers' precision (int8)
+    assert PARAMS.answers.precision == "int8"
+    assert metrics["preference_data"]["sampled_on"] == "onnx fp32"
     losses = [float(line.split("\t")[-1]) for line in
               (paths.live_dir / "plots/metrics/train/loss.tsv").read_text().splitlines()[1:]]
     assert losses[0] == pytest.approx(0.6931, abs=0.01)  # policy = reference at the start

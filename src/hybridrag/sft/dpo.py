@@ -162,7 +162,7 @@ def train_dpo(items: Sequence[GroundedItem], params: SftParams, answers: Answers
     rng = random.Random(settings.seed)
     chosen_items = sorted(rng.sample(range(len(items)), min(settings.prompts, len(items))))
     with tempfile.TemporaryDirectory(prefix="hybridrag-dpo-") as work:  # the answers' runtime
-        sampler = in_memory_generator(model, tokenizer, answers.runtime, answers.precision,
+        sampler = in_memory_generator(model, tokenizer, answers.runtime, settings.sample_precision,
                                       Path(work) / "start", {"source": str(start_dir)})
         pairs, summary = preference_pairs(
             [items[i] for i in chosen_items], sampler, settings.samples,
