@@ -38,9 +38,10 @@ repro: setup
 	dvc repro
 
 ## Tests (unit, reference equivalence, bad input, real service, end-to-end `dvc repro`): what CI runs.
-## TEST_WORKERS pytest-xdist processes, each running whole test modules (their fixtures built once).
+## TEST_WORKERS pytest-xdist processes, each running whole test modules (their fixtures built once);
+## the log ends with the 25 slowest tests (CI's time goal is 30 minutes with the install).
 test: setup browser
-	pytest -n $(TEST_WORKERS) --dist loadfile
+	pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 ## The fast lane for day-to-day work: everything but the tests marked slow (about 3 minutes with .venv installed).
 test-fast: setup
