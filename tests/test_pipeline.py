@@ -199,6 +199,20 @@ def test_learning_stages_report_what_they_made(project):
     assert (product["chat_model"], product["runtime"]) == ("dpo", "onnx int8")
     assert {"no gate, keep", "gate 0.15, extractive"} <= set(product)
     assert product["no gate, keep"]["threshold"] is None
+    # the same for every other trained chat model, exported as infer_compare exports them
+    others = gate["other_chat_models_on_validation"]
+    assert set(others) == {"lora", "qlora", "prompt_tuning", "prefix_tuning", "full"}
+    assert {others[m]["runtime"] for m in ("lora", "qlora", "full")} == {"onnx int8"}
+    assert {others[m]["runtime"] for m in ("prompt_tuning", "prefix_tuning")} == {"transformers fp32"}
+    assert all(set(table) == set(product) - {"chat_model"} for table in others.values())
+    # the rule the defaults follow: the best overall F1 within the false-abstention budget
+    within = [rates["overall_f1"] for table in (product, *others.values())
+              for rates in table.values() if isinstance(rates, dict)
+              and rates["overall_f1"] is not None and rates["false_abstention"] is not None
+              and rates["false_abstention"] <= 0.15]
+    best = gate["best_on_validation"]
+    assert (best is None) if not within else (best["overall_f1"] == max(within)
+                                              and best["false_abstention"] <= 0.15)
     for png in ("recall_at_k.png", "fusion_sweep.png"):
         assert (root / "reports" / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from hybridrag.answers.ask import answer, answer_stream
-from hybridrag.answers.policy import product_policies, shown_reply
+from hybridrag.answers.policy import best_setting, policy_key, product_policies, shown_reply
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
 from hybridrag.chat.generation import Generated
@@ -65,6 +65,32 @@ def test_product_policies_by_hand():
     }
     assert {name: (row["threshold"], row["overall_f1"], row["f1"], row["abstains_unanswerable"],
                    row["false_abstention"]) for name, row in table.items()} == expected
+
+
+def rates(overall_f1, false_abstention):
+    return {"threshold": None, "overall_f1": overall_f1, "false_abstention": false_abstention}
+
+
+def test_the_best_setting_is_the_best_overall_f1_within_the_false_abstention_budget():
+    tables = {"dpo": {"no gate, keep": rates(0.30, 0.10), "gate 0.15, keep": rates(0.52, 0.22),
+                      "gate 0.15, extractive": rates(0.48, 0.14)},
+              "full": {"no gate, keep": rates(0.25, 0.0), "gate 0.15, extractive": rates(0.48, 0.15),
+                       "gate 0.2, keep": rates(0.60, 0.16)}}
+    # 0.52 and 0.60 break the 0.15 budget; 0.48 ties between dpo (14%) and full (15%, on the
+    # bound, so within it): the first listed wins
+    assert best_setting(tables, 0.15) == {"chat_model": "dpo", "setting": "gate 0.15, extractive",
+                                          **rates(0.48, 0.14)}
+    assert best_setting(tables, 0.16)["setting"] == "gate 0.2, keep"
+    assert best_setting(tables, 0.0) == {"chat_model": "full", "setting": "no gate, keep",
+                                         **rates(0.25, 0.0)}
+    assert best_setting({"dpo": {"gate 0.1, keep": rates(0.4, 0.2)}}, 0.15) is None
+    assert best_setting({"dpo": {"no gate, keep": rates(None, 0.0)}}, 0.15) is None
+
+
+def test_policy_keys_name_the_gate_cap_and_the_fallback():
+    assert policy_key(None, "keep") == "no gate, keep"
+    assert policy_key(0.15, "extractive") == "gate 0.15, extractive"
+    assert policy_key(0.1, "keep") == "gate 0.1, keep"
 
 
 @pytest.mark.parametrize("fallback", ["keep", "extractive"])

@@ -3,11 +3,12 @@ citation follows the evidence (answers.attribute); when the model abstains on a 
 gate let through, `answers.on_model_abstention: extractive` shows the cross-encoder's best
 sentence of the sources instead, cited, so that abstaining is the gate's decision alone (`keep`
 shows the model's abstention). `product_policies` scores every pairing of a gate cap with a
-fallback on the same replies, which is how choose_gate reports the choice."""
+fallback on the same replies, and `best_setting` applies the rule the defaults follow to those
+tables of every chat model, which is how choose_gate reports the choice."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -75,6 +76,11 @@ def policy_rates(items: Sequence[GroundedItem], replies: Sequence[Generated],
                              for item, s in zip(items, shown, strict=True)])
 
 
+def policy_key(cap: float | None, fallback: OnModelAbstention) -> str:
+    """A product setting's name in `product_policies`: "no gate, keep", "gate 0.15, extractive"."""
+    return f"{'no gate' if cap is None else f'gate {cap:g}'}, {fallback}"
+
+
 def product_policies(items: Sequence[GroundedItem], replies: Sequence[Generated],
                      gate_scores: Sequence[float], attributed: bool, score: SentenceScorer,
                      caps: Sequence[float] = REPORTED_CAPS) -> dict[str, dict[str, Any]]:
@@ -83,13 +89,27 @@ def product_policies(items: Sequence[GroundedItem], replies: Sequence[Generated]
     extractive", ..."""
     answerable = [g for g, item in zip(gate_scores, items, strict=True) if item.answerable]
     unanswerable = [g for g, item in zip(gate_scores, items, strict=True) if not item.answerable]
-    gates = {"no gate": None, **{f"gate {cap:g}": choose_threshold(answerable, unanswerable, cap)
-                                 for cap in caps}}
+    gates = {None: None, **{cap: choose_threshold(answerable, unanswerable, cap) for cap in caps}}
     table = {}
-    for gate_name, threshold in gates.items():
+    for cap, threshold in gates.items():
         for fallback in FALLBACKS:
             rates = policy_rates(items, replies, gate_scores, threshold, attributed, fallback,
                                  score)
-            table[f"{gate_name}, {fallback}"] = {"threshold": threshold,
-                                                 **{m: rates.get(m) for m in POLICY_METRICS}}
+            table[policy_key(cap, fallback)] = {"threshold": threshold,
+                                                **{m: rates.get(m) for m in POLICY_METRICS}}
     return table
+
+
+def best_setting(tables: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                 max_false_abstention: float) -> dict[str, Any] | None:
+    """Of every chat model's `product_policies` table (`tables`: model -> table), the model and
+    setting with the highest overall F1 among those whose false abstention stays within
+    `max_false_abstention` (the first listed wins a tie), with its rates; None when none does."""
+    within = [(rates["overall_f1"], model, setting)
+              for model, table in tables.items() for setting, rates in table.items()
+              if rates.get("overall_f1") is not None and rates.get("false_abstention") is not None
+              and rates["false_abstention"] <= max_false_abstention]
+    if not within:
+        return None
+    _, model, setting = max(within, key=lambda entry: entry[0])
+    return {"chat_model": model, "setting": setting, **tables[model][setting]}
