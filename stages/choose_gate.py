@@ -14,7 +14,6 @@ the best overall F1 within answers.gate_max_false_abstention: the evidence for c
 
 from __future__ import annotations
 
-import gc
 import tempfile
 from pathlib import Path
 
@@ -41,13 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         best_source_scores,
         choose_gate,
     )
-    from hybridrag.answers.policy import best_setting, policy_key, product_policies
-    from hybridrag.answers.prompt import build_prompt, token_trimmer
+    from hybridrag.answers.model_choice import (
+        beats_configured,
+        chat_model_tables,
+        trained_chat_models,
+    )
+    from hybridrag.answers.policy import best_setting, policy_key
+    from hybridrag.answers.prompt import token_trimmer
     from hybridrag.atomic import atomic_directory
-    from hybridrag.chat.models import load_tokenizer, load_trained, run_kind
-    from hybridrag.chat.runtime import load_generator, run_generator
-    from hybridrag.config import SFT_METHODS
-    from hybridrag.layout import DPO, chat_model_folder
+    from hybridrag.chat.models import load_tokenizer
     from hybridrag.learning.answerability import train_answerability
     from hybridrag.learning.reranker import save_reranker
     from hybridrag.reporting import write_json
@@ -81,33 +82,16 @@ def main(argv: list[str] | None = None) -> None:
         metrics = {"scorer": "answerability", **rates, "training_rows": len(examples),
                    "reranker": metrics}
 
-    def folder(name: str) -> Path:
-        return chat_model_folder(name, args.base_model, args.sft_models, args.dpo)
-
-    others = [name for name in (*SFT_METHODS, DPO)
-              if name != answers.chat_model and run_kind(folder(name)) != "skipped"]
-    prompts = [build_prompt(i.question, i.sources) for i in items]
-    tables, runtimes = {}, {}
-    with tempfile.TemporaryDirectory(prefix="hybridrag-chat-models-") as work:
-        for name in [answers.chat_model, *others]:
-            generator = (load_generator(folder(name), args.base_model, answers.runtime,
-                                        answers.precision, args.chat_export, answers.device)
-                         if name == answers.chat_model else
-                         run_generator(folder(name), Path(args.base_model), answers.runtime,
-                                       answers.precision, Path(work) / name,
-                                       load_trained(folder(name), args.base_model, answers.device),
-                                       tokenizer))
-            replies = generator.replies(prompts, answers.max_new_tokens, answers.batch_size)
-            runtimes[name] = f"{generator.runtime} {generator.precision}"
-            tables[name] = product_policies(items, replies, gate_scores, answers.attribute,
-                                            reranker.scores)
-            del generator
-            gc.collect()
+    names = trained_chat_models(answers.chat_model, Path(args.base_model), Path(args.sft_models),
+                                Path(args.dpo))
+    tables, runtimes = chat_model_tables(names, items, gate_scores, reranker.scores, answers,
+                                         Path(args.base_model), Path(args.sft_models),
+                                         Path(args.dpo), Path(args.chat_export))
     metrics["product_on_validation"] = {"chat_model": answers.chat_model,
                                         "runtime": runtimes[answers.chat_model],
                                         **tables[answers.chat_model]}
     metrics["other_chat_models_on_validation"] = {name: {"runtime": runtimes[name], **tables[name]}
-                                                  for name in others}
+                                                  for name in names[1:]}
     best = metrics["best_on_validation"] = best_setting(tables, answers.gate_max_false_abstention)
     configured = policy_key(answers.gate_max_false_abstention if answers.gate else None,
                             answers.on_model_abstention)
@@ -117,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             save_reranker(classifier, staging / CLASSIFIER_FOLDER, {"weight": 1.0})
     write_json(args.metrics, metrics)
     print(f"choose_gate: {metrics}")
-    if best is not None and (best["chat_model"], best["setting"]) != (answers.chat_model, configured):
+    if beats_configured(best, tables, answers.chat_model, configured):
         print(f"choose_gate: on validation the best within {answers.gate_max_false_abstention:g} "
               f"false abstention is {best['chat_model']} with {best['setting']} (overall F1 "
               f"{best['overall_f1']}); the product is configured as {answers.chat_model} with "
