@@ -17,6 +17,8 @@ def test_a_tie_with_the_configured_setting_does_not_beat_it():
     assert not beats_configured(None, tables, "dpo", "gate 0.15, keep")
     # a configured setting without an overall F1 (no reading items) is beaten by any best
     assert beats_configured(best, {"dpo": {"no gate, keep": rates(None)}}, "dpo", "no gate, keep")
+    # so is a gate cap the tables do not report (answers.gate_max_false_abstention: 0.12)
+    assert beats_configured(best, tables, "dpo", "gate 0.12, extractive")
 
 
 def run_folder(folder, kind):

@@ -60,8 +60,9 @@ def chat_model_tables(names: Sequence[str], items: Sequence[GroundedItem],
 def beats_configured(best: Mapping[str, Any] | None, tables: Mapping[str, Mapping[str, Any]],
                      chat_model: str, setting: str) -> bool:
     """Whether `best` (`best_setting` of `tables`) scores a higher overall F1 than the
-    configured model and setting: a tie (two settings that answer alike) is not worth a change."""
+    configured model and setting, or the tables do not score that setting (a gate cap other than
+    the reported ones): a tie (two settings that answer alike) is not worth a change."""
     if best is None:
         return False
-    configured = tables[chat_model][setting].get("overall_f1")
+    configured = tables.get(chat_model, {}).get(setting, {}).get("overall_f1")
     return configured is None or best["overall_f1"] > configured
