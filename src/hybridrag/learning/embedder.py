@@ -15,6 +15,7 @@ from hybridrag.config import FinetuneEmbedParams
 from hybridrag.device import pick_device
 from hybridrag.embedding import load_encoder
 from hybridrag.learning.pairs import Pair
+from hybridrag.learning.saving import save_model
 
 EVALUATOR = "validation"
 BEST_METRIC = f"eval_{EVALUATOR}_cosine_ndcg@10"
@@ -51,7 +52,7 @@ def finetune(base_model: str, train: Sequence[Pair], validation: Sequence[Pair],
     model = load_encoder(base_model, device)
     if not train or not validation:  # a corpus without queries, and too few synthetic ones
         with atomic_directory(out_dir) as staging:
-            model.save_pretrained(str(staging))
+            save_model(model, staging)
         return {"trained": False, "reason": f"no pairs to learn from ({len(train)} training, "
                 f"{len(validation)} validation): the base model is kept unchanged",
                 "training_pairs": len(train), "validation_pairs": len(validation)}
@@ -82,7 +83,7 @@ def finetune(base_model: str, train: Sequence[Pair], validation: Sequence[Pair],
     model.max_seq_length = inference_length
     after = evaluator(model)[f"{EVALUATOR}_cosine_ndcg@10"]
     with atomic_directory(out_dir) as staging:
-        model.save_pretrained(str(staging))
+        save_model(model, staging)
     shutil.rmtree(checkpoints, ignore_errors=True)
     history = [h for h in trainer.state.log_history if BEST_METRIC in h]
     return {

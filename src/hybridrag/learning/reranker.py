@@ -17,6 +17,7 @@ from hybridrag.config import RerankParams
 from hybridrag.device import pick_device
 from hybridrag.embedding import resolve_model_path
 from hybridrag.learning.pairs import Pair
+from hybridrag.learning.saving import save_model
 from hybridrag.metrics import evaluate
 from hybridrag.ranking import rank_scores
 from hybridrag.search.rerank import CONFIG, Reranker, interpolate, runnable
@@ -133,7 +134,7 @@ def weight_sweep(reranker: Reranker, searcher: Searcher, pairs: Sequence[Pair], 
 
 def save_reranker(model: Any, out_dir: Path, config: dict[str, Any]) -> None:
     with atomic_directory(out_dir) as staging:
-        model.save_pretrained(str(staging))
+        save_model(model, staging)
         (staging / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
 
