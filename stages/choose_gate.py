@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     names = trained_chat_models(answers.chat_model, Path(args.base_model), Path(args.sft_models),
                                 Path(args.dpo))
     tables, runtimes = chat_model_tables(names, items, gate_scores, reranker.scores, answers,
-                                         Path(args.base_model), Path(args.sft_models),
+                                         tokenizer, Path(args.base_model), Path(args.sft_models),
                                          Path(args.dpo), Path(args.chat_export))
     metrics["product_on_validation"] = {"chat_model": answers.chat_model,
                                         "runtime": runtimes[answers.chat_model],

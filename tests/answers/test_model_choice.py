@@ -1,6 +1,7 @@
 import json
 
-from hybridrag.answers.model_choice import beats_configured, trained_chat_models
+from hybridrag.answers.model_choice import beats_configured, gate_caps, trained_chat_models
+from hybridrag.answers.policy import policy_key
 from hybridrag.chat.models import RUN_INFO
 
 
@@ -17,8 +18,12 @@ def test_a_tie_with_the_configured_setting_does_not_beat_it():
     assert not beats_configured(None, tables, "dpo", "gate 0.15, keep")
     # a configured setting without an overall F1 (no reading items) is beaten by any best
     assert beats_configured(best, {"dpo": {"no gate, keep": rates(None)}}, "dpo", "no gate, keep")
-    # so is a gate cap the tables do not report (answers.gate_max_false_abstention: 0.12)
-    assert beats_configured(best, tables, "dpo", "gate 0.12, extractive")
+
+
+def test_the_tables_score_the_configured_cap_beside_the_reported_ones():
+    assert gate_caps(0.15) == (0.05, 0.1, 0.15, 0.2)
+    assert gate_caps(0.12) == (0.05, 0.1, 0.12, 0.15, 0.2)
+    assert policy_key(gate_caps(0.12)[2], "keep") == "gate 0.12, keep"
 
 
 def run_folder(folder, kind):

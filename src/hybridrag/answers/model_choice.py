@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hybridrag.answers.gate import REPORTED_CAPS
 from hybridrag.answers.policy import product_policies
 from hybridrag.answers.prompt import build_prompt
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
-from hybridrag.chat.models import load_tokenizer, load_trained, run_kind
+from hybridrag.chat.models import load_trained, run_kind
 from hybridrag.chat.runtime import load_generator, run_generator
 from hybridrag.config import SFT_METHODS, AnswersParams
 from hybridrag.layout import DPO, chat_model_folder
@@ -28,15 +29,21 @@ def trained_chat_models(configured: str, base_dir: Path, sft_dir: Path, dpo_dir:
         chat_model_folder(name, base_dir, sft_dir, dpo_dir)) != "skipped")]
 
 
+def gate_caps(configured: float) -> tuple[float, ...]:
+    """The false-abstention caps the tables score: the reported ones and the configured one."""
+    return tuple(sorted({*REPORTED_CAPS, configured}))
+
+
 def chat_model_tables(names: Sequence[str], items: Sequence[GroundedItem],
                       gate_scores: Sequence[float], score: SentenceScorer,
-                      answers: AnswersParams, base_dir: Path, sft_dir: Path, dpo_dir: Path,
-                      chat_export: Path) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Each chat model's `product_policies` table over `items` (their `gate_scores`), and the
-    runtime each answered on: `answers.chat_model` from its export (`chat_export`, export_chat's),
-    the others exported here in answers.precision as infer_compare exports them (prompt and
-    prefix tuning on transformers), one model in memory at a time."""
-    tokenizer = load_tokenizer(base_dir)
+                      answers: AnswersParams, tokenizer: Any, base_dir: Path, sft_dir: Path,
+                      dpo_dir: Path, chat_export: Path
+                      ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each chat model's `product_policies` table over `items` (their `gate_scores`) under
+    `gate_caps`, and the runtime each answered on: `answers.chat_model` from its export
+    (`chat_export`, export_chat's), the others exported here in answers.precision as
+    infer_compare exports them (prompt and prefix tuning on transformers; `tokenizer`, the base
+    model's), one model in memory at a time."""
     prompts = [build_prompt(item.question, item.sources) for item in items]
     tables, runtimes = {}, {}
     with tempfile.TemporaryDirectory(prefix="hybridrag-chat-models-") as work:
@@ -50,7 +57,7 @@ def chat_model_tables(names: Sequence[str], items: Sequence[GroundedItem],
                                        load_trained(folder, base_dir, answers.device), tokenizer))
             replies = generator.replies(prompts, answers.max_new_tokens, answers.batch_size)
             tables[name] = product_policies(items, replies, gate_scores, answers.attribute,
-                                            score)
+                                            score, gate_caps(answers.gate_max_false_abstention))
             runtimes[name] = f"{generator.runtime} {generator.precision}"
             del generator
             gc.collect()
@@ -60,9 +67,9 @@ def chat_model_tables(names: Sequence[str], items: Sequence[GroundedItem],
 def beats_configured(best: Mapping[str, Any] | None, tables: Mapping[str, Mapping[str, Any]],
                      chat_model: str, setting: str) -> bool:
     """Whether `best` (`best_setting` of `tables`) scores a higher overall F1 than the
-    configured model and setting, or the tables do not score that setting (a gate cap other than
-    the reported ones): a tie (two settings that answer alike) is not worth a change."""
+    configured model and setting (or the configured setting has none): a tie (two settings that
+    answer alike) is not worth a change."""
     if best is None:
         return False
-    configured = tables.get(chat_model, {}).get(setting, {}).get("overall_f1")
+    configured = tables[chat_model][setting]["overall_f1"]
     return configured is None or best["overall_f1"] > configured
