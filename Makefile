@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank bench-ask-cold bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -57,7 +57,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-product-sources bench-rerank bench-ask-cold
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -116,6 +116,10 @@ bench-ask-cold: setup
 ## Does the answerability gate's threshold travel between articles? Out-of-fold scores, training and validation data only (needs `make repro` first).
 bench-gate-calibration: setup
 	python -m bench.gate_calibration
+
+## The committed gate on validation and test questions through the RAG loop (after make repro).
+bench-gate-transfer: setup
+	python -m bench.gate_transfer
 
 ## How many retrieved sources the product reads, on the reading articles' RAG loop (after make repro).
 bench-product-sources: setup

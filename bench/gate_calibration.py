@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hybridrag.answers.gate import Gate, best_source_scores, choose_threshold, gate_rates, recall_at_caps
+from hybridrag.answers.gate import best_source_scores, choose_threshold, gate_rates, recall_at_caps
 from hybridrag.answers.prompt import token_trimmer
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 from hybridrag.atomic import atomic_write_text
@@ -34,7 +34,7 @@ from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker, runnable
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import answerability_rows, reading_articles
-from support.benchmarks import answering_parser
+from support.benchmarks import answering_parser, trained_gate
 from support.gate_calibration import (
     article_folds,
     by_answerability,
@@ -52,14 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     params = load_params(args.params)
     answers, settings = params.answers, params.answerability
-    try:
-        gate = Gate.load(args.gate, device=answers.device)
-    except FileNotFoundError as error:
-        print(f"error: {error} (or `make repro`)", file=sys.stderr)
-        return 2
-    if gate is None or gate.classifier is None:
-        print(f"error: the gate at {args.gate} has no trained classifier to compare "
-              "(answerability.train: false, or no threshold was chosen)", file=sys.stderr)
+    gate = trained_gate(args.gate, answers.device)
+    if gate is None:
         return 2
     reading = params.sft.chatml.reading
     reading = reading.updated(path=str(ROOT / reading.path))

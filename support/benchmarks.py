@@ -1,5 +1,6 @@
 """The arguments every bench/ script over a shared BEIR benchmark takes, and finding it; the
-held-out queries of the benches over the workspace index; the answer path's model arguments."""
+held-out queries of the benches over the workspace index; the answer path's model arguments
+and its trained gate."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hybridrag.answers.gate import Gate
 from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import BASE_MODEL, GATE, INDEX, INGESTED, PARAMS, RERANKER
 
@@ -66,3 +68,18 @@ def workspace_queries(index: Path, data: Path) -> list[str] | None:
     dataset = read_beir(data)
     return [q.text for q in dataset.queries if q.query_id in dataset.qrels.get("test", {})]
 
+
+
+def trained_gate(folder: Path, device: str) -> Gate | None:
+    """The gate choose_gate saved in `folder` with its trained classifier, or None (after saying
+    why on stderr) when there is none to measure."""
+    try:
+        gate = Gate.load(folder, device=device)
+    except FileNotFoundError as error:
+        print(f"error: {error} (or `make repro`)", file=sys.stderr)
+        return None
+    if gate is None or gate.classifier is None:
+        print(f"error: the gate at {folder} has no trained classifier to measure "
+              "(answerability.train: false, or no threshold was chosen)", file=sys.stderr)
+        return None
+    return gate

@@ -1,7 +1,9 @@
 """How well the answerability gate's threshold travels between articles: the classifier trained
 with one fold of the training articles left out scores that fold's conversations (out-of-fold
 scores), so that a threshold can be chosen on every training question instead of the validation
-articles' few, and each fold's false abstention at it shows the spread from article to article."""
+articles' few, and each fold's false abstention at it shows the spread from article to article.
+Then the other way round: the committed gate, chosen on validation, measured on test
+(`transfer_figures`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from hybridrag.answers.gate import best_source_scores, gate_rates
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from hybridrag.answers.gate import best_source_scores, choose_threshold, gate_rates
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 
 
@@ -59,3 +64,59 @@ def rates_by_fold(items: Sequence[GroundedItem], scores: Sequence[float],
                                                     [scores[i] for i in kept])
         rows.append({"articles": list(fold), **gate_rates(answerable, unanswerable, threshold)})
     return rows
+
+
+def bootstrap_thresholds(answerable: Sequence[float], unanswerable: Sequence[float],
+                         max_false_abstention: float, draws: int, seed: int) -> list[float]:
+    """The threshold `choose_threshold` picks on each of `draws` bootstrap resamples of the
+    scored items (answerable and unanswerable resampled apart, so each keeps its count): how
+    much the choice moves with the few questions it is made on. Resamples where it picks none
+    are left out."""
+    rng = random.Random(seed)
+    thresholds = []
+    for _ in range(draws):
+        threshold = choose_threshold(rng.choices(answerable, k=len(answerable)),
+                                     rng.choices(unanswerable, k=len(unanswerable)),
+                                     max_false_abstention)
+        if threshold is not None:
+            thresholds.append(threshold)
+    return thresholds
+
+
+SPLITS = ("validation", "test")
+PERCENTILES = (5, 50, 95)
+
+
+def transfer_figures(scores: Mapping[str, Mapping[str, tuple[list[float], list[float]]]],
+                     threshold: float, cap: float, draws: int, seed: int) -> dict[str, Any]:
+    """How the gate chosen on validation does on test, from each split's scorers' (answerable,
+    unanswerable) scores (`scores[split][scorer]`, with a "classifier"): ROC AUC per split and
+    scorer, the classifier's rates at `threshold` per split and at the threshold the rule would
+    pick on test itself, and the bootstrap spread of the rule's threshold on validation with its
+    rates on test (percentiles `PERCENTILES`)."""
+    def auc(answerable: list[float], unanswerable: list[float]) -> float:
+        labels = [1] * len(answerable) + [0] * len(unanswerable)
+        return round(float(roc_auc_score(labels, answerable + unanswerable)), 4)
+
+    validation, test = scores["validation"]["classifier"], scores["test"]["classifier"]
+    thresholds = bootstrap_thresholds(*validation, cap, draws, seed)
+    on_test = [gate_rates(*test, t) for t in thresholds]
+
+    def spread(values: list[float]) -> list[float]:
+        return [round(float(v), 4) for v in np.percentile(values, PERCENTILES)] if values else []
+
+    return {
+        "max_false_abstention": cap,
+        "roc_auc": {split: {name: auc(*pair) for name, pair in by_scorer.items()}
+                    for split, by_scorer in scores.items()},
+        "committed_threshold": {split: gate_rates(*by_scorer["classifier"], threshold)
+                                for split, by_scorer in scores.items()},
+        "test_threshold_chosen_on_test": gate_rates(*test, choose_threshold(*test, cap)),
+        "bootstrap": {
+            "draws": draws, "thresholds_chosen": len(thresholds), "percentiles": list(PERCENTILES),
+            "threshold": spread(thresholds),
+            "test_false_abstention": spread([r["false_abstention"] for r in on_test]),
+            "test_abstention_recall": spread([r["abstention_recall"] for r in on_test]),
+            "share_over_cap_on_test": (round(float(np.mean(
+                [r["false_abstention"] > cap for r in on_test])), 4) if on_test else None)},
+    }

@@ -1,15 +1,19 @@
 """The gate calibration benchmark's parts, by hand: article folds, out-of-fold scores from the
 classifier that never saw the item's article, and rates per fold."""
 
+import random
+
 import pytest
 
 from hybridrag.answers.prompt import Source
 from hybridrag.answers.scoring import GroundedItem
 from support.gate_calibration import (
     article_folds,
+    bootstrap_thresholds,
     by_answerability,
     out_of_fold_scores,
     rates_by_fold,
+    transfer_figures,
 )
 
 
@@ -58,3 +62,42 @@ def test_rates_by_fold_by_hand():
     assert by_answerability(items, scores) == ([0.9, 0.2, 0.8], [0.1, 0.7])
     # fold B: nothing below 0.5
     assert by_fold[1]["false_abstention"] == 0.0 and by_fold[1]["abstention_recall"] == 0.0
+
+
+def test_bootstrap_thresholds_are_the_rule_applied_to_each_resample():
+    # separable scores: every resample holds only 0.9s and 0.1s, and the rule picks 0.9
+    assert bootstrap_thresholds([0.9] * 10, [0.1] * 10, 0.15, draws=50, seed=1) == [0.9] * 50
+    # answerable 0.2 and 0.8, unanswerable 0.1: the rule picks 0.8 when at most 15% of the
+    # resampled answerable scores are 0.2, else 0.2; by hand for one seeded draw
+    answerable, unanswerable = [0.2, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8], [0.1] * 5
+    rng = random.Random(7)
+    draw = rng.choices(answerable, k=10)
+    expected = 0.8 if draw.count(0.2) <= 1.5 else 0.2
+    assert bootstrap_thresholds(answerable, unanswerable, 0.15, draws=1, seed=7) == [expected]
+    thresholds = bootstrap_thresholds(answerable, unanswerable, 0.15, draws=200, seed=3)
+    assert set(thresholds) == {0.2, 0.8} and len(thresholds) == 200
+    # no unanswerable score below any threshold: the rule picks none, the draw is left out
+    assert bootstrap_thresholds([0.5] * 4, [0.9] * 4, 0.15, draws=5, seed=0) == []
+
+
+def test_transfer_figures_by_hand():
+    scores = {"validation": {"classifier": ([0.9, 0.8, 0.7], [0.1, 0.2]),
+                             "reranker": ([0.5, 0.4, 0.3], [0.6, 0.1])},
+              "test": {"classifier": ([0.9, 0.8], [0.1, 0.85]),
+                       "reranker": ([0.2, 0.3], [0.4, 0.5])}}
+    figures = transfer_figures(scores, threshold=0.7, cap=0.15, draws=20, seed=0)
+    # AUC: the share of (answerable, unanswerable) pairs ordered right
+    assert figures["roc_auc"] == {"validation": {"classifier": 1.0, "reranker": 3 / 6},
+                                  "test": {"classifier": 0.75, "reranker": 0.0}}
+    # at 0.7 validation turns away both unanswerable and no answerable; test turns away 0.1 only
+    assert figures["committed_threshold"]["validation"]["abstention_recall"] == 1.0
+    assert figures["committed_threshold"]["test"]["abstention_recall"] == 0.5
+    assert figures["committed_threshold"]["test"]["false_abstention"] == 0.0
+    # on test itself the rule picks 0.8 (no answerable below it; 0.85 would lose 0.8)
+    assert figures["test_threshold_chosen_on_test"]["threshold"] == 0.8
+    # every validation resample is separable, so each threshold is one of its answerable scores,
+    # none of which turns away a test answerable item except 0.9 (turns away 0.8: 50%)
+    boot = figures["bootstrap"]
+    thresholds = bootstrap_thresholds([0.9, 0.8, 0.7], [0.1, 0.2], 0.15, 20, 0)
+    assert boot["thresholds_chosen"] == 20 and set(thresholds) <= {0.7, 0.8, 0.9}
+    assert boot["share_over_cap_on_test"] == pytest.approx(thresholds.count(0.9) / 20)

@@ -1,0 +1,110 @@
+"""Does the committed answerability gate hold on articles it was not chosen on? Its scores on the
+validation and the test questions through the RAG loop, as the product reads them; nothing is
+chosen on test, it is only measured.
+
+    python -m bench.gate_transfer      # after `make repro` (the reranker, the gate)
+
+For each split (answers.sources retrieved sources per question, as choose_gate builds them):
+ROC AUC of the gate's classifier and of the reranker's own scores (answerable questions against
+the rest), and the committed threshold's rates. On test, also the rates at the threshold the
+rule would pick on test itself (an upper bound on what any threshold can do there). Then the
+validation questions resampled (--draws bootstrap draws): the threshold the rule picks on each
+and its rates on test, as percentiles: how far the choice moves with the few validation
+questions it is made on. Results: bench/results/gate_transfer.json and .md.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hybridrag.answers.gate import best_source_scores
+from hybridrag.atomic import atomic_write_text
+from hybridrag.chat.models import load_tokenizer
+from hybridrag.config import load_params
+from hybridrag.reporting import describe_machine, markdown_table, write_json
+from hybridrag.search.rerank import Reranker
+from hybridrag.sft.grounded import item_from_row
+from hybridrag.sft.reading import rag_loop_rows
+from support.benchmarks import answering_parser, trained_gate
+from support.gate_calibration import SPLITS, by_answerability, transfer_figures
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = answering_parser(__doc__, ROOT)
+    parser.add_argument("--draws", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    answers = params.answers
+    gate = trained_gate(args.gate, answers.device)
+    if gate is None:
+        return 2
+    params = params.updated(sft=params.sft.updated(chatml=params.sft.chatml.updated(
+        reading=params.sft.chatml.reading.updated(path=str(ROOT / params.sft.chatml.reading.path)))))
+    tokenizer = load_tokenizer(str(args.base_model))
+    reranker = Reranker.load(args.reranker, answers.device)
+    scores: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    for split in SPLITS:
+        with tempfile.TemporaryDirectory(prefix="hybridrag-gate-transfer-") as work:
+            rows = rag_loop_rows(params, tokenizer, reranker, Path(work) / "index", split,
+                                 [answers.sources])[answers.sources]
+        items = [item_from_row(row) for row in rows]
+        scores[split] = {name: by_answerability(items, best_source_scores(items, scorer))
+                         for name, scorer in (("classifier", gate.classifier.scores),
+                                              ("reranker", reranker.scores))}
+    results = transfer_figures(scores, gate.threshold, answers.gate_max_false_abstention,
+                               args.draws, args.seed)
+    results = {"machine": describe_machine(), "sources": answers.sources, **results}
+    write_json(args.out / "gate_transfer.json", results)
+    atomic_write_text(args.out / "gate_transfer.md", report(results))
+    print(report(results))
+    return 0
+
+
+def report(results: dict[str, Any]) -> str:
+    auc, committed = results["roc_auc"], results["committed_threshold"]
+    boot, cap = results["bootstrap"], results["max_false_abstention"]
+
+    def rates(r: dict[str, Any]) -> list[Any]:
+        return [r["answerable"], r["unanswerable"], r["threshold"], r.get("abstention_recall"),
+                r.get("false_abstention")]
+
+    rows = [[split, auc[split]["classifier"], auc[split]["reranker"], *rates(committed[split])]
+            for split in SPLITS]
+    rows.append(["test, the threshold picked on test itself (not used)", "", "",
+                 *rates(results["test_threshold_chosen_on_test"])])
+    low, mid, high = (f"{p}th" for p in boot["percentiles"])
+    return "\n".join([
+        "# The answerability gate on articles it was not chosen on",
+        "",
+        f"{results['machine']}. One run of `python -m bench.gate_transfer`: the committed gate's "
+        f"classifier on the validation and test questions through the RAG loop "
+        f"({results['sources']} retrieved source(s) each, as the product reads them). ROC AUC: "
+        "answerable questions against the rest. Rates at the committed threshold (chosen on "
+        "validation under "
+        f"{cap:.0%} false abstention): abstention recall (unanswerable questions turned away) "
+        "and false abstention (answerable ones turned away). Nothing is chosen on test.",
+        "",
+        markdown_table(["questions", "ROC AUC, classifier", "ROC AUC, reranker", "answerable",
+                        "unanswerable", "threshold", "abstention recall", "false abstention"],
+                       rows),
+        "",
+        f"Validation resampled ({boot['draws']} bootstrap draws, {boot['thresholds_chosen']} "
+        f"with a threshold), the rule's threshold on each, applied to test ({low} / {mid} / "
+        f"{high} percentile): threshold {' / '.join(map(str, boot['threshold']))}; test false "
+        f"abstention {' / '.join(map(str, boot['test_false_abstention']))}; test abstention "
+        f"recall {' / '.join(map(str, boot['test_abstention_recall']))}. "
+        f"{boot['share_over_cap_on_test']:.0%} of the draws break {cap:.0%} on test.",
+        "",
+        "Reproduce: `make bench-gate-transfer`.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
