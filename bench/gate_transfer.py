@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     gate = trained_gate(args.gate, answers.device)
     if gate is None:
         return 2
+    reading = params.sft.chatml.reading  # its path relative to the repository, wherever run from
     params = params.updated(sft=params.sft.updated(chatml=params.sft.chatml.updated(
-        reading=params.sft.chatml.reading.updated(path=str(ROOT / params.sft.chatml.reading.path)))))
+        reading=reading.updated(path=str(ROOT / reading.path)))))
     tokenizer = load_tokenizer(str(args.base_model))
     reranker = Reranker.load(args.reranker, answers.device)
     scores: dict[str, dict[str, tuple[list[float], list[float]]]] = {}

@@ -8,9 +8,10 @@ question's best classifier score among its sources, questions whose sources hold
 against the rest; the highest threshold that turns away at most answers.gate_max_false_abstention
 of the answerable ones. The metrics give the validation rates of both scorers, and what the
 product would show on those questions with no gate or a gate under each reported cap and the
-configured one, each with both answers.on_model_abstention settings, for answers.chat_model (its export) and for every
-other trained chat model (exported here in answers.precision), and the model and setting with
-the best overall F1 within answers.gate_max_false_abstention: the evidence for choosing them."""
+configured one, each with both answers.on_model_abstention settings, for answers.chat_model
+(its export) and for every other trained chat model (exported here in answers.precision), and
+the model and setting with the best overall F1 within answers.gate_max_false_abstention: the
+evidence for choosing them."""
 
 from __future__ import annotations
 
