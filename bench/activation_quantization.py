@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from bench.generation import SCORER_COLUMNS, quality, speed, workload, workload_parser
+from bench.generation import RESAMPLES, quality, quality_table, speed, workload, workload_parser
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.generation import prompt_ids
 from hybridrag.chat.onnx import OnnxGenerator, export_run
@@ -64,8 +64,6 @@ def report(summary: dict[str, Any]) -> str:
                    row["batch16_replies_per_second"],
                    f"{row['batch16_replies_per_second'] / base['batch16_replies_per_second']:.2f}x",
                    row["identical"], row["answer_f1"]] for name, row in summary["speed"].items()]
-    quality_rows = [[name, *(row.get(c) for c in [*SCORER_COLUMNS, "identical"])]
-                    for name, row in summary["quality"].items()]
     return "\n".join([
         "# Int8 compute for the chat model: 8-bit weights against W8A8", "",
         f"Machine: {summary['machine']}. One run of `python -m bench.activation_quantization`; "
@@ -85,10 +83,11 @@ def report(summary: dict[str, Any]) -> str:
         markdown_table(["export", "first token s", "batch 1 replies/s", "vs fp32",
                         "batch 16 replies/s", "vs fp32", "identical", "answer F1"], speed_rows),
         "",
-        f"## Quality: {summary['validation_items']} grounded validation items", "",
+        f"## Quality: {summary['validation_items']} held-out validation items", "",
         "The one scorer's rates (answers.max_new_tokens, batch answers.batch_size); "
-        "`identical`: replies equal to fp32's text.", "",
-        markdown_table(["export", *SCORER_COLUMNS, "identical"], quality_rows), ""])
+        "`identical`: replies equal to fp32's text; `vs fp32`: the paired difference from onnx "
+        f"fp32 with its 95% bootstrap interval ({RESAMPLES} resamples).", "",
+        quality_table(summary["quality"], "export"), ""])
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
 from hybridrag.layout import BASE_MODEL, DPO_MODEL, PARAMS, SFT_DATA, SFT_MODELS, chat_model_folder
 from hybridrag.reporting import describe_machine, markdown_table, write_json
-from hybridrag.sft.compare import answer_items, held_out
+from hybridrag.sft.compare import answer_items, held_out, paired_difference
 from support.generation_bench import (
     agreement,
     reading_prompts,
@@ -44,6 +44,8 @@ from support.generation_bench import (
 ROOT = Path(__file__).resolve().parents[1]
 SCORER_COLUMNS = ["cites_relevant", "cites_relevant_not_first", "abstains_unanswerable",
                   "false_abstention", "well_formed"]
+READING_COLUMNS = ["f1", "exact_match", "overall_f1"]  # reading items: SQuAD answer scores
+RESAMPLES, SEED = 1000, 13  # the paired intervals against transformers fp32
 
 
 def parse_args() -> argparse.Namespace:
@@ -103,27 +105,55 @@ def speed(loaders: dict[str, Any], prompts: list, golds: list, args: argparse.Na
 
 def quality(loaders: dict[str, Any], rows: list[dict], args: argparse.Namespace, answers: Any
             ) -> dict[str, dict[str, Any]]:
+    """The chat model's answers to the validation items on each runtime, scored; with each
+    runtime's paired difference from the first (transformers fp32) on the main metric (reading:
+    overall F1) and, for reading items, on answer F1."""
     data = held_out(rows)
     indices = list(range(len(data.items)))
+    compared = [data.main_metric, *(["f1"] if data.reading else [])]
     results, reference = {}, None
     for name, load in loaders.items():
         generator = load()
         answered = answer_items(generator, data.items, indices, answers)
-        texts = [s for s in answered.replies]
-        reference = reference or texts
+        reference = reference or answered
         summary = summarize(data.items, answered.scores)
         below = [s.cites_relevant for item, s in zip(data.items, answered.scores, strict=True)
                  if item.answerable and 1 not in item.relevant]
-        results[name] = {**{k: summary[k] for k in SCORER_COLUMNS if k in summary},
+        results[name] = {**{k: summary[k] for k in [*SCORER_COLUMNS, *READING_COLUMNS]
+                            if k in summary},
                          "cites_relevant_not_first": round(sum(below) / len(below), 4) if below
                          else None,
-                         "identical": round(sum(a == b for a, b in zip(texts, reference,
-                                                                         strict=True)) / len(texts), 4),
-                         "items": len(texts)}
+                         "identical": round(sum(a == b for a, b in zip(
+                             answered.replies, reference.replies, strict=True)) / len(indices), 4),
+                         "items": len(indices),
+                         **{f"{metric}_vs_fp32": paired_difference(
+                             answered, reference, data.items, metric, RESAMPLES, SEED)
+                            for metric in compared}}
         print(f"quality {name}: {results[name]}", flush=True)
         del generator
         gc.collect()
     return results
+
+
+def difference(row: dict[str, Any], metric: str) -> str:
+    """A paired difference as `+0.012 [-0.010, +0.034]`, or `-` without one."""
+    found = row.get(f"{metric}_vs_fp32")
+    if not found:
+        return "-"
+    low, high = found["ci95"]
+    return f"{found['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def quality_table(quality: dict[str, dict[str, Any]], label: str) -> str:
+    """`quality`'s rows as a table: the scorer's rates, identical replies and the paired
+    differences from the first row."""
+    shown = [c for c in [*READING_COLUMNS, *SCORER_COLUMNS]
+             if any(c in row for row in quality.values())]
+    compared = sorted({key.removesuffix("_vs_fp32") for row in quality.values()
+                       for key in row if key.endswith("_vs_fp32")})
+    rows = [[name, *(row.get(c) for c in [*shown, "identical"]),
+             *(difference(row, metric) for metric in compared)] for name, row in quality.items()]
+    return markdown_table([label, *shown, "identical", *(f"{m} vs fp32" for m in compared)], rows)
 
 
 def report(summary: dict[str, Any]) -> str:
@@ -135,8 +165,6 @@ def report(summary: dict[str, Any]) -> str:
                    f"{row['batch16_replies_per_second'] / base['batch16_replies_per_second']:.2f}x",
                    row["batch16_tokens_per_second"], row["identical"], row["answer_f1"]]
                   for name, row in summary["speed"].items()]
-    quality_rows = [[name, *(row.get(c) for c in [*SCORER_COLUMNS, "identical"])]
-                    for name, row in summary["quality"].items()]
     return "\n".join([
         "# Chat generation on CPU: transformers against ONNX Runtime GenAI", "",
         f"Machine: {summary['machine']}. One run of `python -m bench.generation`; every row "
@@ -153,11 +181,12 @@ def report(summary: dict[str, Any]) -> str:
         markdown_table(["runtime", "first token s", "reply s", "batch 1 replies/s", "vs fp32",
                         "batch 1 tokens/s", "batch 16 replies/s", "vs fp32",
                         "batch 16 tokens/s", "identical", "answer F1"], speed_rows), "",
-        f"## Quality: `{summary['chat_model']}` on {summary['validation_items']} grounded "
+        f"## Quality: `{summary['chat_model']}` on {summary['validation_items']} held-out "
         "validation items", "",
         "The one scorer's rates (answers.max_new_tokens, batch answers.batch_size);"
-        " `identical`: replies equal to transformers' text.", "",
-        markdown_table(["runtime", *SCORER_COLUMNS, "identical"], quality_rows), ""])
+        " `identical`: replies equal to transformers' text; `vs fp32`: the paired difference "
+        f"from transformers fp32 with its 95% bootstrap interval ({RESAMPLES} resamples).", "",
+        quality_table(summary["quality"], "runtime"), ""])
 
 
 @dataclass(frozen=True)
