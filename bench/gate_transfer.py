@@ -10,7 +10,12 @@ the rest), and the committed threshold's rates. On test, also the rates at the t
 rule would pick on test itself (an upper bound on what any threshold can do there). Then the
 validation questions resampled (--draws bootstrap draws): the threshold the rule picks on each
 and its rates on test, as percentiles: how far the choice moves with the few validation
-questions it is made on. Results: bench/results/gate_transfer.json and .md.
+questions it is made on. Per kind of question the sources cannot answer, the classifier's ROC AUC
+against the answerable ones and the share the committed threshold turns away: SQuAD's
+unanswerable questions (written against the very paragraph retrieved), answerable questions
+whose paragraph was not retrieved, and questions about documents that are not indexed at all
+(each split's questions asked of an index of the other split's articles only: what a user asks
+when the documents do not cover the topic). Results: bench/results/gate_transfer.json and .md.
 """
 
 from __future__ import annotations
@@ -29,9 +34,18 @@ from hybridrag.search.rerank import Reranker
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import rag_loop_rows
 from support.benchmarks import answering_parser, trained_gate
-from support.gate_calibration import SPLITS, by_answerability, transfer_figures
+from support.gate_calibration import (
+    SPLITS,
+    by_answerability,
+    kind_figures,
+    out_of_corpus_rows,
+    transfer_figures,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+KINDS = {"unanswerable": "SQuAD unanswerable, about the indexed article",
+         "retrieval_miss": "answerable, its paragraph not retrieved",
+         "out_of_corpus": "about documents not indexed"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,17 +64,28 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = load_tokenizer(str(args.base_model))
     reranker = Reranker.load(args.reranker, answers.device)
     scores: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    kinds: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
         with tempfile.TemporaryDirectory(prefix="hybridrag-gate-transfer-") as work:
             rows = rag_loop_rows(params, tokenizer, reranker, Path(work) / "index", split,
                                  [answers.sources])[answers.sources]
+            other = next(s for s in SPLITS if s != split)
+            elsewhere = out_of_corpus_rows(params, tokenizer, reranker, Path(work) / "other",
+                                           split, other)
         items = [item_from_row(row) for row in rows]
-        scores[split] = {name: by_answerability(items, best_source_scores(items, scorer))
-                         for name, scorer in (("classifier", gate.classifier.scores),
-                                              ("reranker", reranker.scores))}
+        classified = best_source_scores(items, gate.classifier.scores)
+        scores[split] = {"classifier": by_answerability(items, classified),
+                         "reranker": by_answerability(items, best_source_scores(
+                             items, reranker.scores))}
+        by_kind = {kind: [score for score, row in zip(classified, rows, strict=True)
+                          if row["meta"]["kind"] == kind] for kind in KINDS}
+        by_kind["out_of_corpus"] = best_source_scores([item_from_row(row) for row in elsewhere],
+                                                      gate.classifier.scores)
+        kinds[split] = kind_figures(scores[split]["classifier"][0], by_kind, gate.threshold)
     results = transfer_figures(scores, gate.threshold, answers.gate_max_false_abstention,
                                args.draws, args.seed)
-    results = {"machine": describe_machine(), "sources": answers.sources, **results}
+    results = {"machine": describe_machine(), "sources": answers.sources, **results,
+               "by_kind": kinds}
     write_json(args.out / "gate_transfer.json", results)
     atomic_write_text(args.out / "gate_transfer.md", report(results))
     print(report(results))
@@ -80,6 +105,8 @@ def report(results: dict[str, Any]) -> str:
     rows.append(["test, the threshold picked on test itself (not used)", "", "",
                  *rates(results["test_threshold_chosen_on_test"])])
     low, mid, high = (f"{p}th" for p in boot["percentiles"])
+    kind_rows = [[split, KINDS[kind], row["questions"], row["roc_auc"], row["abstention_recall"]]
+                 for split, by_kind in results["by_kind"].items() for kind, row in by_kind.items()]
     return "\n".join([
         "# The answerability gate on articles it was not chosen on",
         "",
@@ -101,6 +128,16 @@ def report(results: dict[str, Any]) -> str:
         f"abstention {' / '.join(map(str, boot['test_false_abstention']))}; test abstention "
         f"recall {' / '.join(map(str, boot['test_abstention_recall']))}. "
         f"{boot['share_over_cap_on_test']:.0%} of the draws break {cap:.0%} on test.",
+        "",
+        "## By kind of question the sources cannot answer",
+        "",
+        "The classifier's ROC AUC against the split's answerable questions, and the share the "
+        "committed threshold turns away. \"About documents not indexed\": the split's questions "
+        "asked of an index of the other split's articles only (validation's of test's, test's of "
+        "validation's), every source lacking the answer.",
+        "",
+        markdown_table(["questions", "kind", "count", "ROC AUC, classifier", "turned away"],
+                       kind_rows),
         "",
         "Reproduce: `make bench-gate-transfer`.",
         "",

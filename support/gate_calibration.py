@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from hybridrag.answers.gate import best_source_scores, choose_threshold, gate_rates
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
+
+if TYPE_CHECKING:
+    from hybridrag.config import Params
+    from hybridrag.search.rerank import Reranker
 
 
 def article_folds(titles: Sequence[str], k: int, seed: int) -> list[list[str]]:
@@ -87,6 +92,46 @@ SPLITS = ("validation", "test")
 PERCENTILES = (5, 50, 95)
 
 
+def kind_figures(answerable: Sequence[float], unanswerable_by_kind: Mapping[str, Sequence[float]],
+                 threshold: float) -> dict[str, dict[str, Any]]:
+    """Per kind of question the sources cannot answer: how many, the ROC AUC of the answerable
+    questions' scores against that kind's, and the share of them the gate at `threshold` turns
+    away (kinds without questions are left out)."""
+    return {kind: {"questions": len(scores),
+                   "roc_auc": auc(list(answerable), list(scores)),
+                   "abstention_recall": round(sum(s < threshold for s in scores) / len(scores), 4)}
+            for kind, scores in unanswerable_by_kind.items() if scores}
+
+
+def out_of_corpus_rows(params: Params, tokenizer: Any, reranker: Reranker | None, folder: Path,
+                       split: str, corpus_split: str) -> list[dict[str, Any]]:
+    """The RAG loop's questions of `split` (sampled as `rag_loop_rows` samples them) asked of an
+    index, in `folder`, of `corpus_split`'s articles only: questions about what the documents do
+    not cover, whose every retrieved source lacks the answer."""
+    from hybridrag.answers.prompt import token_trimmer
+    from hybridrag.pipeline import index_documents
+    from hybridrag.search.searcher import Searcher
+    from hybridrag.sft.reading import paragraph_documents, reading_articles, retrieved_examples
+
+    reading, answers, seed = params.sft.chatml.reading, params.answers, params.sft.chatml.seed
+    trim = token_trimmer(tokenizer, answers.source_tokens)
+    articles = reading_articles(reading, seed, trim)[0]
+    index_documents(folder, paragraph_documents(articles[corpus_split]), params.chunk,
+                    params.embed, params.build_db)
+    limit = reading.max_validation if split == "validation" else reading.max_test
+    with Searcher(folder, params.retrieval.updated(embedding="base"), params.rerank.first_stage,
+                  device=answers.device, reranker=reranker if answers.rerank else None,
+                  rerank_depth=params.rerank.depth) as searcher:
+        return [example.row() for example in retrieved_examples(
+            articles[split], searcher, trim, answers.sources, answers.rerank, limit, seed)]
+
+
+def auc(answerable: list[float], unanswerable: list[float]) -> float:
+    """ROC AUC of answerable (positive) against unanswerable scores."""
+    labels = [1] * len(answerable) + [0] * len(unanswerable)
+    return round(float(roc_auc_score(labels, answerable + unanswerable)), 4)
+
+
 def transfer_figures(scores: Mapping[str, Mapping[str, tuple[list[float], list[float]]]],
                      threshold: float, cap: float, draws: int, seed: int) -> dict[str, Any]:
     """How the gate chosen on validation does on test, from each split's scorers' (answerable,
@@ -94,10 +139,6 @@ def transfer_figures(scores: Mapping[str, Mapping[str, tuple[list[float], list[f
     scorer, the classifier's rates at `threshold` per split and at the threshold the rule would
     pick on test itself, and the bootstrap spread of the rule's threshold on validation with its
     rates on test (percentiles `PERCENTILES`)."""
-    def auc(answerable: list[float], unanswerable: list[float]) -> float:
-        labels = [1] * len(answerable) + [0] * len(unanswerable)
-        return round(float(roc_auc_score(labels, answerable + unanswerable)), 4)
-
     validation, test = scores["validation"]["classifier"], scores["test"]["classifier"]
     thresholds = bootstrap_thresholds(*validation, cap, draws, seed)
     on_test = [gate_rates(*test, t) for t in thresholds]

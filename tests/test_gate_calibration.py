@@ -7,14 +7,19 @@ import pytest
 
 from hybridrag.answers.prompt import Source
 from hybridrag.answers.scoring import GroundedItem
+from hybridrag.sft.reading import read_squad, split_articles
 from support.gate_calibration import (
     article_folds,
     bootstrap_thresholds,
     by_answerability,
+    kind_figures,
+    out_of_corpus_rows,
     out_of_fold_scores,
     rates_by_fold,
     transfer_figures,
 )
+
+from .sft.test_reading import keep, params, squad_file
 
 
 def item(question: str, answerable: bool) -> GroundedItem:
@@ -101,3 +106,31 @@ def test_transfer_figures_by_hand():
     thresholds = bootstrap_thresholds([0.9, 0.8, 0.7], [0.1, 0.2], 0.15, 20, 0)
     assert boot["thresholds_chosen"] == 20 and set(thresholds) <= {0.7, 0.8, 0.9}
     assert boot["share_over_cap_on_test"] == pytest.approx(thresholds.count(0.9) / 20)
+
+
+def test_kind_figures_by_hand():
+    figures = kind_figures([0.9, 0.8, 0.3], {"missed": [0.1, 0.5], "none": []}, threshold=0.4)
+    # (answerable, missed) pairs ordered right: 0.9 and 0.8 above both, 0.3 above 0.1 only: 5 of 6;
+    # at 0.4 the gate turns away 0.1, not 0.5; a kind without questions is left out
+    assert figures == {"missed": {"questions": 2, "roc_auc": round(5 / 6, 4),
+                                  "abstention_recall": 0.5}}
+
+
+def test_out_of_corpus_questions_are_asked_of_the_other_split_s_articles(tmp_path, smol_tokenizer):
+    from .conftest import MODEL, PARAMS
+
+    path = squad_file(tmp_path)
+    settings = PARAMS.updated(
+        answers=PARAMS.answers.updated(source_tokens=160, rerank=False, sources=2, device="cpu"),
+        embed=PARAMS.embed.updated(model=MODEL, device="cpu"),
+        sft=PARAMS.sft.updated(chatml=PARAMS.sft.chatml.updated(
+            source="reading", reading=params(path=str(path)))))
+    rows = out_of_corpus_rows(settings, smol_tokenizer, None, tmp_path / "index", "test",
+                              "validation")
+    splits = split_articles(read_squad(path, keep)[0], 1, 1, PARAMS.sft.chatml.seed)
+    test, validation = splits["test"][0].title, splits["validation"][0].title
+    assert len(rows) == 12  # every question of the one test article (3 paragraphs x 4)
+    assert {r["meta"]["query_id"].split("-")[0] for r in rows} == {test}
+    for row in rows:  # every source from the other article: nothing answers, nothing is cited
+        assert [s["doc_id"].split("#")[0] for s in row["meta"]["sources"]] == [validation] * 2
+        assert row["meta"]["relevant"] == [] and row["meta"]["kind"] != "answer"
