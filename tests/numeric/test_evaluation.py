@@ -89,6 +89,28 @@ def test_one_model_is_asked_every_setting_that_has_rows(tiny_base):
                             "cpu") == {}  # nothing to ask: the model is not even loaded
 
 
+def test_onnx_predictions_are_transformers_ones_and_a_head_keeps_transformers(
+        varied_tiny_base, tmp_path):
+    import shutil
+
+    from hybridrag.numeric.head import save_head
+
+    rows = {("years", "none"): [question_row(q, "none") for q in QUESTIONS],
+            ("validation", "mixed"): [question_row(QUESTIONS[1], "none")]}
+    on_onnx = predict_settings(varied_tiny_base, varied_tiny_base, rows, 6, 2, "cpu", "onnx")
+    on_torch = predict_settings(varied_tiny_base, varied_tiny_base, rows, 6, 2, "cpu")
+    assert on_onnx == on_torch  # fp32: the same greedy tokens, hence the same numbers
+    assert len({p.reply for p in on_torch["years", "none"]}) == 2  # replies that can differ
+    hybrid = tmp_path / "hybrid"  # a run with a head: its values need PyTorch's hidden states
+    shutil.copytree(varied_tiny_base, hybrid)
+    torch.manual_seed(0)
+    save_head(hybrid, RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0))
+    with_head = predict_settings(hybrid, varied_tiny_base, rows, 6, 2, "cpu", "onnx")
+    assert all(p.head is not None for part in with_head.values() for p in part)
+    assert [p.reply for p in with_head["years", "none"]] == [
+        p.reply for p in on_torch["years", "none"]]
+
+
 def test_predictions_read_back_per_setting_as_written(tmp_path):
     predictions = {("years", "none"): [NumericPrediction("q1", 1900.0, "1901", 1901.0, None),
                                        NumericPrediction(None, 5.0, "no idea", None, None)],
