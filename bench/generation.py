@@ -8,10 +8,12 @@ other paragraphs of the article, 160 tokens each; about 500 prompt tokens), gree
 --max-new-tokens: time to the first streamed token and to the whole reply (one at a time), and
 replies/s and tokens/s at batch 1 and at batch 16 (an ONNX export runs with its LM head on each
 row's last position, hybridrag.chat.last_position, as everything in the product does). Quality:
-the product's chat model (answers.chat_model) on the grounded validation questions
-(data/sft/validation.jsonl, with their no-answer variants), scored by the one scorer, and how
-many replies are identical to transformers'; the base model's SQuAD answer F1 on the speed
-prompts. The SQuAD file is read from ../shared/benchmarks (SKIPPED when absent). Results:
+the product's chat model (answers.chat_model) on the held-out validation conversations
+(data/sft/validation.jsonl: reading questions over given sources, by default), scored by the one
+scorer (reading: answer F1, exact match, overall F1), each runtime's paired difference from
+transformers fp32 on the main metric and answer F1 (95% bootstrap), and how many replies are
+identical to transformers'; the base model's SQuAD answer F1 on the speed prompts. The SQuAD
+file is read from ../shared/benchmarks (SKIPPED when absent). Results:
 bench/results/generation.json, .md.
 """
 

@@ -3,7 +3,8 @@ with one fold of the training articles left out scores that fold's conversations
 scores), so that a threshold can be chosen on every training question instead of the validation
 articles' few, and each fold's false abstention at it shows the spread from article to article.
 Then the other way round: the committed gate, chosen on validation, measured on test
-(`transfer_figures`)."""
+(`transfer_figures`), and per kind of question the sources cannot answer (`kind_figures`),
+questions about documents not indexed among them (`out_of_corpus_rows`)."""
 
 from __future__ import annotations
 
