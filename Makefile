@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -57,7 +57,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -132,6 +132,10 @@ bench-rerank: setup
 ## The numeric predictions on transformers and on ONNX Runtime GenAI fp32: speed and agreement (needs `make repro` first).
 bench-numeric-runtime: setup
 	python -m bench.numeric_runtime
+
+## infer_compare's work (given sources) on transformers and on ONNX Runtime GenAI, one run (~25 min; needs `make repro` first).
+bench-infer-compare-runtime: setup
+	python -m bench.infer_compare_runtime
 
 ## On a CUDA machine: every training stage and the held-out replies on the GPU, each step timed (needs `make repro` first).
 bench-gpu: setup
