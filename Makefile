@@ -133,7 +133,7 @@ bench-rerank: setup
 bench-numeric-runtime: setup
 	python -m bench.numeric_runtime
 
-## infer_compare's work (given sources) on transformers and on ONNX Runtime GenAI, one run (~25 min; needs `make repro` first).
+## infer_compare's work (given sources) on transformers and on ONNX Runtime GenAI, one run (~30 min; needs `make repro` first).
 bench-infer-compare-runtime: setup
 	python -m bench.infer_compare_runtime
 
