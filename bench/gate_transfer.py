@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KINDS = {"unanswerable": "SQuAD unanswerable, about the indexed article",
          "retrieval_miss": "answerable, its paragraph not retrieved",
          "out_of_corpus": "about documents not indexed"}
+RAG_LOOP_KINDS = ("unanswerable", "retrieval_miss")  # the RAG loop's rows' kinds; the third is asked apart
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         scores[split] = {"classifier": by_answerability(items, classified),
                          "reranker": by_answerability(items, best_source_scores(
                              items, reranker.scores))}
-        by_kind = {kind: [score for score, row in zip(classified, rows, strict=True)
-                          if row["meta"]["kind"] == kind] for kind in KINDS}
-        by_kind["out_of_corpus"] = best_source_scores([item_from_row(row) for row in elsewhere],
-                                                      gate.classifier.scores)
+        by_kind = {**{kind: [score for score, row in zip(classified, rows, strict=True)
+                             if row["meta"]["kind"] == kind] for kind in RAG_LOOP_KINDS},
+                   "out_of_corpus": best_source_scores([item_from_row(row) for row in elsewhere],
+                                                       gate.classifier.scores)}
         kinds[split] = kind_figures(scores[split]["classifier"][0], by_kind, gate.threshold)
     results = transfer_figures(scores, gate.threshold, answers.gate_max_false_abstention,
                                args.draws, args.seed)
