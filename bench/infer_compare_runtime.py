@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.config import SFT_METHODS, load_params
+from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
 from hybridrag.layout import BASE_MODEL, DPO_MODEL, PARAMS, SFT_DATA, SFT_MODELS
 from hybridrag.reporting import describe_machine, markdown_table, write_json
-from hybridrag.sft.compare import compare_models
+from hybridrag.sft.compare import compare_models, compared_models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,8 +41,7 @@ def main() -> None:
     params = load_params(args.params)
     sft, answers = params.sft, params.answers
     rows = [row for _, row in read_jsonl(args.data / "test.jsonl")]
-    models = {"base": args.base_model,
-              **{m: args.models / m for m in SFT_METHODS if m in sft.methods}, "dpo": args.dpo}
+    models = compared_models(args.base_model, args.models, args.dpo, sft.methods)
     runtimes = {"transformers fp32": answers.updated(runtime="transformers", precision="fp32"),
                 f"onnx {answers.precision}": answers.updated(runtime="onnx")}
     summary: dict[str, Any] = {"machine": describe_machine(), "questions": sft.compare.questions,

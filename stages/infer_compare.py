@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         against_best,
         best_model,
         compare_models,
+        compared_models,
         held_out,
     )
     from hybridrag.sft.reading import rag_loop_rows
@@ -70,8 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         atomic_write_text(reports / "sft_results.md", f"# Fine-tuning for grounded answers\n\n{note}\n")
         print(f"infer_compare: {note}")
         return
-    models = {"base": Path(args.base_model), **{m: Path(args.models) / m for m in methods},
-              "dpo": Path(args.dpo)}
+    models = compared_models(Path(args.base_model), Path(args.models), Path(args.dpo), methods)
     reading = all("meta" in row for row in rows) and held_out(rows).reading
     answers = params.answers
     reranker = Reranker.load(args.reranker, answers.device)

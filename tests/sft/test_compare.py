@@ -17,6 +17,7 @@ from hybridrag.sft.compare import (
     best_model,
     best_sources,
     compare_models,
+    compared_models,
     evidence_citations,
     held_out,
     paired_difference,
@@ -301,3 +302,10 @@ def test_compare_models_on_reading_items_with_the_extractive_baseline(tiny_base,
     report = (tmp_path / "report.md").read_text()
     assert "| model | overall_f1 | f1 | exact_match |" in report
     assert "against the extractive baseline" in report
+
+
+def test_compared_models_are_base_the_sft_methods_in_their_order_then_dpo(tmp_path):
+    models = compared_models(tmp_path / "base", tmp_path / "sft", tmp_path / "dpo",
+                             ["full", "lora"])
+    assert list(models.items()) == [("base", tmp_path / "base"), ("lora", tmp_path / "sft/lora"),
+                                    ("full", tmp_path / "sft/full"), ("dpo", tmp_path / "dpo")]

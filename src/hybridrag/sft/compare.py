@@ -37,7 +37,7 @@ from hybridrag.answers.scoring import (
 from hybridrag.chat.generation import ChatGenerator, Generated
 from hybridrag.chat.models import load_tokenizer, load_trained
 from hybridrag.chat.runtime import run_generator
-from hybridrag.config import AnswersParams, CompareParams, SftParams
+from hybridrag.config import SFT_METHODS, AnswersParams, CompareParams, SftParams
 from hybridrag.metrics.bootstrap import mean_difference
 from hybridrag.sft.reply_cache import CachedGenerator, ReplyCache, model_fingerprint
 
@@ -271,6 +271,14 @@ class Comparison:
     results: dict[str, Any]
     answered: dict[str, ModelAnswers]
     data: HeldOut | None
+
+
+def compared_models(base_dir: Path, sft_dir: Path, dpo_dir: Path, methods: Sequence[str]
+                    ) -> dict[str, Path]:
+    """The models infer_compare compares, in its order: base, each SFT method of `methods`
+    (in SFT_METHODS' order), DPO."""
+    return {"base": base_dir, **{m: sft_dir / m for m in SFT_METHODS if m in methods},
+            "dpo": dpo_dir}
 
 
 def compare_models(models: dict[str, Path], base_dir: Path,
