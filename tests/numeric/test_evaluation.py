@@ -1,6 +1,6 @@
-"""Numeric predictions: replies parsed, the head read from a batched prompt pass equals the head
-on the last prompt token of a separate forward of each prompt alone, the same on either runtime,
-one model's predictions per setting, and their file read back as written."""
+"""Numeric predictions: replies parsed, the head read from the generation's own forward pass
+equals the head on the last prompt token of a separate forward, one model's predictions per
+setting, and their file read back as written."""
 
 import json
 
@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from hybridrag.numeric.evaluation import (
-    HeadReader,
     NumericPrediction,
     predict_numbers,
     predict_settings,
@@ -32,7 +31,7 @@ def test_head_values_come_from_the_last_prompt_token(tiny_base):
     head, normalizer = RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0)
     rows = [question_row(q, "none") for q in QUESTIONS]
     predictions = predict_numbers(generator, rows, max_new_tokens=4, batch_size=2,
-                                  head=HeadReader(head, normalizer, generator))
+                                  head=(head, normalizer))
     assert [p.question_id for p in predictions] == ["a#born", "b#year"]
     assert [p.target for p in predictions] == [1815.0, 1897.0]
     tokenizer = generator.tokenizer
@@ -90,8 +89,8 @@ def test_one_model_is_asked_every_setting_that_has_rows(tiny_base):
                             "cpu") == {}  # nothing to ask: the model is not even loaded
 
 
-def test_onnx_predictions_are_transformers_ones_with_the_same_head_values(varied_tiny_base,
-                                                                         tmp_path):
+def test_onnx_predictions_are_transformers_ones_and_a_head_keeps_transformers(
+        varied_tiny_base, tmp_path):
     import shutil
 
     from hybridrag.numeric.head import save_head
@@ -107,15 +106,9 @@ def test_onnx_predictions_are_transformers_ones_with_the_same_head_values(varied
     torch.manual_seed(0)
     save_head(hybrid, RegressionHead(64, 8).eval(), Normalizer("zscore", 1900.0, 100.0))
     with_head = predict_settings(hybrid, varied_tiny_base, rows, 6, 2, "cpu", "onnx")
-    head_on_torch = predict_settings(hybrid, varied_tiny_base, rows, 6, 2, "cpu")
     assert all(p.head is not None for part in with_head.values() for p in part)
-    # replies from ONNX, head values from PyTorch: the same as on transformers alone
     assert [p.reply for p in with_head["years", "none"]] == [
         p.reply for p in on_torch["years", "none"]]
-    for setting, part in with_head.items():
-        assert [p.reply for p in part] == [p.reply for p in head_on_torch[setting]]
-        assert [p.head for p in part] == pytest.approx([p.head for p in head_on_torch[setting]],
-                                                       abs=1e-6)
 
 
 def test_predictions_read_back_per_setting_as_written(tmp_path):

@@ -2,9 +2,9 @@
 hybrid-loss run, the head's prediction read from the same forward pass over the prompt. Each
 model's predictions are written on their own (predict_numeric), so that a run that retrains one
 model (the regression-weight sweep) asks only that one again; the comparison reads them all.
-A model can generate on ONNX Runtime GenAI in fp32 instead of transformers (the same greedy
-tokens, about twice as fast on 2 CPU cores); a hybrid run's head reads PyTorch's hidden states,
-from a prompt pass alone there (`HeadReader`: one new token, batched as generation batches)."""
+A model without a head can generate on ONNX Runtime GenAI in fp32 instead of transformers (the
+same greedy tokens, about twice as fast on 2 CPU cores); the head reads PyTorch's hidden states,
+so a hybrid run stays on transformers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import os
 import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from hybridrag.chat.generation import (
     length_batches,
     prompt_ids,
 )
-from hybridrag.chat.template import Messages
 from hybridrag.jsonl import read_jsonl, write_jsonl
 from hybridrag.metrics.numeric import numeric_metrics
 from hybridrag.numeric.head import Normalizer, RegressionHead, final_norm
@@ -61,40 +60,23 @@ def prompt_states(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
         hook.remove()
 
 
-@dataclass(frozen=True)
-class HeadReader:
-    """A hybrid run's regression head and its model in PyTorch, whose final hidden state at each
-    prompt's last token the head reads."""
-
-    module: RegressionHead
-    normalizer: Normalizer
-    model: TransformersGenerator
-
-    def values(self, prompts: Sequence[Messages], batch_size: int) -> list[float]:
-        """The head's number for each prompt: from the prompt pass alone (one new token), in
-        the batches and padding that generation uses, so the hidden states are the ones a full
-        generation's prompt pass computes."""
-        with prompt_states(self.model.model) as states:
-            self.model.replies(prompts, 1, batch_size)
-        lengths = [len(prompt_ids(self.model.tokenizer, p)) for p in prompts]
+def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_new_tokens: int,
+                    batch_size: int, head: tuple[RegressionHead, Normalizer] | None = None
+                    ) -> list[NumericPrediction]:
+    """Greedy replies to each row's prompt (its messages before the reference reply)."""
+    prompts = [row.messages[:-1] for row in rows]
+    with prompt_states(generator.model) if head is not None else nullcontext([]) as states:
+        replies = generator.replies(prompts, max_new_tokens, batch_size)
+    values: list[float | None] = [None] * len(rows)
+    if head is not None and rows:
+        module, normalizer = head
+        lengths = [len(prompt_ids(generator.tokenizer, p)) for p in prompts]
         order = [i for batch in length_batches(lengths, batch_size) for i in batch]
         with torch.inference_mode():
-            batched = self.normalizer.denormalize(self.module(
-                torch.cat(states).to(next(self.module.parameters()).device)).double()).tolist()
-        values = [0.0] * len(prompts)
+            batched = normalizer.denormalize(module(
+                torch.cat(states).to(next(module.parameters()).device)).double()).tolist()
         for i, value in zip(order, batched, strict=True):
             values[i] = value
-        return values
-
-
-def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_new_tokens: int,
-                    batch_size: int, head: HeadReader | None = None) -> list[NumericPrediction]:
-    """Greedy replies to each row's prompt (its messages before the reference reply), and with
-    `head` its number for each."""
-    prompts = [row.messages[:-1] for row in rows]
-    replies = generator.replies(prompts, max_new_tokens, batch_size)
-    values: list[float | None] = (list(head.values(prompts, batch_size)) if head is not None and rows
-                                  else [None] * len(rows))
     return [NumericPrediction(row.question_id, row.target, reply.text, parse_number(reply.text),
                               value)
             for row, reply, value in zip(rows, replies, values, strict=True)]
@@ -187,27 +169,25 @@ def predict_settings(folder: Path, base_dir: Path, rows: dict[Setting, list[Nume
                      max_new_tokens: int, batch_size: int, device: str,
                      runtime: str = "transformers") -> dict[Setting, list[NumericPrediction]]:
     """One model's predictions on every setting's rows (empty ones skipped); a folder with a
-    head also gets the head's values (`HeadReader`, in PyTorch). `runtime` onnx: the model is
-    exported to ONNX Runtime GenAI in fp32 (merged, in a temporary folder) and generates there."""
+    head also gets the head's values. `runtime` onnx: a model without a head is exported to
+    ONNX Runtime GenAI in fp32 (merged, in a temporary folder) and generates there."""
     from tqdm import tqdm
 
     from hybridrag.numeric.head import HEAD_CONFIG, load_head
 
     if not any(rows.values()):
         return {}  # nothing to ask: the model need not load
+    with_head = (folder / HEAD_CONFIG).is_file()
     with tempfile.TemporaryDirectory(prefix="hybridrag-numeric-") as work:
         head = None
-        if (folder / HEAD_CONFIG).is_file():
-            model = TransformersGenerator.load(folder, base_dir, device)
-            head = HeadReader(*load_head(folder, str(model.model.device)), model)
-        if runtime == "onnx":
+        if runtime == "onnx" and not with_head:
             from hybridrag.chat.onnx import OnnxGenerator, export_run
 
             export_run(folder, base_dir, Path(work) / "onnx", "fp32")
             generator: ChatGenerator = OnnxGenerator(Path(work) / "onnx")
         else:
-            generator = head.model if head is not None else TransformersGenerator.load(
-                folder, base_dir, device)
+            generator = TransformersGenerator.load(folder, base_dir, device)
+            head = load_head(folder, str(generator.model.device)) if with_head else None
         return {setting: predict_numbers(generator, part, max_new_tokens, batch_size, head)
                 for setting, part in tqdm(rows.items(), unit="setting", desc=(
                     f"predict_numeric {folder} ({generator.runtime} {generator.precision})"))
