@@ -1,7 +1,8 @@
 """The numeric predictions of one run on transformers and on ONNX Runtime GenAI fp32, in one run
 on one machine: how long each takes for the same prompts and whether they give the same replies
-(predict_numeric uses ONNX for the models without a regression head when answers.runtime is
-onnx, on the promise that fp32 gives transformers' greedy tokens).
+(predict_numeric generates on ONNX when answers.runtime is onnx, on the promise that fp32 gives
+transformers' greedy tokens; a hybrid run's head reads the hidden states of each runtime's own
+prompt pass).
 
     python -m bench.numeric_runtime       # needs `make repro` first (data/numeric, the runs)
 
@@ -36,8 +37,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "numeric",
                         help="numeric_data's folder")
     parser.add_argument("--base-model", type=Path, default=ROOT / BASE_MODEL)
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "numeric" / "sft",
-                        help="a run without a regression head (or the base model)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "numeric" / "hybrid",
+                        help="a run (the hybrid one has a regression head) or the base model")
     parser.add_argument("--per-setting", type=int, default=48,
                         help="rows asked of every question set and context")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -60,7 +61,9 @@ def main() -> None:
         "prompts": len(pairs), "settings": len(rows), "seconds": seconds,
         "speed_vs_transformers": round(seconds["transformers"] / seconds["onnx"], 2),
         "identical_replies": round(sum(a.reply == b.reply for a, b in pairs) / len(pairs), 4),
-        "identical_numbers": round(sum(a.generated == b.generated for a, b in pairs) / len(pairs), 4)}
+        "identical_numbers": round(sum(a.generated == b.generated for a, b in pairs) / len(pairs), 4),
+        "head_max_difference": max(abs(a.head - b.head) for a, b in pairs)
+        if all(a.head is not None and b.head is not None for a, b in pairs) else None}
     write_json(args.out / "numeric_runtime.json", summary)
     atomic_write_text(args.out / "numeric_runtime.md", report(summary))
     print(report(summary))
@@ -79,7 +82,9 @@ def report(summary: dict[str, Any]) -> str:
         "the export.", "",
         markdown_table(["runtime", "seconds", "prompts/s", "vs transformers"], rows), "",
         f"Identical replies: {summary['identical_replies']:.1%}; identical numbers: "
-        f"{summary['identical_numbers']:.1%}.", "",
+        f"{summary['identical_numbers']:.1%}"
+        + (f"; the head's values differ by at most {summary['head_max_difference']:.2g}."
+           if summary["head_max_difference"] is not None else "."), "",
         "Reproduce: `make bench-numeric-runtime`.", ""])
 
 

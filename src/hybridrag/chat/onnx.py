@@ -26,9 +26,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hybridrag.atomic import atomic_directory
 from hybridrag.chat.generation import (
@@ -49,6 +51,7 @@ log = logging.getLogger("hybridrag.chat")
 
 PRECISIONS = ("fp32", "int8", "int4")
 PAD_TOKEN = "<|endoftext|>"
+HIDDEN_STATES = "hidden_states"  # the decoder's final norm output, with include_hidden_states
 EXPORT_KIND = "onnx"
 FINGERPRINT_BLOCK = 8 << 20
 
@@ -63,15 +66,18 @@ def cpu_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path) -> None:
+def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path,
+               hidden_states: bool = False) -> None:
     """onnxruntime-genai's model builder over a plain HF folder (offline). Its LM head stays on
     every position: pruned to the last column (`prune_lm_head`), a right-padded row of a batch
     would take its first new token from a pad; OnnxGenerator picks each row's last position
-    instead (chat.last_position)."""
+    instead (chat.last_position). `hidden_states`: the decoder also outputs its final norm's
+    output at every position (HIDDEN_STATES; a regression head reads it)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder),
-               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work / "cache")]
+               "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work / "cache"),
+               *(["--extra_options", "include_hidden_states=true"] if hidden_states else [])]
     result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if result.returncode != 0:
@@ -79,15 +85,16 @@ def build_onnx(hf_folder: Path, out: Path, precision: str, work: Path) -> None:
                            f"{(result.stdout + result.stderr)[-3000:]}")
 
 
-def export_model(model: Any, tokenizer: Any, out: Path, precision: str, info: dict[str, Any]
-                 ) -> None:
-    """Export an in-memory plain model (no adapters) to `out`, atomically, with `info` in run.json."""
+def export_model(model: Any, tokenizer: Any, out: Path, precision: str, info: dict[str, Any],
+                 hidden_states: bool = False) -> None:
+    """Export an in-memory plain model (no adapters) to `out`, atomically, with `info` in run.json
+    (`hidden_states`: see build_onnx)."""
     with tempfile.TemporaryDirectory(prefix="hybridrag-export-") as scratch:
         work = Path(scratch)
         model.save_pretrained(work / "hf")
         tokenizer.save_pretrained(work / "hf")
         with atomic_directory(out) as staging:
-            build_onnx(work / "hf", staging, precision, work)
+            build_onnx(work / "hf", staging, precision, work, hidden_states)
             tokenizer.save_pretrained(staging)  # our ChatML template, as transformers renders it
             (staging / RUN_INFO).write_text(json.dumps(
                 {"kind": EXPORT_KIND, "precision": precision, **info}, indent=2) + "\n")
@@ -110,9 +117,11 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> dict[str, Any]:
+def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str,
+               hidden_states: bool = False) -> dict[str, Any]:
     """Export the chat model in run folder `model_dir` (base, full, LoRA/QLoRA adapter or DPO);
-    raises NotExportable for prompt and prefix tuning. Returns what run.json records."""
+    raises NotExportable for prompt and prefix tuning (`hidden_states`: see build_onnx). Returns
+    what run.json records."""
     source = json.loads((model_dir / RUN_INFO).read_text())
     method = source.get("method")
     if source["kind"] == "adapter" and method not in ("lora", "qlora"):
@@ -120,7 +129,7 @@ def export_run(model_dir: Path, base_dir: Path, out: Path, precision: str) -> di
                             "merged into the weights; it answers on transformers")
     model = merged_model(model_dir, base_dir)
     info = {"source": str(model_dir), "source_run": source, "source_fingerprint": fingerprint(model_dir)}
-    export_model(model, load_tokenizer(base_dir), out, precision, info)
+    export_model(model, load_tokenizer(base_dir), out, precision, info, hidden_states)
     return info
 
 
@@ -178,6 +187,10 @@ class OnnxGenerator:
         self.model = og.Model(config)
         del decoder  # only now: the model has parsed it
         self.precision: str = json.loads((self.folder / RUN_INFO).read_text())["precision"]
+        # Called after each batch's prompt pass with the final hidden state of each row's last
+        # prompt token (rows, hidden size), in the batches `replies` makes; only for an export
+        # with hidden states (build_onnx). Not for concurrent use: the numeric head sets it.
+        self.on_prompt_states: Callable[[np.ndarray], None] | None = None
 
     def replies(self, prompts: Sequence[Messages], max_new_tokens: int, batch_size: int,
                 sampling: Sampling | None = None, samples: int = 1) -> list[Generated]:
@@ -209,7 +222,6 @@ class OnnxGenerator:
     def _steps(self, batch: list[list[int]], max_new_tokens: int, sampling: Sampling | None,
                seed: int | None) -> Iterator[list[int]]:
         """The next token of every row, step by step, until each has ended or the budget is spent."""
-        import numpy as np
         import onnxruntime_genai as og
 
         width = max(len(row) for row in batch)
@@ -225,6 +237,9 @@ class OnnxGenerator:
         params.set_search_options(**options)
         generator = og.Generator(self.model, params)
         generator.append_tokens(padded)
+        if self.on_prompt_states is not None:
+            hidden = generator.get_output(HIDDEN_STATES)  # (rows, width, hidden size)
+            self.on_prompt_states(hidden[np.arange(len(batch)), [len(row) - 1 for row in batch]])
         ended = [False] * len(batch)
         for _ in range(max_new_tokens):
             if generator.is_done():

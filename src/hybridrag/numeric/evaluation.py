@@ -2,9 +2,9 @@
 hybrid-loss run, the head's prediction read from the same forward pass over the prompt. Each
 model's predictions are written on their own (predict_numeric), so that a run that retrains one
 model (the regression-weight sweep) asks only that one again; the comparison reads them all.
-A model without a head can generate on ONNX Runtime GenAI in fp32 instead of transformers (the
-same greedy tokens, about twice as fast on 2 CPU cores); the head reads PyTorch's hidden states,
-so a hybrid run stays on transformers."""
+A model can generate on ONNX Runtime GenAI in fp32 instead of transformers (the same greedy
+tokens, about twice as fast on 2 CPU cores); a hybrid run is exported with its hidden states,
+which its head reads there (within about 3e-5 of PyTorch's)."""
 
 from __future__ import annotations
 
@@ -42,22 +42,33 @@ class NumericPrediction:
 
 
 @contextmanager
-def prompt_states(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
-    """Collects, per forward over whole prompts (not the one-token decoding steps after it),
-    the final hidden state of each row's last token: the last prompt token, as generation pads
-    on the left, which is where the head was trained to read. Rows come in the order the
-    generator batches them (`length_batches`)."""
+def prompt_states(generator: ChatGenerator) -> Iterator[list[torch.Tensor]]:
+    """Collects, per batch of prompts `generator` answers, the final hidden state of each row's
+    last prompt token, which is where the head was trained to read (transformers: from the
+    forward over whole prompts, not the one-token decoding steps after it, left-padded; ONNX
+    Runtime GenAI: from an export with hidden states, after the prompt pass). Rows come in the
+    order the generator batches them (`length_batches`)."""
     states: list[torch.Tensor] = []
+    if isinstance(generator, TransformersGenerator):
+        def keep(_module: Any, _inputs: Any, output: torch.Tensor) -> None:
+            if output.shape[1] > 1:
+                states.append(output[:, -1].detach().float())
 
-    def keep(_module: Any, _inputs: Any, output: torch.Tensor) -> None:
-        if output.shape[1] > 1:
-            states.append(output[:, -1].detach().float())
+        hook = final_norm(generator.model).register_forward_hook(keep)
+        try:
+            yield states
+        finally:
+            hook.remove()
+        return
+    from hybridrag.chat.onnx import OnnxGenerator
 
-    hook = final_norm(model).register_forward_hook(keep)
+    if not isinstance(generator, OnnxGenerator):
+        raise TypeError(f"no hidden states to read from a {type(generator).__name__}")
+    generator.on_prompt_states = lambda hidden: states.append(torch.from_numpy(hidden).float())
     try:
         yield states
     finally:
-        hook.remove()
+        generator.on_prompt_states = None
 
 
 def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_new_tokens: int,
@@ -65,7 +76,7 @@ def predict_numbers(generator: ChatGenerator, rows: Sequence[NumericRow], max_ne
                     ) -> list[NumericPrediction]:
     """Greedy replies to each row's prompt (its messages before the reference reply)."""
     prompts = [row.messages[:-1] for row in rows]
-    with prompt_states(generator.model) if head is not None else nullcontext([]) as states:
+    with prompt_states(generator) if head is not None else nullcontext([]) as states:
         replies = generator.replies(prompts, max_new_tokens, batch_size)
     values: list[float | None] = [None] * len(rows)
     if head is not None and rows:
@@ -169,8 +180,9 @@ def predict_settings(folder: Path, base_dir: Path, rows: dict[Setting, list[Nume
                      max_new_tokens: int, batch_size: int, device: str,
                      runtime: str = "transformers") -> dict[Setting, list[NumericPrediction]]:
     """One model's predictions on every setting's rows (empty ones skipped); a folder with a
-    head also gets the head's values. `runtime` onnx: a model without a head is exported to
-    ONNX Runtime GenAI in fp32 (merged, in a temporary folder) and generates there."""
+    head also gets the head's values. `runtime` onnx: the model is exported to ONNX Runtime
+    GenAI in fp32 (merged, in a temporary folder; with its hidden states when it has a head)
+    and generates there."""
     from tqdm import tqdm
 
     from hybridrag.numeric.head import HEAD_CONFIG, load_head
@@ -179,12 +191,12 @@ def predict_settings(folder: Path, base_dir: Path, rows: dict[Setting, list[Nume
         return {}  # nothing to ask: the model need not load
     with_head = (folder / HEAD_CONFIG).is_file()
     with tempfile.TemporaryDirectory(prefix="hybridrag-numeric-") as work:
-        head = None
-        if runtime == "onnx" and not with_head:
+        if runtime == "onnx":
             from hybridrag.chat.onnx import OnnxGenerator, export_run
 
-            export_run(folder, base_dir, Path(work) / "onnx", "fp32")
+            export_run(folder, base_dir, Path(work) / "onnx", "fp32", hidden_states=with_head)
             generator: ChatGenerator = OnnxGenerator(Path(work) / "onnx")
+            head = load_head(folder) if with_head else None
         else:
             generator = TransformersGenerator.load(folder, base_dir, device)
             head = load_head(folder, str(generator.model.device)) if with_head else None
