@@ -1,5 +1,6 @@
-"""Stage eval_answers: the product's grounded answers (answers.chat_model over the served
-retriever) to held-out test queries, scored by the one scorer, beside "always cite [1]"."""
+"""Stage eval_answers (and answer_folder, over index_folder's index and your folder's
+questions): the product's grounded answers (answers.chat_model over the served retriever) to
+held-out test queries, scored by the one scorer, beside "always cite [1]"."""
 
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     split = params.eval_retrieval.split
     if not questions_to_answer(dataset, split, None, 0):  # a folder of files without questions
         note = (f"No judged queries in split {split!r} of {args.data}, so answers are not "
-                "measured; list your own questions in a file (ingest.questions, see "
-                "docs/your-documents.md) or try them with `hybridrag ask`.")
+                "measured; list your own questions in a file (ingest.questions, or "
+                "folder.questions for the folder path; see docs/your-documents.md) or try "
+                "them with `hybridrag ask`.")
         write_json(args.metrics, {"queries": 0, "split": split, "note": note})
         atomic_write_text(Path(args.report), f"# Grounded answers\n\n{note}\n")
         print(f"eval_answers: {note}")
