@@ -117,7 +117,7 @@ SFT_STAGES = ["prepare_base", "chatml", "train_lora@lora", "train_lora@qlora",
               "export_chat", "infer_compare", "choose_gate"]
 NUMERIC_STAGES = ["numeric_data", "train_numeric_sft", "train_numeric_hybrid", "predict_numeric@base",
                   "predict_numeric@sft", "predict_numeric@hybrid", "eval_numeric"]
-FOLDER_STAGES = ["package_docs", "index_folder", "eval_folder"]
+FOLDER_STAGES = ["package_docs", "index_folder", "eval_folder", "answer_folder"]
 
 
 def test_repro_runs_every_stage_and_measures_every_mode(project):
@@ -135,6 +135,9 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["train_dpo"] < order["export_chat"] < order["eval_answers"]
     assert order["chatml"] < order["choose_gate"] < order["eval_answers"]
     assert order["package_docs"] < order["index_folder"] < order["eval_folder"]
+    assert order["index_folder"] < order["answer_folder"]
+    assert order["export_chat"] < order["answer_folder"] and order["choose_gate"] < order[
+        "answer_folder"]
     assert order["finetune_embed"] < order["index_folder"] and order["train_reranker"] < order[
         "eval_folder"]
     ingest = json.loads((root / "metrics/ingest.json").read_text())
@@ -229,7 +232,7 @@ def test_fusion_param_reruns_only_evaluation(project):
     sh("git", "add", "-A", cwd=root)
     sh("git", "commit", "-qm", "results", cwd=root)
     result = sh("dvc", "exp", "run", "-S", "fusion=rrf", cwd=root)  # the design card's command
-    evaluation = ["eval_answers", "eval_folder", "eval_retrieval"]
+    evaluation = ["answer_folder", "eval_answers", "eval_folder", "eval_retrieval"]
     assert sorted(stages_run(result.stdout)) == evaluation  # evaluation only
     retrieval = json.loads((root / "metrics/retrieval.json").read_text())
     assert retrieval["hybrid"] == retrieval["hybrid_rrf"]
@@ -272,7 +275,8 @@ def test_a_folder_of_your_files_reruns_only_the_folder_stages(project, tmp_path_
     questions.write_text("".join(json.dumps(row) + "\n" for row in QUESTIONS))
     result = sh("dvc", "exp", "run", "-S", f"folder.path={folder}", "-S",
                 f"folder.questions={questions}", "-S", "folder.include=[\"*\"]", cwd=root)
-    assert stages_run(result.stdout) == ["index_folder", "eval_folder"]  # nothing retrains
+    assert sorted(stages_run(result.stdout)) == ["answer_folder", "eval_folder",
+                                                 "index_folder"]  # nothing retrains
     index = json.loads((root / "metrics/folder/index.json").read_text())
     assert index["documents"] == len(EXPECTED["documents"])
     assert (index["judged_questions"], index["unanswerable_questions"]) == (3, 1)
@@ -280,6 +284,10 @@ def test_a_folder_of_your_files_reruns_only_the_folder_stages(project, tmp_path_
     assert retrieval["queries"] == 3
     for mode in ("bm25", "dense", "hybrid", "hybrid+rerank"):
         assert 0 <= retrieval[mode]["hit_rate@3"] <= 1, mode
+    answers = json.loads((root / "metrics/folder/answers.json").read_text())
+    asked = answers[answers["chat_model"]]  # every question, the unanswerable one too
+    assert (answers["queries"], asked["items"]) == (len(QUESTIONS), len(QUESTIONS))
+    assert asked["reading_items"] == 3 and asked["unanswerable"] >= 1  # two answers given
     hits = json.loads(sh("hybridrag", "search", "gearbox generator", "--json", "-k", "1",
                          "--index", "data/folder/index", cwd=root).stdout)
     assert hits[0]["source_path"] == "reports/wind.pdf"
