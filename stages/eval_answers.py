@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sft-models", required=True)
     parser.add_argument("--dpo", required=True)
     parser.add_argument("--chat-export", required=True, help="export_chat's model (runtime onnx)")
-    parser.add_argument("--gate", required=True, help="choose_gate's answerability gate")
+    parser.add_argument("--gate", required=True,
+                        help="choose_gate's answerability gate (with the index's own threshold "
+                             "where index_folder chose one)")
     parser.add_argument("--metrics", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args(argv)
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         questions_to_answer,
         write_answers_report,
     )
-    from hybridrag.answers.gate import Gate
+    from hybridrag.answers.index_gate import load_gate
     from hybridrag.atomic import atomic_write_text
     from hybridrag.chat.runtime import load_generator
     from hybridrag.ingest.beir import read_beir
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     with Searcher(args.index, params.retrieval, params.fusion, device=settings.device,
                   reranker=args.reranker if settings.rerank else None,
                   rerank_depth=params.rerank.depth) as searcher:
-        gate = (Gate.load(args.gate, device=settings.device)
+        gate = (load_gate(args.gate, args.index, device=settings.device)
                 if settings.gate and settings.rerank else None)
         summary, answers, items = evaluate_answers(generator, searcher, dataset, split, settings,
                                                    gate)

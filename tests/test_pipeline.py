@@ -136,6 +136,7 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     assert order["chatml"] < order["choose_gate"] < order["eval_answers"]
     assert order["package_docs"] < order["index_folder"] < order["eval_folder"]
     assert order["index_folder"] < order["answer_folder"]
+    assert order["choose_gate"] < order["index_folder"]  # the index's gate threshold
     assert order["export_chat"] < order["answer_folder"] and order["choose_gate"] < order[
         "answer_folder"]
     assert order["finetune_embed"] < order["index_folder"] and order["train_reranker"] < order[
@@ -280,6 +281,9 @@ def test_a_folder_of_your_files_reruns_only_the_folder_stages(project, tmp_path_
     index = json.loads((root / "metrics/folder/index.json").read_text())
     assert index["documents"] == len(EXPECTED["documents"])
     assert (index["judged_questions"], index["unanswerable_questions"]) == (3, 1)
+    chosen = json.loads((root / "models/gate/gate.json").read_text())["threshold"]
+    assert index["gate"]["sections"] >= 3  # Glaciers, Flow, Der Wald: headings with text
+    assert (index["gate"]["threshold"] is None) == (chosen is None)  # chosen on them, if gated
     retrieval = json.loads((root / "metrics/folder/retrieval.json").read_text())
     assert retrieval["queries"] == 3
     for mode in ("bm25", "dense", "hybrid", "hybrid+rerank"):

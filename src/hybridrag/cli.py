@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="export_chat's model, used with --runtime onnx (default: %(default)s)")
     ask.add_argument("--gate", default=GATE,
                      help="choose_gate's answerability gate, applied when answers.gate is set and "
-                          "the sources are reranked (default: %(default)s)")
+                          "the sources are reranked, with the index's own threshold where "
+                          "index_folder chose one (default: %(default)s)")
     add_index_arguments(ask)
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -211,7 +212,7 @@ def ask_command(args: argparse.Namespace) -> None:
             announce(args, from_input, number, question)
             ask_served(args, question, indent)
         return
-    from hybridrag.answers.gate import Gate
+    from hybridrag.answers.index_gate import load_gate
     from hybridrag.chat.runtime import load_generator
     from hybridrag.layout import chat_model_folder
 
@@ -226,7 +227,7 @@ def ask_command(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"no chat model at {path}; run `dvc repro` ({made_by}) "
                                     "or pass --chat-model / --chat-base")
     rerank = settings.rerank if args.rerank is None else args.rerank
-    gate = (Gate.load(args.gate, required=False, device=args.device)
+    gate = (load_gate(args.gate, args.index, required=False, device=args.device)
             if settings.gate and rerank else None)
     with open_searcher(args, rerank) as searcher:
         generator = load_generator(folder, args.chat_base, settings.runtime, settings.precision,

@@ -19,7 +19,7 @@ def wait_ready(client: TestClient, headers: dict[str, str] | None = None, timeou
 def make_client(index_dir, store=PARAMS.store, answers=ANSWERS, **config) -> TestClient:
     return TestClient(create_app(ServiceConfig(RETRIEVAL, FUSION, answers, store,
                                                index_dir=index_dir, repo=index_dir.parent,
-                                               watch_seconds=0, device="cpu", **config)))
+                                               device="cpu", **{"watch_seconds": 0, **config})))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -233,6 +233,35 @@ def test_ask_through_the_gate_says_why_it_did_not_answer(small_index, small_rera
     assert unranked["gated"] is None  # without reranking there is no score to gate on
 
 
+def test_an_index_brings_its_own_gate_threshold_and_writing_it_reloads_the_index(
+        tmp_path, small_index, small_reranker, tiny_base):
+    import json
+    import shutil
+
+    from hybridrag.answers.gate import GATE_FILE, Gate
+    from hybridrag.answers.index_gate import INDEX_GATE_FILE, gate_fingerprint
+    from hybridrag.atomic import atomic_write_text
+
+    index, gate_folder = tmp_path / "index", tmp_path / "gate"
+    shutil.copytree(small_index, index)
+    gate_folder.mkdir()
+    (gate_folder / GATE_FILE).write_text(json.dumps({"threshold": 1e9, "chosen_on": "everything"}))
+    settings = ANSWERS.updated(rerank=True, max_new_tokens=4)
+    with make_client(index, reranker=small_reranker[1], chat_model=tiny_base, chat_base=tiny_base,
+                     answers=settings, gate=Gate.load(gate_folder), gate_folder=gate_folder,
+                     watch_seconds=0.1) as served:
+        wait_ready(served)
+
+        def gated() -> str | None:
+            return served.get("/ask", params={"query": "the baroque fugue"}).json()["gated"]
+
+        assert "chosen on everything" in gated()  # the gate's own threshold turns it away
+        atomic_write_text(index / INDEX_GATE_FILE, json.dumps({
+            "threshold": -1e9, "chosen_on": "this index's headings",
+            "gate": gate_fingerprint(gate_folder)}))  # index_folder writes it after the index
+        wait_for(lambda: gated() is None, 60, "the index's own threshold to be served")
+
+
 def test_the_half_precision_scan_serves_the_flat_search_results(small_index):
     queries = ["radium decay", "edible berry", "jazz", "heat engines", "natural selection"]
 

@@ -81,7 +81,8 @@ def gate_summary(gate: Gate | None, answers: Sequence[Answer], items: Sequence[G
     if gate is None:
         return {"threshold": None}
     gated = [(a.gated is not None, i.answerable) for a, i in zip(answers, items, strict=True)]
-    return {"threshold": gate.threshold, "gated": sum(g for g, _ in gated),
+    return {"threshold": gate.threshold, "chosen_on": gate.chosen_on,
+            "gated": sum(g for g, _ in gated),
             **abstention_rates([g for g, answerable in gated if answerable],
                                [g for g, answerable in gated if not answerable])}
 
@@ -91,7 +92,7 @@ def gate_line(gate: dict[str, Any]) -> str:
         return ("The answerability gate is off (answers.gate, sources not reranked, or "
                 "choose_gate found no threshold that catches anything within its cost).")
     return (f"The answerability gate (threshold {gate['threshold']:.3f} on the best source's "
-            f"cross-encoder score, chosen on validation by choose_gate) turned away "
+            f"cross-encoder score, chosen on {gate['chosen_on']}) turned away "
             f"{gate['gated']} queries without asking the model: it caught "
             f"{gate['abstention_recall']} of those without a relevant source (precision "
             f"{gate['abstention_precision']}) and turned away {gate['false_abstention']} of "

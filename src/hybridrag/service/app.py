@@ -211,7 +211,7 @@ def ask(params: Annotated[AskParams, Query()], index: Served, state: State) -> A
     rerank = ask_rerank(params, index, settings)
     generator = chat_generator(state)
     reply = answer(generator, index.searcher, [params.query], settings, params.sources, rerank,
-                   params.max_new_tokens, state.config.gate)[0]
+                   params.max_new_tokens, index.gate)[0]
     return ask_response(reply, index, state, generator, rerank, start)
 
 
@@ -231,7 +231,7 @@ def ask_stream(params: Annotated[AskParams, Query()], index: Served, state: Stat
     rerank = ask_rerank(params, index, settings)
     generator = chat_generator(state)
     streamed = answer_stream(generator, index.searcher, params.query, settings, params.sources,
-                             rerank, params.max_new_tokens, state.config.gate)
+                             rerank, params.max_new_tokens, index.gate)
 
     def events() -> Iterator[bytes]:
         for piece in streamed.stream:

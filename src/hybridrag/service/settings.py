@@ -96,6 +96,7 @@ def make_config(index: str = INDEX, revision: str | None = None, repo: str = "."
         chat_model=resolved, chat_base=Path(chat_base), chat_export=Path(chat_export),
         chat_from_revision=from_revision,
         gate=load_gate(gate, loaded.answers.gate and loaded.answers.rerank, bool(revision), device),
+        gate_folder=Path(gate) if gate else None,
         half_scan=half_scan)
 
 

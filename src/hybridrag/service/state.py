@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hybridrag.answers.gate import Gate
+from hybridrag.answers.index_gate import INDEX_GATE_FILE, for_index
 from hybridrag.backends import open_searcher
 from hybridrag.config import AnswersParams, FusionParams, RetrievalParams, StoreParams
 from hybridrag.device import pick_device
@@ -58,6 +59,7 @@ class ServiceConfig:
     chat_export: Path = Path(CHAT_EXPORT)  # export_chat's model: answers.runtime onnx
     chat_from_revision: bool = False  # the chat model is the served revision's, fetched
     gate: Gate | None = None  # workspace mode: choose_gate's answerability gate (answers.gate)
+    gate_folder: Path | None = None  # where `gate` was loaded from (an index's own threshold names it)
     half_scan: bool = True  # flat indexes: scan an fp16 copy, rescore exactly (hybridrag.search.half_scan)
 
 
@@ -66,15 +68,21 @@ class ServedIndex:
     searcher: Searcher
     version: IndexVersion
     loaded_at: str
+    gate: Gate | None = None  # the config's gate, with this index's own threshold where it has one
 
 
-def _fingerprint(index_dir: Path) -> tuple[int, int] | None:
-    """Changes whenever build_db swaps in a new folder (new inode) or rewrites the manifest."""
+def _fingerprint(index_dir: Path) -> tuple[int, ...] | None:
+    """Changes whenever build_db swaps in a new folder (new inode) or rewrites the manifest, and
+    when index_folder writes the gate's threshold for the index (after the index itself)."""
     try:
         stat = (index_dir / MANIFEST).stat()
     except FileNotFoundError:
         return None
-    return stat.st_ino, stat.st_mtime_ns
+    try:
+        gate = (index_dir / INDEX_GATE_FILE).stat()
+    except FileNotFoundError:
+        return stat.st_ino, stat.st_mtime_ns
+    return stat.st_ino, stat.st_mtime_ns, gate.st_ino, gate.st_mtime_ns
 
 
 def same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -95,7 +103,7 @@ class IndexHolder:
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._fingerprint: tuple[int, int] | None = None
+        self._fingerprint: tuple[int, ...] | None = None
 
     def load(self, revision: str | None = None) -> ServedIndex:
         """Open the workspace index, or `revision`'s (default: the configured one), and serve it."""
@@ -129,7 +137,9 @@ class IndexHolder:
                 searcher.reranker.scores("warm up", ["warm up"])
             version = IndexVersion(source=source, revision=commit, requested=revision,
                                    data_hash=data_hash, path=str(folder))
-            self.current = ServedIndex(searcher, version, datetime.now(UTC).isoformat(timespec="seconds"))
+            self.current = ServedIndex(searcher, version,
+                                       datetime.now(UTC).isoformat(timespec="seconds"),
+                                       for_index(self.config.gate, self.config.gate_folder, folder))
             if not revision:
                 self._fingerprint = fingerprint
             self.last_error = None
@@ -165,6 +175,8 @@ class IndexHolder:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.config.watch_seconds):
+            if self.current is None and self.last_error is None:
+                continue  # the first load is under way: it reads what is there now
             fingerprint = _fingerprint(self.config.index_dir)
             if fingerprint is None or fingerprint == self._fingerprint:
                 continue
