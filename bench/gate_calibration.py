@@ -26,7 +26,6 @@ from hybridrag.answers.prompt import token_trimmer
 from hybridrag.answers.scoring import GroundedItem, SentenceScorer
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.models import load_tokenizer
-from hybridrag.config import load_params
 from hybridrag.jsonl import read_jsonl
 from hybridrag.layout import SFT_DATA
 from hybridrag.learning.answerability import train_answerability
@@ -34,7 +33,7 @@ from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker, runnable
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import answerability_rows, reading_articles
-from support.benchmarks import answering_parser, trained_gate
+from support.benchmarks import answering_parser, parse_with_gate
 from support.gate_calibration import (
     article_folds,
     by_answerability,
@@ -49,12 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = answering_parser(__doc__, ROOT)
     parser.add_argument("--sft-data", type=Path, default=ROOT / SFT_DATA)
     parser.add_argument("--folds", type=int, default=4)
-    args = parser.parse_args(argv)
-    params = load_params(args.params)
-    answers, settings = params.answers, params.answerability
-    gate = trained_gate(args.gate, answers.device)
-    if gate is None:
+    loaded = parse_with_gate(parser, argv)
+    if loaded is None:
         return 2
+    args, params, gate = loaded
+    answers, settings = params.answers, params.answerability
     reading = params.sft.chatml.reading
     reading = reading.updated(path=str(ROOT / reading.path))
     trim = token_trimmer(load_tokenizer(str(args.base_model)), answers.source_tokens)

@@ -28,12 +28,11 @@ from typing import Any
 from hybridrag.answers.gate import best_source_scores
 from hybridrag.atomic import atomic_write_text
 from hybridrag.chat.models import load_tokenizer
-from hybridrag.config import load_params
 from hybridrag.reporting import describe_machine, markdown_table, write_json
 from hybridrag.search.rerank import Reranker
 from hybridrag.sft.grounded import item_from_row
 from hybridrag.sft.reading import rag_loop_rows
-from support.benchmarks import answering_parser, trained_gate
+from support.benchmarks import answering_parser, parse_with_gate
 from support.gate_calibration import (
     SPLITS,
     by_answerability,
@@ -53,12 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = answering_parser(__doc__, ROOT)
     parser.add_argument("--draws", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=13)
-    args = parser.parse_args(argv)
-    params = load_params(args.params)
-    answers = params.answers
-    gate = trained_gate(args.gate, answers.device)
-    if gate is None:
+    loaded = parse_with_gate(parser, argv)
+    if loaded is None:
         return 2
+    args, params, gate = loaded
+    answers = params.answers
     reading = params.sft.chatml.reading  # its path relative to the repository, wherever run from
     params = params.updated(sft=params.sft.updated(chatml=params.sft.chatml.updated(
         reading=reading.updated(path=str(ROOT / reading.path)))))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from hybridrag.answers.gate import Gate
+from hybridrag.config import Params, load_params
 from hybridrag.ingest.beir import read_beir
 from hybridrag.layout import BASE_MODEL, GATE, INDEX, INGESTED, PARAMS, RERANKER
 
@@ -83,3 +84,14 @@ def trained_gate(folder: Path, device: str) -> Gate | None:
               "(answerability.train: false, or no threshold was chosen)", file=sys.stderr)
         return None
     return gate
+
+
+def parse_with_gate(parser: argparse.ArgumentParser, argv: list[str] | None
+                    ) -> tuple[argparse.Namespace, Params, Gate] | None:
+    """`parser`'s arguments (an `answering_parser`), the params they name and the gate
+    `trained_gate` finds at `--gate` (on answers.device), or None (after saying why on stderr)
+    when there is no gate to measure."""
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    gate = trained_gate(args.gate, params.answers.device)
+    return None if gate is None else (args, params, gate)
