@@ -41,13 +41,14 @@ def main(argv: list[str] | None = None) -> None:
                                 args.out, token_trimmer(load_tokenizer(args.chat_base),
                                                         params.answers.source_tokens),
                                 params.answers.gate_max_false_abstention)
-    summary.update(gate=gate, seconds=round(time.perf_counter() - start, 1), machine=describe_machine(),
-                   **policy.skipped_record())
+    summary.update(gate=gate, seconds=round(time.perf_counter() - start, 1),
+                   machine=describe_machine(), **policy.skipped_record())
     write_json(args.metrics, summary)
+    chosen = (gate["note"] if gate["threshold"] is None else
+              f"gate threshold {gate['threshold']:.4f} on {gate['sections']} section headings")
     print(f"index_folder: {summary['documents']} documents, {summary['chunks']} chunks "
           f"({summary['embedding']} embedder), {summary['judged_questions']} judged questions, "
-          f"gate threshold {gate['threshold']} on {gate['sections']} section headings, "
-          f"in {summary['seconds']} s -> {args.out}")
+          f"{chosen}, in {summary['seconds']} s -> {args.out}")
 
 
 if __name__ == "__main__":

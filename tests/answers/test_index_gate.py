@@ -31,6 +31,7 @@ def test_the_highest_threshold_that_turns_away_at_most_the_cap():
     assert threshold_for_answerable(scores, 0.39) == 0.3  # 1.95 of five: still one
     assert threshold_for_answerable(scores, 0.4) == 0.5  # two (0.1, 0.3)
     assert threshold_for_answerable(scores, 0.0) == 0.1  # none below
+    assert threshold_for_answerable(scores, 1.0) == 0.9  # all may fall below: the highest score
     assert threshold_for_answerable([], 0.15) is None
 
 

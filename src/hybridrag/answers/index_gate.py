@@ -60,7 +60,7 @@ def threshold_for_answerable(scores: Sequence[float], max_false_abstention: floa
     ordered = sorted(scores)
     if not ordered:
         return None
-    return ordered[int(max_false_abstention * len(ordered))]
+    return ordered[min(int(max_false_abstention * len(ordered)), len(ordered) - 1)]
 
 
 def gate_fingerprint(gate_folder: str | os.PathLike[str]) -> str:
