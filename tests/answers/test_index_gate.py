@@ -101,6 +101,6 @@ def test_without_a_classifier_or_sections_the_gate_keeps_its_threshold(
     plain = tmp_path / "plain"
     shutil.copytree(small_index, plain)  # the small corpus: documents without headings
     assert calibrate_index_gate(gate, gate_folder, plain, str.strip, 0.15, progress=False)[
-        "note"].endswith("the index has no sections (Markdown or HTML headings)")
+        "note"].endswith("the index has no sections (Markdown headings)")
     assert calibrate_index_gate(None, gate_folder, plain, str.strip, 0.15,
                                 progress=False)["note"].endswith("the gate is off")

@@ -1,14 +1,14 @@
 """The answerability gate's threshold for one index, chosen on that index's own section headings.
 
 choose_gate picks its threshold on SQuAD questions over Wikipedia paragraphs; on other writing
-(a folder of software documentation) the classifier's scores sit lower and that threshold turns
-away many questions the sources answer. A document's section heading ("Installation", "Load
-configuration without altering the environment") asked of the section it heads is a question
-the index answers, and every structured document brings its own, without labels. The index's
-threshold follows choose_gate's rule on them: the highest one that turns away at most the
-configured share (answers.gate_max_false_abstention) of those heading questions. It is saved
-in the index folder (`index_gate.json`) with a fingerprint of the gate it was chosen for, and
-`for_index` applies it to questions asked of that index."""
+(a folder of software documentation) the classifier's scores of answerable questions run lower
+and that threshold turns away many questions the sources answer. A document's section heading
+("Installation", "Load configuration without altering the environment") asked of the section it
+heads is a question the index answers, and every structured document brings its own, without
+labels. The index's threshold follows choose_gate's rule on them: the highest one that turns
+away at most the configured share (answers.gate_max_false_abstention) of those heading
+questions. It is saved in the index folder (`index_gate.json`) with a fingerprint of the gate it
+was chosen for, and `for_index` applies it to questions asked of that index."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def calibrate_index_gate(gate: Gate | None, gate_folder: str | os.PathLike[str],
     if gate is None or gate.classifier is None or not questions:
         why = ("the gate is off" if gate is None else
                "the gate scores with the reranker, not a classifier" if gate.classifier is None
-               else "the index has no sections (Markdown or HTML headings)")
+               else "the index has no sections (Markdown headings)")
         return {"threshold": None, "sections": len(questions),
                 "note": f"choose_gate's threshold is kept: {why}"}
     scores = [float(gate.classifier.scores(heading, [trim(text)])[0])
