@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     evaluation = evaluate_index(args.index, queries, qrels, params, args.reranker,
                                 open_store=None if args.local
                                 else partial(open_store, params.store, args.index))
-    write_evaluation(evaluation, params, Path(args.metrics), Path(args.per_query), Path(args.reports))
+    write_evaluation(evaluation, params, None if args.local else params.store, Path(args.metrics),
+                     Path(args.per_query), Path(args.reports))
     top_k = max(settings.k_values)
     for mode, values in evaluation.means.items():
         print(f"{mode:>24}: nDCG@{CUTOFF} {values[f'ndcg@{CUTOFF}']:.4f}  "

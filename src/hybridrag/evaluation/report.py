@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridrag.atomic import atomic_write_text
-from hybridrag.config import EvalParams, FusionParams, Params
+from hybridrag.config import EvalParams, FusionParams, Params, StoreParams
 from hybridrag.evaluation.retrieval import (
     CUTOFF,
     RERANK_INPUT,
@@ -20,9 +20,10 @@ from hybridrag.jsonl import write_jsonl
 from hybridrag.reporting import markdown_table, metrics_table, save_line_plot, write_csv, write_json
 
 
-def write_evaluation(evaluation: RetrievalEvaluation, params: Params, metrics: Path,
-                     per_query: Path, reports: Path) -> None:
-    """Every output of eval_retrieval, each written atomically."""
+def write_evaluation(evaluation: RetrievalEvaluation, params: Params, store: StoreParams | None,
+                     metrics: Path, per_query: Path, reports: Path) -> None:
+    """Every output of eval_retrieval, each written atomically; `store`: the backend the index
+    was read through (None: its folder)."""
     write_json(metrics, {"split": params.eval_retrieval.split, "queries": len(evaluation.queries),
                          **evaluation.means})
     write_jsonl(per_query, per_query_rows(evaluation.queries, evaluation.qrels, evaluation.runs,
@@ -30,7 +31,8 @@ def write_evaluation(evaluation: RetrievalEvaluation, params: Params, metrics: P
     write_plots(reports, evaluation.means, evaluation.sweep, params.eval_retrieval,
                 len(evaluation.queries))
     atomic_write_text(reports / "retrieval_metrics.md",
-                      report(params, evaluation.manifest, len(evaluation.queries), evaluation.means,
+                      report(params, store, evaluation.manifest, len(evaluation.queries),
+                             evaluation.means,
                              evaluation.sweep, evaluation.timing,
                              gains(evaluation.means, params.retrieval.embedding)))
 
@@ -116,13 +118,13 @@ def describe_fusion(fusion: FusionParams) -> str:
     return f"weighted ({fusion.normalization}, dense weight {fusion.dense_weight:g})"
 
 
-def describe_store(params: Params, manifest: dict[str, Any]) -> str:
-    if params.store.backend == "postgres":
-        return f"PostgreSQL + pgvector (dense: {params.store.postgres_dense})"
+def describe_store(store: StoreParams | None, manifest: dict[str, Any]) -> str:
+    if store is not None and store.backend == "postgres":
+        return f"PostgreSQL + pgvector (dense: {store.postgres_dense})"
     return f"the index folder (SQLite FTS5 + FAISS `{manifest['faiss_index']}`)"
 
 
-def report(params: Params, manifest: dict[str, Any], n_queries: int,
+def report(params: Params, store: StoreParams | None, manifest: dict[str, Any], n_queries: int,
            means: dict[str, dict[str, float]], sweep: list[dict[str, Any]],
            timing: dict[str, float], learned: list[list[Any]]) -> str:
     """reports/retrieval_metrics.md: the metrics table, the learned gains, the fusion ablation
@@ -134,7 +136,7 @@ def report(params: Params, manifest: dict[str, Any], n_queries: int,
         f"{n_queries} queries of split `{params.eval_retrieval.split}`; index of "
         f"{manifest['documents']} documents / {manifest['chunks']} chunks; embedding sets: "
         f"{embeddings}; dense retrieval uses `{params.retrieval.embedding}` (modes named "
-        f"`mode@set` use another set); read from {describe_store(params, manifest)}; each "
+        f"`mode@set` use another set); read from {describe_store(store, manifest)}; each "
         f"retriever hands its top {evaluation_depth(params)} documents to fusion. `hybrid` is "
         f"the configured fusion: {describe_fusion(params.fusion)}. `{RERANKED}` rescores the "
         f"top {params.rerank.depth} hybrid results with the trained cross-encoder, on a seeded "

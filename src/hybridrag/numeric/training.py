@@ -47,8 +47,9 @@ def train_numeric(loss: Loss, params: NumericParams, train_rows: Sequence[Numeri
     run, settings, regression = params.train, params.adapter, params.regression
     device = pick_device(run.device)
     fingerprint = {"loss": loss, "method": params.method, "adapter": settings.model_dump(),
-                   "train": run.model_dump(), "regression": regression.model_dump(),
-                   "train_size": len(train_rows)}
+                   "train": run.model_dump(), "train_size": len(train_rows),
+                   # the plain run never reads the regression settings (a weight sweep keeps it)
+                   **({"regression": regression.model_dump()} if loss == "hybrid" else {})}
     resume = latest_checkpoint(paths.checkpoints, fingerprint)
     tokenizer = load_tokenizer(paths.base_model)
     quantize = ({"quant_type": settings.quant_type, "double_quant": settings.double_quant}
