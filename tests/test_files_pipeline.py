@@ -7,6 +7,7 @@ import json
 import pytest
 
 from .ingest.mixed_folder import EXPECTED, make_mixed_folder
+from .params_reads import recording_env, undeclared_reads
 from .test_pipeline import sh, stages_run, tiny_project
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,8 @@ def files_project(tmp_path_factory, smol_tokenizer):
     questions = tmp_path_factory.mktemp("questions") / "questions.jsonl"
     questions.write_text("".join(json.dumps(row) + "\n" for row in QUESTIONS))
     result = sh("dvc", "exp", "run", "-S", "ingest.source=files", "-S", f"ingest.path={folder}",
-                "-S", f"ingest.questions={questions}", "-S", "answers.max_queries=10", cwd=root)
+                "-S", f"ingest.questions={questions}", "-S", "answers.max_queries=10", cwd=root,
+                env=recording_env(root.parent / "params_reads"))
     return root, result
 
 
@@ -50,6 +52,11 @@ def test_every_stage_runs_on_a_folder_of_files(files_project):
     assert skipped == EXPECTED["skipped"]
     assert ingest["skipped_by_kind"] == {kind: 1 for kind in EXPECTED["skipped"]}
     assert ingest["judged_queries"] == {"test": 3}  # the user's answerable questions
+
+
+def test_every_param_a_stage_read_on_a_folder_is_declared_in_dvc_yaml(files_project):
+    root, _ = files_project
+    assert undeclared_reads(root.parent / "params_reads", root / "dvc.lock") == {}
 
 
 def test_search_filters_by_metadata_and_shows_file_and_page(files_project):

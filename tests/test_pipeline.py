@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from .conftest import save_tiny_base
+from .params_reads import recording_env, undeclared_reads
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -100,9 +101,10 @@ def tiny_project(tmp_path_factory, smol_tokenizer) -> Path:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, smol_tokenizer):
-    """The tiny project on a 300-document subset of the default corpus, after one `dvc repro`."""
+    """The tiny project on a 300-document subset of the default corpus, after one `dvc repro`
+    (its stage scripts logging the params they read to `params_reads/`, beside the project)."""
     root = tiny_project(tmp_path_factory, smol_tokenizer)
-    return root, sh("dvc", "repro", cwd=root)
+    return root, sh("dvc", "repro", cwd=root, env=recording_env(root.parent / "params_reads"))
 
 
 def stages_run(output: str) -> list[str]:
@@ -160,6 +162,12 @@ def test_repro_runs_every_stage_and_measures_every_mode(project):
     report = (root / "reports/retrieval_metrics.md").read_text()
     assert "| hybrid_rrf |" in report and "Fusion ablation" in report
     assert "| fine-tuned embedder, dense |" in report and "| cross-encoder rerank |" in report
+
+
+def test_every_param_a_stage_read_is_declared_in_dvc_yaml(project):
+    """A value a stage reads but does not declare would not rerun it when changed."""
+    root, _ = project
+    assert undeclared_reads(root.parent / "params_reads", root / "dvc.lock") == {}
 
 
 def test_learning_stages_report_what_they_made(project):
