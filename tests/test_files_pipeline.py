@@ -73,6 +73,8 @@ def test_search_filters_by_metadata_and_shows_file_and_page(files_project):
     assert "[reports/wind.pdf, p. 2]" in text
     hit = search(root, "internal deformation", "-k", "1", "--mode", "bm25")[0]  # "## Flow" only
     assert (hit["source_path"], hit["section"]) == ("notes/glaciers.md", "Glaciers › Flow")
+    hit = search(root, "output predictable years ahead", "-k", "1", "--mode", "bm25")[0]
+    assert (hit["source_path"], hit["section"]) == ("web/tides.html", "Tidal power › Tidal stream")
 
 
 def test_the_user_s_questions_are_measured_by_retrieval_and_answer_evaluation(files_project):

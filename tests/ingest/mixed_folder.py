@@ -35,7 +35,8 @@ TIDES_HTML = """<!DOCTYPE html>
 <p>Tidal power converts the energy of the tides into electricity. The barrage across the
 estuary of the Rance in Brittany has generated power since 1966 and was for decades the
 largest tidal plant in the world.</p>
-<p>Tidal stream generators work like underwater wind turbines: the flowing water turns their
+<h2>Tidal stream</h2>
+<p>Tidal stream generators work like <em>underwater</em> wind turbines: the flowing water turns their
 rotors twice a day as the tide comes in and goes out, which makes their output predictable
 years ahead.</p></article>
 <footer>Copyright 2020 Example Energy Blog. All rights reserved.</footer></body></html>

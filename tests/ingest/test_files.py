@@ -59,6 +59,7 @@ def test_html_keeps_the_article_and_drops_navigation_and_footer(read):
     text = read[0]["web/tides.html"].text
     assert "Rance in Brittany" in text
     assert "About us" not in text and "Copyright" not in text
+    assert "like underwater wind turbines" in text  # emphasis read as words, no markup
     assert read[0]["web/tides.html"].keywords == ("tides", "ocean energy")
 
 
@@ -69,11 +70,14 @@ def test_markdown_is_text_without_markup_and_front_matter(read):
     assert document.keywords == ("ice", "climate")
 
 
-def test_markdown_sections_start_at_their_headings_with_the_heading_path(read):
-    document = read[0]["notes/glaciers.md"]  # "# Glaciers", then "## Flow"
-    assert [path for _, path in document.sections] == ["Glaciers", "Glaciers › Flow"]
-    assert [document.text[start:].split("\n")[0] for start, _ in document.sections] == [
-        "Glaciers", "Flow"]
+@pytest.mark.parametrize(("path", "headings", "paths"), [
+    ("notes/glaciers.md", ["Glaciers", "Flow"], ["Glaciers", "Glaciers › Flow"]),  # # and ##
+    ("web/tides.html", ["Tidal power", "Tidal stream"], ["Tidal power", "Tidal power › Tidal stream"]),
+])
+def test_sections_start_at_their_headings_with_the_heading_path(read, path, headings, paths):
+    document = read[0][path]
+    assert [heading_path for _, heading_path in document.sections] == paths
+    assert [document.text[start:].split("\n")[0] for start, _ in document.sections] == headings
     assert read[0]["reports/wind.pdf"].sections == ()
 
 

@@ -23,7 +23,7 @@ class Extracted:
     year: int | None = None
     keywords: tuple[str, ...] = ()
     page_starts: tuple[int, ...] = ()  # where pages 1, 2, ... begin in `text` (PDF only)
-    sections: tuple[tuple[int, str], ...] = ()  # (offset in `text`, heading path) (Markdown)
+    sections: tuple[tuple[int, str], ...] = ()  # (offset in `text`, heading path) (Markdown, HTML)
 
 
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")

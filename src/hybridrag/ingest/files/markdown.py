@@ -12,8 +12,8 @@ from hybridrag.ingest.files.extracted import (
     split_keywords,
     year_of,
 )
+from hybridrag.ingest.files.sections import Block, join_blocks
 from hybridrag.ingest.files.text import decode
-from hybridrag.records import SECTION_SEPARATOR
 
 _BLOCK_ENDS = {"paragraph_close", "heading_close", "list_item_close", "blockquote_close",
                "tr_close"}
@@ -34,43 +34,25 @@ def _inline_text(token: Any) -> str:
 
 def render_text(source: str) -> tuple[str, str | None, tuple[tuple[int, str], ...]]:
     """The document's text, blocks separated by blank lines; its first heading (h1 first); and
-    its sections: (offset in the text where a heading starts, the path of headings down to it,
-    "Install › From source")."""
+    its sections (`join_blocks`)."""
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").enable("table").parse(source)
-    blocks: list[str] = []
+    blocks: list[Block] = []
     current: list[str] = []
-    headings: list[tuple[str, str]] = []  # (tag, text)
-    sections: list[tuple[int, str]] = []  # (block index, path)
-    path: list[tuple[int, str]] = []  # the open headings: (level, text)
+    level: int | None = None  # the heading being read
     for i, token in enumerate(tokens):
         if token.type == "inline":
             current.append(_inline_text(token))
             if tokens[i - 1].type == "heading_open":
-                text = current[-1].strip()
-                headings.append((tokens[i - 1].tag, text))
                 level = int(tokens[i - 1].tag[1:])
-                path = [*(h for h in path if h[0] < level), (level, text)]
-                sections.append((len(blocks), SECTION_SEPARATOR.join(t for _, t in path if t)))
         elif token.type in ("fence", "code_block"):
-            blocks.append(token.content.rstrip())
+            blocks.append(Block(token.content.rstrip()))
         elif token.type in _BLOCK_ENDS and current:
-            blocks.append(" ".join(current).strip() if token.type == "tr_close"
-                          else "".join(current).strip())
-            current = []
-    title = min(headings, key=lambda h: h[0])[1] if headings else None
-    kept = [(index, block) for index, block in enumerate(blocks) if block]
-    offsets, offset = {}, 0
-    for index, block in kept:
-        offsets[index] = offset
-        offset += len(block) + 2
-    starts: dict[int, str] = {}  # a heading followed by nothing keeps the next one's start
-    for index, heading_path in sections:
-        start = next((offsets[i] for i, _ in kept if i >= index), None)
-        if start is not None and heading_path:
-            starts[start] = heading_path
-    return "\n\n".join(b for _, b in kept), title or None, tuple(sorted(starts.items()))
+            blocks.append(Block(" ".join(current).strip() if token.type == "tr_close"
+                                else "".join(current).strip(), level))
+            current, level = [], None
+    return join_blocks(blocks)
 
 
 def extract_markdown(data: bytes) -> Extracted:
