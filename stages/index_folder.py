@@ -40,12 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     gate = calibrate_index_gate(Gate.load(args.gate, device=params.answers.device), args.gate,
                                 args.out, token_trimmer(load_tokenizer(args.chat_base),
                                                         params.answers.source_tokens),
-                                params.answers.gate_max_false_abstention)
+                                params.answers.gate_max_false_abstention,
+                                params.folder.gate_sections)
     summary.update(gate=gate, seconds=round(time.perf_counter() - start, 1),
                    machine=describe_machine(), **policy.skipped_record())
     write_json(args.metrics, summary)
     chosen = (gate["note"] if gate["threshold"] is None else
-              f"gate threshold {gate['threshold']:.4f} on {gate['sections']} section headings")
+              f"gate threshold {gate['threshold']:.4f} on {gate['scored']} section headings")
     print(f"index_folder: {summary['documents']} documents, {summary['chunks']} chunks "
           f"({summary['embedding']} embedder), {summary['judged_questions']} judged questions, "
           f"{chosen}, in {summary['seconds']} s -> {args.out}")

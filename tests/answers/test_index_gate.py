@@ -12,6 +12,7 @@ from hybridrag.answers.gate import CLASSIFIER_FOLDER, GATE_FILE, Gate
 from hybridrag.answers.index_gate import (
     INDEX_GATE_FILE,
     calibrate_index_gate,
+    evenly_spread,
     for_index,
     load_gate,
     section_questions,
@@ -33,6 +34,11 @@ def test_the_highest_threshold_that_turns_away_at_most_the_cap():
     assert threshold_for_answerable(scores, 0.0) == 0.1  # none below
     assert threshold_for_answerable(scores, 1.0) == 0.9  # all may fall below: the highest score
     assert threshold_for_answerable([], 0.15) is None
+
+
+def test_a_sample_of_sections_is_spread_evenly_over_them():
+    assert evenly_spread(list("abcdefghij"), 4) == ["a", "c", "f", "h"]  # 0, 10/4, 20/4, 30/4
+    assert evenly_spread(list("abc"), 4) == ["a", "b", "c"] == evenly_spread(list("abc"), None)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +76,24 @@ def test_an_index_gets_its_threshold_from_its_headings_for_its_gate_only(
     record = calibrate_index_gate(gate, gate_folder, index, str.strip, 0.34, progress=False)
     classifier = Reranker.load(small_reranker[1], "cpu")
     texts = [text for _, text in section_questions(index)]  # their headings checked by hand above
-    expected = sorted(float(classifier.scores(heading, [text.strip()])[0]) for heading, text in
-                      zip(["Oiling", "Descaling", "Safety"], texts, strict=True))[1]  # 1 of 3 below
+    expected_scores = [float(classifier.scores(heading, [text.strip()])[0]) for heading, text in
+                       zip(["Oiling", "Descaling", "Safety"], texts, strict=True)]
+    expected = sorted(expected_scores)[1]  # 1 of 3 below
     assert record["threshold"] == pytest.approx(expected, abs=1e-6)
-    assert (record["sections"], record["choose_gate_threshold"]) == (3, 0.5)
+    assert (record["sections"], record["scored"], record["choose_gate_threshold"]) == (3, 3, 0.5)
     assert json.loads((index / INDEX_GATE_FILE).read_text()) == record
     loaded = load_gate(gate_folder, index, device="cpu")
     assert loaded.threshold == record["threshold"] != gate.threshold
     assert loaded.chosen_on == "3 section headings of this index, each asked of its own section"
     assert load_gate(gate_folder, markdown_index, device="cpu").threshold == 0.5  # none saved
     assert for_index(gate, None, index) is gate  # no folder: nothing to match the choice with
+
+    sample = calibrate_index_gate(gate, gate_folder, index, str.strip, 0.0, max_sections=2,
+                                  progress=False)  # Oiling and Descaling (0 and 3/2): the lower
+    assert sample["threshold"] == pytest.approx(min(expected_scores[:2]), abs=1e-6)
+    assert (sample["sections"], sample["scored"]) == (3, 2)
+    assert sample["chosen_on"] == ("2 section headings of this index (spread evenly over its 3), "
+                                   "each asked of its own section")
 
     (gate_folder / GATE_FILE).write_text(json.dumps({"threshold": 0.4, "chosen_on": "retrained"}))
     with caplog.at_level(logging.WARNING, logger="hybridrag.answers"):
@@ -101,6 +115,6 @@ def test_without_a_classifier_or_sections_the_gate_keeps_its_threshold(
     plain = tmp_path / "plain"
     shutil.copytree(small_index, plain)  # the small corpus: documents without headings
     assert calibrate_index_gate(gate, gate_folder, plain, str.strip, 0.15, progress=False)[
-        "note"].endswith("the index has no sections (Markdown headings)")
+        "note"].endswith("the index has no sections (Markdown or HTML headings)")
     assert calibrate_index_gate(None, gate_folder, plain, str.strip, 0.15,
                                 progress=False)["note"].endswith("the gate is off")

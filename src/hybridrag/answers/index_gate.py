@@ -54,6 +54,13 @@ def section_questions(index: str | os.PathLike[str]) -> list[tuple[str, str]]:
     return questions
 
 
+def evenly_spread(items: Sequence[Any], limit: int | None) -> list[Any]:
+    """At most `limit` of `items`, spread evenly over them in their order (all with None)."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
 def threshold_for_answerable(scores: Sequence[float], max_false_abstention: float) -> float | None:
     """The highest of `scores` under which at most `max_false_abstention` of them fall (None
     without scores): a threshold that turns away at most that share of answerable questions."""
@@ -70,9 +77,11 @@ def gate_fingerprint(gate_folder: str | os.PathLike[str]) -> str:
 
 def calibrate_index_gate(gate: Gate | None, gate_folder: str | os.PathLike[str],
                          index: str | os.PathLike[str], trim: Callable[[str], str],
-                         max_false_abstention: float, progress: bool = True) -> dict[str, Any]:
-    """Choose `index`'s threshold on its `section_questions` (each heading scored by the gate's
-    classifier against its section's first chunk as `trim` cuts sources) and save it there.
+                         max_false_abstention: float, max_sections: int | None = None,
+                         progress: bool = True) -> dict[str, Any]:
+    """Choose `index`'s threshold on its `section_questions`, at most `max_sections` of them
+    spread evenly (each heading scored by the gate's classifier against its section's first
+    chunk as `trim` cuts sources) and save it there.
     Nothing is saved (the gate keeps choose_gate's threshold) when the gate is off, scores
     with the reranker (no classifier) or the index has no sections; the record says why."""
     target = Path(index) / INDEX_GATE_FILE
@@ -81,16 +90,19 @@ def calibrate_index_gate(gate: Gate | None, gate_folder: str | os.PathLike[str],
     if gate is None or gate.classifier is None or not questions:
         why = ("the gate is off" if gate is None else
                "the gate scores with the reranker, not a classifier" if gate.classifier is None
-               else "the index has no sections (Markdown headings)")
+               else "the index has no sections (Markdown or HTML headings)")
         return {"threshold": None, "sections": len(questions),
                 "note": f"choose_gate's threshold is kept: {why}"}
+    scored = evenly_spread(questions, max_sections)
     scores = [float(gate.classifier.scores(heading, [trim(text)])[0])
-              for heading, text in tqdm(questions, desc="gate", unit="section", disable=not progress)]
+              for heading, text in tqdm(scored, desc="gate", unit="section", disable=not progress)]
     threshold = threshold_for_answerable(scores, max_false_abstention)
+    spread = f" (spread evenly over its {len(questions)})" if len(scored) < len(questions) else ""
     record = {"threshold": threshold,
-              "chosen_on": (f"{len(questions)} section headings of this index, each asked of "
-                            "its own section"),
+              "chosen_on": (f"{len(scored)} section headings of this index{spread}, each asked "
+                            "of its own section"),
               "max_false_abstention": max_false_abstention, "sections": len(questions),
+              "scored": len(scored),
               "choose_gate_threshold": gate.threshold, "gate": gate_fingerprint(gate_folder)}
     atomic_write_text(target, json.dumps(record, indent=2) + "\n")
     return record
