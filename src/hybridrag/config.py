@@ -87,7 +87,7 @@ class FolderParams(Section):
     questions: str  # JSONL of judged questions about the folder (as ingest.questions; may be empty)
     example_min_chars: Positive  # package_docs: READMEs shorter than this are left out,
     example_min_headings: Positive  # and those with fewer Markdown headings
-    gate_sections: Positive | None  # index_folder: section headings scored for the index's gate threshold (evenly spread); None: all
+    gate_sections: Positive | None  # index_folder: headings scored for the gate (evenly spread)
 
     def as_ingest(self) -> IngestParams:
         """The files source over this folder (no subsampling: every file is indexed)."""
