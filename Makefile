@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -57,7 +57,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -124,6 +124,10 @@ bench-gate-transfer: setup
 ## The gate on the folder path: choose_gate's threshold against the folder index's own (after make repro).
 bench-gate-folder: setup
 	python -m bench.gate_folder
+
+## Markdown and HTML sections against fixed windows on the folder path's default folder and questions.
+bench-sections: setup
+	python -m bench.markdown_sections --reranker models/reranker
 
 ## How many retrieved sources the product reads, on the reading articles' RAG loop (after make repro).
 bench-product-sources: setup

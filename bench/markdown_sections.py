@@ -1,5 +1,5 @@
 """Markdown sections against fixed word windows, on a folder of real Markdown documentation with
-questions whose answer files are known.
+questions whose answer files are known; and the same documents published as HTML.
 
     python -m bench.markdown_sections [--folder F --questions Q] [--reranker models/reranker]
 
@@ -10,7 +10,10 @@ it; written before any result was seen). Both variants index the same documents 
 the settings of params.yaml and the base embedder: "sections" as ingest reads Markdown (every
 chunk in one section, its heading path indexed and embedded after the title), "fixed windows"
 with the sections dropped (windows run across headings, titles alone), as before sections were
-kept. Writes bench/results/markdown_sections.json and .md.
+kept; "HTML sections": each file rendered to HTML by markdown-it (as a static site generator
+publishes it) and read by the HTML reader (trafilatura's main content, its <h1>-<h6> starting
+sections), with how many of the Markdown reader's heading paths it finds. Writes
+bench/results/markdown_sections.json and .md.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from hybridrag.layout import PARAMS
 from hybridrag.package_docs import write_package_readmes
 from hybridrag.pipeline import index_documents
 from hybridrag.reporting import describe_machine, metrics_table, write_json
+from support.html_twin import html_twin, shared_heading_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ["hit_rate@1", "hit_rate@3", "mrr@10", "ndcg@10", "recall@10"]
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder
     if folder is None:
         folder = args.work / "package_readmes"
-        written = write_package_readmes(folder, params.folder.example_min_chars,
+        written = write_package_readmes(folder, ROOT / "requirements.txt",
+                                        params.folder.example_min_chars,
                                         params.folder.example_min_headings)
         print(f"markdown_sections: {written} package READMEs -> {folder}")
     ingest = params.ingest.updated(source="files", path=str(folder), include=("*.md",),
@@ -70,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     run_params = params.updated(
         retrieval=params.retrieval.updated(embedding="base"),
         eval_retrieval=params.eval_retrieval.updated(rerank_queries=len(queries)))
+    html = [html_twin(d, folder) for d in dataset.documents]
     variants = {"sections": dataset.documents,
-                "fixed windows": [dataclasses.replace(d, sections=()) for d in dataset.documents]}
+                "fixed windows": [dataclasses.replace(d, sections=()) for d in dataset.documents],
+                "HTML sections": html}
+    counts = [shared_heading_paths(m, h) for m, h in zip(dataset.documents, html, strict=True)]
+    headings = {"markdown": sum(c[0] for c in counts), "html": sum(c[1] for c in counts),
+                "shared": sum(c[2] for c in counts)}
     results = {}
     for name, documents in variants.items():
         start = time.perf_counter()
@@ -84,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                          "means": evaluation.means}
     summary = {"folder": str(folder), "documents": len(dataset.documents),
                "questions": len(queries), "questions_file": str(args.questions),
-               "machine": describe_machine(), "variants": results}
+               "machine": describe_machine(), "heading_paths": headings, "variants": results}
     write_json(args.out / "markdown_sections.json", summary)
     rows = {f"{variant} / {mode}": values for variant, result in results.items()
             for mode, values in result["means"].items()}
@@ -97,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| variant | chunks | index seconds |", "|---|---|---|",
         *(f"| {v} | {r['chunks']} | {r['index_seconds']} |" for v, r in results.items()),
+        "",
+        f"Heading paths: the Markdown reader {headings['markdown']}, the HTML reader "
+        f"{headings['html']}; {headings['shared']} of Markdown's "
+        f"({headings['shared'] / max(headings['markdown'], 1):.1%}) found by both.",
         "",
         metrics_table(rows, METRICS),
         ""]))
