@@ -31,4 +31,5 @@ def shared_heading_paths(markdown: Document, html: Document) -> tuple[int, int, 
     """(Markdown's section paths, HTML's, how many of Markdown's the HTML reading also has)."""
     ours = [path for _, path in markdown.sections]
     theirs = [path for _, path in html.sections]
-    return len(ours), len(theirs), sum(path in set(theirs) for path in ours)
+    found = set(theirs)
+    return len(ours), len(theirs), sum(path in found for path in ours)
