@@ -16,6 +16,7 @@ from hybridrag.answers.gate import (
     choose_threshold,
     gate_rates,
     recall_at_caps,
+    threshold_for_answerable,
 )
 from hybridrag.answers.prompt import NO_ANSWER, Source
 from hybridrag.answers.scoring import GroundedItem
@@ -23,6 +24,16 @@ from hybridrag.chat.generation import TransformersGenerator
 from hybridrag.search.rerank import Reranker
 
 from ..conftest import PARAMS, open_searcher
+
+
+def test_the_highest_threshold_that_turns_away_at_most_the_cap():
+    scores = [0.5, 0.1, 0.3, 0.9, 0.7]
+    assert threshold_for_answerable(scores, 0.2) == 0.3  # one of five (0.1) below it
+    assert threshold_for_answerable(scores, 0.39) == 0.3  # 1.95 of five: still one
+    assert threshold_for_answerable(scores, 0.4) == 0.5  # two (0.1, 0.3)
+    assert threshold_for_answerable(scores, 0.0) == 0.1  # none below
+    assert threshold_for_answerable(scores, 1.0) == 0.9  # all may fall below: the highest score
+    assert threshold_for_answerable([], 0.15) is None
 
 
 def test_the_highest_threshold_within_the_false_abstention_cap():

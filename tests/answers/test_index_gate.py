@@ -16,7 +16,6 @@ from hybridrag.answers.index_gate import (
     for_index,
     load_gate,
     section_questions,
-    threshold_for_answerable,
 )
 from hybridrag.folder import index_folder
 from hybridrag.jsonl import RowPolicy
@@ -24,16 +23,6 @@ from hybridrag.search.rerank import Reranker
 
 from ..conftest import MODEL
 from ..test_folder import folder_params
-
-
-def test_the_highest_threshold_that_turns_away_at_most_the_cap():
-    scores = [0.5, 0.1, 0.3, 0.9, 0.7]
-    assert threshold_for_answerable(scores, 0.2) == 0.3  # one of five (0.1) below it
-    assert threshold_for_answerable(scores, 0.39) == 0.3  # 1.95 of five: still one
-    assert threshold_for_answerable(scores, 0.4) == 0.5  # two (0.1, 0.3)
-    assert threshold_for_answerable(scores, 0.0) == 0.1  # none below
-    assert threshold_for_answerable(scores, 1.0) == 0.9  # all may fall below: the highest score
-    assert threshold_for_answerable([], 0.15) is None
 
 
 def test_a_sample_of_sections_is_spread_evenly_over_them():

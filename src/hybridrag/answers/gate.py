@@ -94,18 +94,24 @@ class Gate:
         return cls(float(saved["threshold"]), saved["chosen_on"], classifier)
 
 
+def threshold_for_answerable(scores: Sequence[float], max_false_abstention: float) -> float | None:
+    """The highest of `scores` under which at most `max_false_abstention` of them fall (None
+    without scores): a threshold that turns away at most that share of answerable questions."""
+    ordered = sorted(scores)
+    if not ordered:
+        return None
+    return ordered[min(int(max_false_abstention * len(ordered)), len(ordered) - 1)]
+
+
 def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float],
                      max_false_abstention: float) -> float | None:
-    """The highest threshold (one of the scores) under which at most `max_false_abstention` of
-    the answerable items' scores fall: it abstains on the most unanswerable items that the cap
-    allows. None when there is no score to choose from or it would catch no unanswerable one."""
-    if not answerable or not unanswerable:
+    """`threshold_for_answerable` of the answerable items' scores: the highest threshold that
+    turns away at most `max_false_abstention` of them, so it abstains on the most unanswerable
+    items that the cap allows. None when there is no score to choose from or it would catch no
+    unanswerable one."""
+    if not unanswerable:
         return None
-    best = None
-    for threshold in sorted(set(answerable) | set(unanswerable)):
-        if sum(a < threshold for a in answerable) > max_false_abstention * len(answerable):
-            break
-        best = threshold
+    best = threshold_for_answerable(answerable, max_false_abstention)
     if best is None or not any(u < best for u in unanswerable):
         return None
     return best

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hybridrag.answers.gate import GATE_FILE, Gate
+from hybridrag.answers.gate import GATE_FILE, Gate, threshold_for_answerable
 from hybridrag.atomic import atomic_write_text
 from hybridrag.index import DATABASE
 from hybridrag.index.database import connect_readonly
@@ -59,15 +59,6 @@ def evenly_spread(items: Sequence[Any], limit: int | None) -> list[Any]:
     if limit is None or len(items) <= limit:
         return list(items)
     return [items[i * len(items) // limit] for i in range(limit)]
-
-
-def threshold_for_answerable(scores: Sequence[float], max_false_abstention: float) -> float | None:
-    """The highest of `scores` under which at most `max_false_abstention` of them fall (None
-    without scores): a threshold that turns away at most that share of answerable questions."""
-    ordered = sorted(scores)
-    if not ordered:
-        return None
-    return ordered[min(int(max_false_abstention * len(ordered)), len(ordered) - 1)]
 
 
 def gate_fingerprint(gate_folder: str | os.PathLike[str]) -> str:
