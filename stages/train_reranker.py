@@ -1,9 +1,10 @@
 """Stage train_reranker: a cross-encoder trained on the corpus's pairs with hard negatives from the
 hybrid retriever, and on natural questions (the reading file's training articles: each question
 with its paragraph, other paragraphs of its article as negatives), so that it transfers to the
-way people ask about other documents; its share in the final score is chosen on the mean
-validation nDCG@10 of the corpus's validation pairs and the reading validation articles'
-questions (their paragraphs indexed as a corpus of their own)."""
+way people ask about other documents; its share in the final score is the one whose smallest
+validation nDCG@10 gain over the first stage, across the corpus's validation pairs and the
+reading validation articles' questions (their paragraphs indexed as a corpus of their own), is
+largest (learning.reranker.choose_weight)."""
 
 from __future__ import annotations
 

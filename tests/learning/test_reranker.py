@@ -7,6 +7,7 @@ import pytest
 from hybridrag.learning.reranker import (
     TrainingQuery,
     ValidationSet,
+    choose_weight,
     train_reranker,
     training_columns,
     weight_sweep,
@@ -90,15 +91,37 @@ def test_natural_questions_train_and_choose_the_weight_with_the_corpus_pairs(sma
     assert record["natural_training_queries"] == 6 and record["training_queries"] == 6
     corpus = {row["weight"]: row["ndcg@10"] for row in record["sweep"]}
     reading = {row["weight"]: row["ndcg@10"] for row in record["sweep_reading"]}
-    mean = {w: (corpus[w] + reading[w]) / 2 for w in (0.0, 0.5, 1.0)}
-    assert reranker.weight == record["weight"] == max(mean, key=lambda w: (mean[w], -w))
-    assert record["chosen_on"] == "mean validation nDCG@10 of corpus and reading"
+    worst = {w: min(corpus[w] - corpus[0.0], reading[w] - reading[0.0]) for w in (0.0, 0.5, 1.0)}
+    assert reranker.weight == record["weight"]
+    assert worst[record["weight"]] == max(worst.values()) >= 0.0
+    assert record["chosen_on"] == ("the smallest validation nDCG@10 gain over the first stage "
+                                   "among corpus and reading, then their mean gain")
     assert record["validation_ndcg@10_reading"]["queries"] == len(pairs) - 9
     assert record["validation_ndcg@10_reading"]["reranked"] == reading[record["weight"]]
     # a corpus without pairs still gets a reranker from the natural questions alone
     assert alone_record["trained"] is True and alone_record["training_queries"] == 0
-    assert alone_record["chosen_on"] == "mean validation nDCG@10 of reading"
+    assert alone_record["chosen_on"] == ("the smallest validation nDCG@10 gain over the first "
+                                         "stage among reading, then their mean gain")
     assert alone.weight == alone_record["weight"]
+
+
+def sweep_of(ndcg: dict[float, float]) -> list[dict[str, float]]:
+    return [{"weight": w, "ndcg@10": value} for w, value in ndcg.items()]
+
+
+def test_the_share_is_the_one_whose_worst_validation_set_gains_most():
+    # corpus gains 0, +0.03, +0.05, +0.06; reading 0, +0.01, -0.004, -0.02: the mean picks 0.6
+    # (+0.02) though it lowers reading; the worst-set gain picks 0.2 (+0.01 on both at worst)
+    sweeps = {"corpus": sweep_of({0.0: 0.80, 0.2: 0.83, 0.4: 0.85, 0.6: 0.86}),
+              "reading": sweep_of({0.0: 0.95, 0.2: 0.96, 0.4: 0.946, 0.6: 0.93})}
+    assert choose_weight(sweeps, (0.0, 0.2, 0.4, 0.6)) == 0.2
+    # where every share lowers some set, the first stage (gain 0 everywhere) is kept
+    assert choose_weight(sweeps, (0.0, 0.4, 0.6)) == 0.0
+    # equal worst gains: the larger mean, then the smaller share
+    tied = {"a": sweep_of({0.0: 0.5, 0.5: 0.6, 1.0: 0.6}), "b": sweep_of({0.0: 0.5, 0.5: 0.5,
+                                                                           1.0: 0.5})}
+    assert choose_weight(tied, (0.5, 1.0)) == 0.5
+    assert choose_weight({"a": sweep_of({0.0: 0.5, 0.5: 0.55, 1.0: 0.6})}, (0.0, 0.5, 1.0)) == 1.0
 
 
 def test_without_pairs_the_reranker_has_share_zero_and_keeps_the_first_stage_order(small_index,

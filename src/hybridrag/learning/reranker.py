@@ -23,6 +23,8 @@ from hybridrag.ranking import rank_scores
 from hybridrag.search.rerank import CONFIG, Reranker, interpolate, runnable
 from hybridrag.search.searcher import Searcher
 
+FIRST_STAGE = 0.0  # the reranker share that keeps the first-stage order
+
 
 @dataclass(frozen=True)
 class TrainingQuery:
@@ -155,9 +157,8 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
                    ) -> tuple[Reranker, dict[str, Any]]:
     """The train_reranker stage: seeded samples of the pairs, hard negatives mined with
     `searcher` (set to `params.first_stage`), `extra_queries` added (natural questions with
-    their negatives), training, and the reranker share with the best mean validation nDCG@10
-    over the corpus's validation pairs and each of `extra_validation` (ties: the smaller
-    share). Returns the reranker and what to record."""
+    their negatives), training, and the reranker share `choose_weight` picks on the corpus's
+    validation pairs and each of `extra_validation`. Returns the reranker and what to record."""
     extra_validation = [v for v in extra_validation if v.pairs]
     if not (train or extra_queries) or not (validation or extra_validation):
         reason = (f"no pairs to learn from ({len(train) + len(extra_queries)} training, "
@@ -178,27 +179,43 @@ def train_reranker(train: Sequence[Pair], validation: Sequence[Pair], searcher: 
     sets += extra_validation
     sweeps, latency = {}, 0.0
     scorer = Reranker(runnable(model), 0.0)  # as queries will run it
+    swept = sorted({FIRST_STAGE, *params.weights})  # the first stage: what every share is judged against
     for valid in sets:
         sweeps[valid.name], latency = weight_sweep(scorer, valid.searcher, valid.pairs,
-                                                   params.depth, params.weights)
-    mean = {w: sum(ndcg_at(sweep, w) for sweep in sweeps.values()) / len(sweeps)
-            for w in params.weights}
-    weight = max(params.weights, key=lambda w: (mean[w], -w))
+                                                   params.depth, swept)
+    mean = {w: sum(ndcg_at(sweep, w) for sweep in sweeps.values()) / len(sweeps) for w in swept}
+    weight = choose_weight(sweeps, params.weights)
     record = {"trained": True, "weight": weight, "base_model": base_model, "loss": params.loss,
               "training_queries": len(train), "natural_training_queries": len(extra_queries),
               "validation_queries": len(validation),
-              "chosen_on": f"mean validation nDCG@10 of {' and '.join(sweeps)}",
+              "chosen_on": ("the smallest validation nDCG@10 gain over the first stage among "
+                            f"{' and '.join(sweeps)}, then their mean gain"),
               "depth": params.depth, "sweep": sweeps.get("corpus", []),
               **{f"sweep_{name}": sweep for name, sweep in sweeps.items() if name != "corpus"},
-              "validation_ndcg@10_first_stage": mean.get(0.0),
+              "validation_ndcg@10_by_weight": {name: {f"{row['weight']:g}": row["ndcg@10"]
+                                                      for row in sweep}
+                                               for name, sweep in sweeps.items()},
+              "validation_ndcg@10_first_stage": round(mean[FIRST_STAGE], 5),
               "validation_ndcg@10_reranked": round(mean[weight], 5),
               "train_seconds": round(seconds, 1), "rerank_ms_per_query": round(1000 * latency, 1)}
     for valid in sets:
         sweep = sweeps[valid.name]
         record[f"validation_ndcg@10_{valid.name}"] = {
-            "first_stage": ndcg_at(sweep, 0.0) if 0.0 in params.weights else None,
-            "reranked": ndcg_at(sweep, weight), "queries": len(valid.pairs)}
+            "first_stage": ndcg_at(sweep, FIRST_STAGE), "reranked": ndcg_at(sweep, weight),
+            "queries": len(valid.pairs)}
     return Reranker(model, weight), record
+
+
+def choose_weight(sweeps: dict[str, Sequence[dict[str, Any]]], weights: Sequence[float]) -> float:
+    """The reranker share of `weights` whose smallest nDCG@10 gain over the first stage (share 0)
+    across the validation sets' `weight_sweep`s is largest, then the largest mean gain, then the
+    smallest share: a share that lowers no set where one exists (the first stage itself gains 0
+    on all, so a share that helps one kind of question by hurting another loses to it when 0 is
+    among `weights`). A mean over the sets would let a large gain on one hide a loss on another."""
+    def gains(weight: float) -> list[float]:
+        return [ndcg_at(sweep, weight) - ndcg_at(sweep, FIRST_STAGE) for sweep in sweeps.values()]
+
+    return max(weights, key=lambda w: (min(gains(w)), sum(gains(w)) / len(sweeps), -w))
 
 
 def ndcg_at(sweep: Sequence[dict[str, Any]], weight: float) -> float:
