@@ -8,6 +8,8 @@ from hybridrag.learning.reranker import (
     TrainingQuery,
     ValidationSet,
     choose_weight,
+    mine_examples,
+    train_cross_encoder,
     train_reranker,
     training_columns,
     weight_sweep,
@@ -72,6 +74,25 @@ def test_train_reranker_samples_trains_and_keeps_the_best_validation_weight(smal
     best = max(record["sweep"], key=lambda row: (row["ndcg@10"], -row["weight"]))
     assert reranker.weight == record["weight"] == best["weight"]
     assert record["validation_ndcg@10_first_stage"] == record["sweep"][0]["ndcg@10"]
+
+
+def test_training_twice_with_one_seed_gives_the_same_reranker(small_index, tmp_path):
+    # the fresh one-logit head is drawn before the trainer seeds anything: whatever used torch's
+    # random numbers before (here a draw between the runs) must not change the trained weights
+    import torch
+
+    settings = PARAMS.rerank.updated(max_queries=6, validation_queries=2, negatives=1,
+                                     batch_size=4, max_length=64, device="cpu")
+    with open_searcher(small_index) as searcher:
+        examples = mine_examples(searcher, subject_pairs(searcher)[:6], 1)
+    first = train_cross_encoder(examples, MODEL, settings, tmp_path / "first")
+    torch.rand(1000)
+    second = train_cross_encoder(examples, MODEL, settings, tmp_path / "second")
+    other = train_cross_encoder(examples, MODEL, settings.updated(seed=settings.seed + 1),
+                                tmp_path / "other")
+    weights = [dict(model.model.named_parameters()) for model in (first, second, other)]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+    assert not all(torch.equal(weights[0][name], weights[2][name]) for name in weights[0])
 
 
 def test_natural_questions_train_and_choose_the_weight_with_the_corpus_pairs(small_index,

@@ -98,12 +98,15 @@ def fit_cross_encoder(model: Any, columns: dict[str, list[Any]], loss: Any,
 
 def train_cross_encoder(examples: Sequence[TrainingQuery], base_model: str, params: RerankParams,
                         checkpoints: Path) -> Any:
-    """A new cross-encoder (`new_cross_encoder`) trained on the examples."""
+    """A new cross-encoder (`new_cross_encoder`, its fresh head drawn from `params.seed`) trained
+    on the examples."""
+    import torch
     from sentence_transformers.cross_encoder.losses import (
         BinaryCrossEntropyLoss,
         MultipleNegativesRankingLoss,
     )
 
+    torch.manual_seed(params.seed)  # the trainer seeds only after the head exists
     model = new_cross_encoder(base_model, params)
     loss = (BinaryCrossEntropyLoss(model) if params.loss == "bce" else
             MultipleNegativesRankingLoss(model, num_negatives=params.in_batch_negatives))
