@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from hybridrag.ingest.files.html import extract_html
+from hybridrag.ingest.files.text import decode
 from hybridrag.records import Document
 
 
@@ -22,7 +23,7 @@ def render_html(markdown: str, title: str) -> bytes:
 
 def html_twin(document: Document, folder: Path) -> Document:
     """`document` (read from `folder`) with the text and sections its HTML rendering gives."""
-    source = (folder / document.source_path).read_text(encoding="utf-8", errors="replace")
+    source = decode((folder / document.source_path).read_bytes())  # as the Markdown reader does
     extracted = extract_html(render_html(source, document.title))
     return dataclasses.replace(document, text=extracted.text, sections=extracted.sections)
 
