@@ -11,7 +11,7 @@ export TOKENIZERS_PARALLELISM := false
 STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 
-.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-gpu clean-venv
+.PHONY: setup browser repro test test-fast serve lint bench bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-rerank-transfer bench-gpu clean-venv
 
 setup: $(STAMP)
 
@@ -57,7 +57,7 @@ lint: setup
 	ruff check src stages bench support tests api notebooks
 
 ## Every benchmark; each prints ratios against a baseline measured in the same run.
-bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime
+bench: bench-beir bench-learning bench-service bench-service-profile bench-incremental bench-embed bench-scale bench-backends bench-generation bench-activation-quantization bench-ask bench-ask-profile bench-gate-calibration bench-gate-transfer bench-gate-folder bench-sections bench-product-sources bench-rerank bench-ask-cold bench-numeric-runtime bench-infer-compare-runtime bench-rerank-transfer
 
 ## Retrieval quality on the shared BEIR benchmarks (writes bench/results/).
 bench-beir: setup
@@ -136,6 +136,11 @@ bench-product-sources: setup
 ## The reranker on PyTorch and ONNX Runtime (fp32, int8): speed and agreement (needs `make repro` first).
 bench-rerank: setup
 	python -m bench.rerank_runtime
+
+## The pipeline's reranker on SciFact and Cranfield, corpora it never saw: hybrid against hybrid + rerank (needs `make repro` first).
+bench-rerank-transfer: setup
+	python -m bench.rerank_transfer --dataset scifact
+	python -m bench.rerank_transfer --dataset cranfield
 
 ## The numeric predictions on transformers and on ONNX Runtime GenAI fp32: speed and agreement (needs `make repro` first).
 bench-numeric-runtime: setup

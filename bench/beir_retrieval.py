@@ -29,12 +29,10 @@ from hybridrag.evaluation.retrieval import (
     select_queries,
     sweep_table,
 )
-from hybridrag.ingest.beir import read_beir
-from hybridrag.jsonl import RowPolicy
 from hybridrag.pipeline import index_documents
 from hybridrag.reporting import describe_machine, markdown_table, metrics_table, write_json
 from hybridrag.search.searcher import Searcher
-from support.benchmarks import benchmark_folder, benchmark_parser
+from support.benchmarks import benchmark_folder, benchmark_parser, read_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,9 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if source is None:
         return 0
     params = load_params(args.params)
-    policy = RowPolicy("skip")  # Cranfield has two empty documents: count them, do not stop
-    dataset = read_beir(source, policy)
-    policy.warn_if_skipped()
+    dataset, skipped = read_benchmark(source)
 
     start = time.perf_counter()
     manifest = index_documents(args.work / args.dataset, dataset.documents, params.chunk,
@@ -85,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "dataset": args.dataset,
         "documents": len(dataset.documents),
-        "skipped_rows": policy.summary(),
+        "skipped_rows": skipped,
         "test_queries": len(test_queries),
         "chunks": manifest["chunks"],
         "settings": {"chunk": params.chunk.model_dump(), "embed": params.embed.model_dump(),

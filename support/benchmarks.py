@@ -7,11 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from hybridrag.answers.gate import Gate
 from hybridrag.config import Params, load_params
 from hybridrag.ingest.beir import read_beir
+from hybridrag.jsonl import RowPolicy
 from hybridrag.layout import BASE_MODEL, GATE, INDEX, INGESTED, PARAMS, RERANKER
+from hybridrag.records import Dataset
 
 
 def benchmark_parser(description: str, root: Path, work_help: str) -> argparse.ArgumentParser:
@@ -49,6 +52,15 @@ def answering_parser(description: str, root: Path) -> argparse.ArgumentParser:
     parser.add_argument("--base-model", type=Path, default=root / BASE_MODEL)
     parser.add_argument("--out", type=Path, default=root / "bench" / "results")
     return parser
+
+
+def read_benchmark(source: Path) -> tuple[Dataset, dict[str, Any]]:
+    """A shared BEIR benchmark with its bad rows skipped (Cranfield has two empty documents),
+    a warning naming them, and their count (`RowPolicy.summary`)."""
+    policy = RowPolicy("skip")
+    dataset = read_beir(source, policy)
+    policy.warn_if_skipped()
+    return dataset, policy.summary()
 
 
 def benchmark_folder(args: argparse.Namespace) -> Path | None:
