@@ -13,10 +13,13 @@ bench/results/rerank_transfer_<dataset>.json and .md.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from hybridrag.atomic import atomic_write_text
 from hybridrag.config import load_params
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     index_documents(index, dataset.documents, params.chunk, params.embed.updated(model=embedder),
                     params.build_db, progress=True, name=name)
     index_seconds = time.perf_counter() - start
+    load = os.getloadavg()[0]  # other work on the machine makes the seconds below longer
     qrels = dataset.qrels["test"]
     queries = select_queries(dataset.queries, qrels, None)
     evaluation = evaluate_index(index, queries, qrels, params.updated(
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         "index_seconds": round(index_seconds, 1),
         "rerank_ms_per_query": round(evaluation.timing[
             f"rerank top {params.rerank.depth} (cross-encoder)"], 1),
-        "machine": describe_machine(),
+        "machine": describe_machine(), "torch_threads": torch.get_num_threads(),
+        "load_average_1min_after_indexing": round(load, 2),
     }
     write_json(args.out / f"rerank_transfer_{args.dataset}.json", summary)
     atomic_write_text(args.out / f"rerank_transfer_{args.dataset}.md", report(summary))
@@ -105,7 +110,9 @@ def report(summary: dict[str, Any]) -> str:
         f"{change['items']} queries; {summary['queries_better']} better, "
         f"{summary['queries_worse']} worse).",
         "",
-        f"Time ({summary['machine']}): index {summary['index_seconds']} s, rerank "
+        f"Time ({summary['machine']}, {summary['torch_threads']} torch thread(s), load average "
+        f"{summary['load_average_1min_after_indexing']} after indexing: over the CPU count, "
+        f"other work shared the machine): index {summary['index_seconds']} s, rerank "
         f"{summary['rerank_ms_per_query']} ms per query.",
         "",
         f"Reproduce: `make bench-rerank-transfer` or `python -m bench.rerank_transfer "
